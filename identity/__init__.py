@@ -1,0 +1,1 @@
+"""The Django project and the OAuth core: users, roles, clients, tokens, keys, endpoints."""

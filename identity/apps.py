@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class IdentityConfig(AppConfig):
+    name = "identity"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from identity import signals  # noqa: F401  (role/tenant consistency)

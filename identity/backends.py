@@ -1,0 +1,32 @@
+"""Authenticate users of a tenant with Django's password hashers (SPEC §4)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.backends import BaseBackend
+
+from identity.models import User
+from identity.usernames import resolve_login
+
+
+class TenantUserBackend(BaseBackend):
+    """``username`` is ``user@tenant`` or a bare name in ``tenant`` (default: the super tenant)."""
+
+    def authenticate(self, request, username=None, password=None, tenant=None, **kwargs):
+        if username is None or password is None:
+            return None
+        resolved = resolve_login(username, default_tenant=tenant)
+        user = None
+        if resolved is not None:
+            user = User.objects.for_tenant(resolved[0]).filter(username=resolved[1]).first()
+        if user is None:
+            # Hash anyway, so an unknown user takes as long as a wrong password
+            # (Django ticket #20760: no user enumeration by timing).
+            User().set_password(password)
+            return None
+        if user.check_password(password) and user.can_authenticate:
+            return user
+        return None
+
+    def get_user(self, user_id):
+        user = User.objects.all_tenants().select_related("tenant").filter(pk=user_id).first()
+        return user if user is not None and user.can_authenticate and user.tenant.active else None

@@ -1,0 +1,49 @@
+"""First-run set-up from deployment.toml: the super tenant, its admin, the demo data (§2).
+
+Idempotent: what exists is reused, never changed, so ``make run`` can run it every time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from identity.conf import get_deployment
+from identity.models import User
+from identity.provisioning import create_admin, create_tenant
+from tenants.models import Tenant
+
+DEMO_TENANT = "foo.com"
+DEMO_ADMIN = ("admin", "admin")
+
+
+@dataclass
+class BootstrapReport:
+    created: list[str] = field(default_factory=list)
+    credentials: list[str] = field(default_factory=list)
+
+
+@transaction.atomic
+def bootstrap() -> BootstrapReport:
+    """Create what deployment.toml asks for and is missing; say what was created."""
+    deployment = get_deployment()
+    report = BootstrapReport()
+    domain = deployment.tenant.super_tenant_domain
+    super_tenant = Tenant.objects.filter(domain=domain).first()
+    if super_tenant is None:
+        super_tenant = Tenant.objects.create(domain=domain, name="Super tenant")
+        report.created.append(f"tenant {domain}")
+    admin = deployment.super_admin
+    if admin.create_admin_account:
+        if not User.objects.for_tenant(super_tenant).filter(username=admin.username).exists():
+            create_admin(super_tenant, admin.username, admin.password)
+            report.created.append(f"user {admin.username}@{domain} (superuser)")
+        report.credentials.append(f"{admin.username} (password from [super_admin])")
+    if deployment.demo.enabled:
+        if not Tenant.objects.filter(domain=DEMO_TENANT).exists():
+            username, password = DEMO_ADMIN
+            create_tenant(DEMO_TENANT, admin_username=username, admin_password=password, name="Demo tenant")
+            report.created.append(f"tenant {DEMO_TENANT} with user {username}@{DEMO_TENANT}")
+        report.credentials.append(f"{DEMO_ADMIN[0]}@{DEMO_TENANT} / {DEMO_ADMIN[1]} (demo)")
+    return report

@@ -1,0 +1,98 @@
+"""Serve the project with gunicorn, as deployment.toml's ``[server]`` says (SPEC §2, §7).
+
+``python -m identity.server`` validates the configuration, makes the self-signed certificate on
+first use and runs gunicorn. The master process never imports Django: each worker imports
+``identity.wsgi`` after it is forked, so a restarted worker reads the configuration anew.
+
+On ``SIGHUP`` the master re-reads deployment.toml: a good file is applied by restarting the
+workers gracefully; a bad one is refused, logged, and the running workers keep the old one.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
+
+from identity.deployment import Deployment, DeploymentError, default_path, load
+from identity.tls import ensure_self_signed
+
+logger = logging.getLogger("identity.server")
+
+
+def validate_reload(path) -> bool:
+    """Return whether the file at ``path`` may replace the running configuration; log why not."""
+    try:
+        load(path)
+    except DeploymentError as exc:
+        logger.error("SIGHUP: deployment.toml refused, the running configuration stays: %s", exc)
+        return False
+    return True
+
+
+class ReloadCheckingArbiter(Arbiter):
+    def handle_hup(self):
+        if validate_reload(default_path()):
+            super().handle_hup()
+
+
+class IdentityServer(BaseApplication):
+    def __init__(self, deployment: Deployment):
+        self.deployment = deployment
+        super().__init__()
+
+    def load_config(self):
+        server = self.deployment.server
+        self.cfg.set("bind", f"{server.hostname}:{server.port}")
+        self.cfg.set("workers", server.workers)
+        self.cfg.set("worker_class", "sync")
+        self.cfg.set("proc_name", "identity-server")
+        self.cfg.set("forwarded_allow_ips", ",".join(server.trusted_proxies) or "127.0.0.1")
+        # No access log: the request line of a GET introspection carries the token (§6.1).
+        self.cfg.set("accesslog", None)
+        self.cfg.set("errorlog", "-")
+        if server.tls:
+            self.cfg.set("certfile", str(self.deployment.resolve_path(server.tls_cert)))
+            self.cfg.set("keyfile", str(self.deployment.resolve_path(server.tls_key)))
+
+    def reload(self):
+        # Only called after ReloadCheckingArbiter validated the file.
+        self.deployment = load()
+        super().reload()
+
+    def load(self):
+        from identity.wsgi import application
+
+        return application
+
+    def run(self):
+        ReloadCheckingArbiter(self).run()
+
+
+def main() -> int:
+    # The master's own log; workers configure logging through Django's LOGGING.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        deployment = load()
+    except DeploymentError as exc:
+        print(f"identity-server: not starting: {exc}", file=sys.stderr)
+        return 1
+    server = deployment.server
+    if server.tls:
+        cert = deployment.resolve_path(server.tls_cert)
+        key = deployment.resolve_path(server.tls_key)
+        if ensure_self_signed(cert, key, server.hostname):
+            logger.info("created a self-signed certificate for %s in %s", server.hostname, cert.parent)
+    logger.info("serving %s://%s:%s/ (admin at /admin/)", deployment.scheme, server.hostname, server.port)
+    IdentityServer(deployment).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,112 @@
+"""Django settings, derived from deployment.toml (SPEC §7).
+
+The deployment file is read here, once per process, by ``identity.deployment.load``; every
+other module reads the result as ``settings.DEPLOYMENT`` through ``identity.conf``.
+"""
+
+import secrets
+
+from django.core.exceptions import ImproperlyConfigured
+
+from identity.database import database_settings
+from identity.deployment import REPO_ROOT, DeploymentError, load
+
+BASE_DIR = REPO_ROOT
+
+try:
+    DEPLOYMENT = load()
+except DeploymentError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+
+
+def _secret_key() -> str:
+    """Return ``[server] secret_key``, else a random key kept in var/ beside the database."""
+    if DEPLOYMENT.server.secret_key:
+        return DEPLOYMENT.server.secret_key
+    key_file = DEPLOYMENT.resolve_path("var/secret_key")
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = DEPLOYMENT.server.debug
+ALLOWED_HOSTS = ["*"]  # the tenant middleware routes by path; issuers come from [server] (§3)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "tenants",
+    "identity",
+    "introspection",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "tenants.middleware.TenantMiddleware",
+    "tenants.middleware.AccessControlMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "identity.urls"
+WSGI_APPLICATION = "identity.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": database_settings(DEPLOYMENT)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "identity.User"
+AUTHENTICATION_BACKENDS = ["identity.backends.TenantUserBackend"]
+SILENCED_SYSTEM_CHECKS = [
+    # Usernames are unique per tenant, not globally (§4); TenantUserBackend resolves user@tenant.
+    "auth.W004",
+]
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DEPLOYMENT.resolve_path("var/static")
+WHITENOISE_USE_FINDERS = True  # the admin's assets without a collectstatic step
+
+SESSION_COOKIE_SECURE = DEPLOYMENT.server.tls
+CSRF_COOKIE_SECURE = DEPLOYMENT.server.tls
+SESSION_COOKIE_HTTPONLY = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+}

@@ -1,0 +1,9 @@
+"""WSGI entry point; gunicorn workers import it (``identity.server`` starts them)."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "identity.settings")
+
+application = get_wsgi_application()

@@ -1,0 +1,21 @@
+#!/usr/bin/env python
+"""Django's command-line utility for administrative tasks."""
+
+import os
+import sys
+
+
+def main():
+    if sys.argv[1:2] == ["checkdeployment"]:
+        # Checked without Django: settings themselves come from the file being checked.
+        from identity.deployment import check_command
+
+        sys.exit(check_command(sys.argv[2:]))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "identity.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+
+
+if __name__ == "__main__":
+    main()

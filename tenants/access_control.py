@@ -1,0 +1,45 @@
+"""The resource access control engine: ``[[resource.access_control]]`` of deployment.toml (§7).
+
+The first entry whose ``context`` (a case-insensitive regex) matches the whole request path,
+``/t/<tenant>`` included and the query excluded, and whose ``http_method`` admits the method,
+governs the request. It says which caller-authentication handlers are accepted, whether plain
+HTTP is refused, and whether callers of other tenants may come in (gate 1 of §6.3).
+"""
+
+from __future__ import annotations
+
+from identity.conf import get_deployment
+from identity.deployment import AccessControlEntry
+
+DEFAULT_AUTH_HANDLERS = ("BasicAuthentication", "OAuthAuthentication")
+
+
+def match_entry(path: str, method: str) -> AccessControlEntry | None:
+    """Return the first entry governing ``method path``, or None when none does."""
+    for entry in get_deployment().resource.access_control:
+        if entry.matches(path, method):
+            return entry
+    return None
+
+
+def allowed_auth_handlers(entry: AccessControlEntry | None) -> tuple[str, ...]:
+    """Return the caller-authentication handlers accepted under ``entry`` (§6.2)."""
+    return tuple(entry.allowed_auth_handlers) if entry is not None else DEFAULT_AUTH_HANDLERS
+
+
+def caller_tenant_allowed(entry: AccessControlEntry | None, caller_domain: str, path_domain: str) -> bool:
+    """Gate 1 of §6.3: may a caller of ``caller_domain`` use ``path_domain``'s endpoint?"""
+    if caller_domain == path_domain:
+        return True
+    return entry is not None and entry.allows_caller_tenant(caller_domain)
+
+
+def request_is_secure(request) -> bool:
+    """Return whether the request came over TLS, directly or through a trusted TLS proxy."""
+    if request.is_secure():
+        return True
+    proxies = get_deployment().server.trusted_proxies
+    return (
+        request.META.get("REMOTE_ADDR") in proxies
+        and request.META.get("HTTP_X_FORWARDED_PROTO", "").lower() == "https"
+    )

@@ -1,0 +1,103 @@
+"""Tenant-scoped querysets that refuse to run without a tenant (SPEC §3).
+
+``Model.objects.for_tenant(t)`` is the normal way in. A queryset that was never scoped raises
+:class:`TenantScopeError` when it reaches the database, instead of silently reading every
+tenant's rows. ``all_tenants()`` is the explicit, greppable way out (super-tenant admin,
+maintenance commands).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class TenantScopeError(RuntimeError):
+    """A query on tenant-owned rows was about to run with no tenant."""
+
+
+_TENANT_KEYS = ("tenant", "tenant_id", "tenant__id", "tenant__domain", "tenant__in", "tenant_id__in")
+
+
+class TenantQuerySet(models.QuerySet):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._tenant_scoped = False
+
+    def _clone(self):
+        clone = super()._clone()
+        clone._tenant_scoped = self._tenant_scoped
+        return clone
+
+    def for_tenant(self, tenant) -> TenantQuerySet:
+        """Return the rows of ``tenant`` only."""
+        if tenant is None:
+            raise TenantScopeError(f"{self.model.__name__}.objects.for_tenant() needs a tenant, got None")
+        clone = self.filter(tenant=tenant)
+        return clone
+
+    def all_tenants(self) -> TenantQuerySet:
+        """Return rows of every tenant: for the super tenant's admin and maintenance only."""
+        clone = self._chain()
+        clone._tenant_scoped = True
+        return clone
+
+    def _filter_or_exclude(self, negate, args, kwargs):
+        clone = super()._filter_or_exclude(negate, args, kwargs)
+        # A filter on the tenant (not an exclusion, not None) scopes the queryset.
+        if not negate and any(kwargs.get(key) is not None for key in _TENANT_KEYS):
+            clone._tenant_scoped = True
+        return clone
+
+    def _require_scope(self) -> None:
+        if not self._tenant_scoped:
+            raise TenantScopeError(
+                f"query on {self.model.__name__} without a tenant; use "
+                f"{self.model.__name__}.objects.for_tenant(tenant) (or .all_tenants() on purpose)"
+            )
+
+    def _fetch_all(self):
+        if self._result_cache is None:
+            self._require_scope()
+        super()._fetch_all()
+
+    def iterator(self, *args, **kwargs):
+        self._require_scope()
+        return super().iterator(*args, **kwargs)
+
+    def count(self):
+        if self._result_cache is None:
+            self._require_scope()
+        return super().count()
+
+    def exists(self):
+        if self._result_cache is None:
+            self._require_scope()
+        return super().exists()
+
+    def aggregate(self, *args, **kwargs):
+        self._require_scope()
+        return super().aggregate(*args, **kwargs)
+
+    def update(self, **kwargs):
+        self._require_scope()
+        return super().update(**kwargs)
+
+    def delete(self):
+        self._require_scope()
+        return super().delete()
+
+
+class TenantScopedManagerMixin:
+    """Make a manager's querysets tenant-scoped (mix into any manager built on TenantQuerySet)."""
+
+    def get_queryset(self) -> TenantQuerySet:
+        queryset = super().get_queryset()
+        # Related managers (tenant.users, user.roles, ...) hang off one tenant-owned row, so
+        # what they return is already confined to that row's tenant.
+        if getattr(self, "instance", None) is not None:
+            queryset._tenant_scoped = True
+        return queryset
+
+
+class TenantScopedManager(TenantScopedManagerMixin, models.Manager.from_queryset(TenantQuerySet)):
+    """Default manager of tenant-owned models."""

@@ -1,0 +1,52 @@
+"""Resolve the tenant of every request and apply ``[[resource.access_control]]`` (SPEC §3, §7)."""
+
+from __future__ import annotations
+
+from django.urls import get_script_prefix, set_script_prefix
+
+from identity.conf import get_deployment
+from identity.errors import InsecureTransport, NoSuperTenant, UnknownTenant, error_response
+from tenants.access_control import match_entry, request_is_secure
+from tenants.models import Tenant
+from tenants.resolver import split_tenant_path
+
+
+class TenantMiddleware:
+    """Set ``request.tenant`` from ``/t/<domain>/`` and strip that prefix before URL routing.
+
+    The prefix moves into the script prefix, so ``reverse()`` and redirects inside a tenant keep it.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        split = split_tenant_path(request.path_info)
+        if split.domain is None:
+            tenant = Tenant.objects.get_active(get_deployment().tenant.super_tenant_domain)
+            if tenant is None:
+                return error_response(NoSuperTenant())
+            request.tenant = tenant
+        else:
+            tenant = Tenant.objects.get_active(split.domain)
+            if tenant is None:
+                return error_response(UnknownTenant(split.domain))
+            request.tenant = tenant
+            set_script_prefix(get_script_prefix().rstrip("/") + split.prefix + "/")
+            request.path_info = split.rest
+        return self.get_response(request)
+
+
+class AccessControlMiddleware:
+    """Find the ``[[resource.access_control]]`` entry for the request; refuse plain HTTP where
+    it says ``secure = true``. Views read the entry as ``request.access_control`` (or None)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        entry = match_entry(request.path, request.method)
+        request.access_control = entry
+        if entry is not None and entry.secure and not request_is_secure(request):
+            return error_response(InsecureTransport())
+        return self.get_response(request)

@@ -1,0 +1,82 @@
+"""The Tenant: a domain with its own users, roles, clients, tokens and keys (SPEC §3)."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from identity.conf import get_deployment
+
+DOMAIN_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+
+# domain -> (tenant or None, time cached). A process-local cache: resolving a tenant costs no
+# query when warm. Saves and deletes clear it in this process (tenants.signals); other
+# processes see a change after [tenant] cache_seconds at most.
+_cache: dict[str, tuple[Tenant | None, float]] = {}
+_cache_lock = threading.Lock()
+
+
+def validate_domain(value: str) -> None:
+    """Refuse anything but a lower-case DNS-style domain (``foo.com``, ``carbon.super``)."""
+    if len(value) > 253 or not DOMAIN_PATTERN.match(value):
+        raise ValidationError(f"'{value}' is not a valid tenant domain (lower-case letters, digits, '-' and '.')")
+
+
+def clear_tenant_cache() -> None:
+    """Forget every cached tenant lookup of this process."""
+    with _cache_lock:
+        _cache.clear()
+
+
+class TenantManager(models.Manager):
+    def get_by_domain(self, domain: str) -> Tenant | None:
+        """Return the tenant with ``domain`` (active or not), or None; cached, see ``_cache``."""
+        now = time.monotonic()
+        hit = _cache.get(domain)
+        if hit is not None and now - hit[1] < get_deployment().tenant.cache_seconds:
+            return hit[0]
+        tenant = self.filter(domain=domain).first() if DOMAIN_PATTERN.match(domain) else None
+        with _cache_lock:
+            _cache[domain] = (tenant, now)
+        return tenant
+
+    def get_active(self, domain: str) -> Tenant | None:
+        """Return the active tenant with ``domain``, or None."""
+        tenant = self.get_by_domain(domain)
+        return tenant if tenant is not None and tenant.active else None
+
+    def super_tenant(self) -> Tenant:
+        """Return the super tenant (``[tenant] super_tenant_domain``); it must exist."""
+        domain = get_deployment().tenant.super_tenant_domain
+        tenant = self.get_by_domain(domain)
+        if tenant is None:
+            raise Tenant.DoesNotExist(f"the super tenant '{domain}' does not exist; run `manage.py bootstrap`")
+        return tenant
+
+
+class Tenant(models.Model):
+    domain = models.CharField(max_length=253, unique=True, validators=[validate_domain])
+    name = models.CharField(max_length=200, blank=True)
+    active = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain
+
+    @property
+    def is_super(self) -> bool:
+        return self.domain == get_deployment().tenant.super_tenant_domain
+
+    @property
+    def path_prefix(self) -> str:
+        """Return the URL prefix of this tenant's endpoints: '' for the super tenant, else /t/<domain>."""
+        return "" if self.is_super else f"/t/{self.domain}"

@@ -1,0 +1,20 @@
+"""Settings for the test suite: the project's, on the database that TEST_DATABASE_URL names.
+
+``TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/identity`` runs the suite on
+PostgreSQL (Django creates and drops ``test_identity``); unset, on SQLite.
+"""
+
+import os
+
+from identity.database import postgres_settings
+from identity.deployment import IdentityDbConfig
+from identity.settings import *  # noqa: F403
+
+_url = os.environ.get("TEST_DATABASE_URL", "")
+if _url:
+    DATABASES = {"default": postgres_settings(IdentityDbConfig(type="postgres", url=_url))}
+else:
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+
+# Unit tests hash many passwords; the black-box tests run the real hashers in the real server.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
