@@ -9,9 +9,11 @@ def database_settings(deployment: Deployment) -> dict:
     """Return the ``DATABASES["default"]`` dict for the configured database."""
     db = deployment.database.identity_db
     if db.type == "sqlite":
+        path = deployment.resolve_path(db.url)
+        path.parent.mkdir(parents=True, exist_ok=True)  # var/ is git-ignored: absent on a fresh clone
         return {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(deployment.resolve_path(db.url)),
+            "NAME": str(path),
             # A writer waits for the lock instead of failing at once (several gunicorn workers).
             "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
         }

@@ -37,7 +37,9 @@ _DOMAIN = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0
 class DeploymentError(Exception):
     """A deployment.toml that cannot be used, with where and why."""
 
-    def __init__(self, message: str, *, path: Path | str | None = None, key: str = "", line: int | None = None):
+    def __init__(
+        self, message: str, *, path: Path | str | None = None, key: str = "", line: int | None = None
+    ):
         self.message, self.path, self.key, self.line = message, path, key, line
         where = str(path or "deployment.toml")
         if line:
@@ -134,11 +136,11 @@ class ResourceAccessControlConfig:
 @dataclass(frozen=True)
 class AccessControlEntry:
     context: str
-    http_method: StrList = StrList(("all",))
+    http_method: StrList = ("all",)
     secure: bool = True
-    allowed_auth_handlers: StrList = StrList(("BasicAuthentication", "OAuthAuthentication"))
+    allowed_auth_handlers: StrList = ("BasicAuthentication", "OAuthAuthentication")
     cross_tenant: bool = False
-    cross_access_allowed_tenants: StrList = StrList()
+    cross_access_allowed_tenants: StrList = ()
     # Set by the loader: the compiled `context` and the line the entry starts on.
     pattern: re.Pattern = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
     line: int | None = field(default=None, compare=False)
@@ -205,7 +207,9 @@ def load(path: Path | str | None = None) -> Deployment:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise DeploymentError(f"cannot read the file ({exc.strerror}); set {ENV_VAR} to its path", path=path) from exc
+        raise DeploymentError(
+            f"cannot read the file ({exc.strerror}); set {ENV_VAR} to its path", path=path
+        ) from exc
     return loads(text, path=path)
 
 
@@ -243,7 +247,9 @@ class _Reader:
         if not isinstance(raw, dict):
             self.fail(keypath, f"must be a table, not {_toml_type(raw)}")
         hints = typing.get_type_hints(cls)
-        known = {f.name: f for f in dataclasses.fields(cls) if f.init and f.name not in ("pattern", "line", "path")}
+        known = {
+            f.name: f for f in dataclasses.fields(cls) if f.init and f.name not in ("pattern", "line", "path")
+        }
         for key in raw:
             if key not in known:
                 choices = ", ".join(sorted(known))
@@ -310,17 +316,26 @@ def _check_whole(deployment: Deployment, reader: _Reader) -> None:
     if server.workers < 1:
         fail(("server", "workers"), "must be at least 1")
     if deployment.demo.enabled and not server.debug:
-        fail(("demo", "enabled"), "demo data (admin/admin) is refused when [server] debug = false; set it to false")
+        fail(
+            ("demo", "enabled"),
+            "demo data (admin/admin) is refused when [server] debug = false; set it to false",
+        )
     if db.type not in DATABASE_TYPES:
         fail(("database", "identity_db", "type"), f"must be one of {', '.join(DATABASE_TYPES)}")
     if db.type == "postgres" and not db.url.startswith(("postgresql://", "postgres://")):
-        fail(("database", "identity_db", "url"), "must look like postgresql://host:port/dbname for type postgres")
+        fail(
+            ("database", "identity_db", "url"),
+            "must look like postgresql://host:port/dbname for type postgres",
+        )
     if not 1 <= db.pool_min_size <= db.pool_max_size:
         fail(("database", "identity_db", "pool_max_size"), "needs 1 <= pool_min_size <= pool_max_size")
     if not _DOMAIN.match(deployment.tenant.super_tenant_domain):
         fail(("tenant", "super_tenant_domain"), "must be a lower-case domain name such as carbon.super")
     if deployment.super_admin.create_admin_account and not deployment.super_admin.password:
-        fail(("super_admin", "password"), "is required while create_admin_account = true (it may be $env{NAME})")
+        fail(
+            ("super_admin", "password"),
+            "is required while create_admin_account = true (it may be $env{NAME})",
+        )
     if oauth.validation_response_subject_identifier_format not in SUBJECT_FORMATS:
         fail(
             ("oauth", "validation_response_subject_identifier_format"),
@@ -339,17 +354,26 @@ def _check_whole(deployment: Deployment, reader: _Reader) -> None:
             fail((*keypath, "callable"), "must be 'module.path:function'")
     for permission in deployment.resource_access_control.introspect.permissions:
         if not permission.startswith("/permission"):
-            fail(("resource_access_control", "introspect", "permissions"), f"'{permission}' is not a /permission path")
+            fail(
+                ("resource_access_control", "introspect", "permissions"),
+                f"'{permission}' is not a /permission path",
+            )
     for index, entry in enumerate(deployment.resource.access_control):
         keypath = ("resource", "access_control", index)
         for method in entry.http_method:
             if method != "all" and method.upper() not in HTTP_METHODS:
                 fail((*keypath, "http_method"), f"'{method}' is not 'all' or an HTTP method")
         if not entry.allowed_auth_handlers:
-            fail((*keypath, "allowed_auth_handlers"), f"names no handler; use some of {', '.join(AUTH_HANDLERS)}")
+            fail(
+                (*keypath, "allowed_auth_handlers"),
+                f"names no handler; use some of {', '.join(AUTH_HANDLERS)}",
+            )
         for handler in entry.allowed_auth_handlers:
             if handler not in AUTH_HANDLERS:
-                fail((*keypath, "allowed_auth_handlers"), f"unknown handler '{handler}'; use {', '.join(AUTH_HANDLERS)}")
+                fail(
+                    (*keypath, "allowed_auth_handlers"),
+                    f"unknown handler '{handler}'; use {', '.join(AUTH_HANDLERS)}",
+                )
 
 
 def _dotted(keypath: tuple) -> str:

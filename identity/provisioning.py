@@ -40,7 +40,9 @@ def create_user(
     user = User.objects.create_user(tenant, username, password)
     permission_paths = list(permission_paths)
     if permission_paths:
-        role, _ = Role.objects.for_tenant(tenant).get_or_create(tenant=tenant, name=role_name or f"user:{username}")
+        role, _ = Role.objects.for_tenant(tenant).get_or_create(
+            tenant=tenant, name=role_name or f"user:{username}"
+        )
         role.permissions = sorted(set(role.permissions) | set(permission_paths))
         role.full_clean()
         role.save()

@@ -23,7 +23,9 @@ _cache_lock = threading.Lock()
 def validate_domain(value: str) -> None:
     """Refuse anything but a lower-case DNS-style domain (``foo.com``, ``carbon.super``)."""
     if len(value) > 253 or not DOMAIN_PATTERN.match(value):
-        raise ValidationError(f"'{value}' is not a valid tenant domain (lower-case letters, digits, '-' and '.')")
+        raise ValidationError(
+            f"'{value}' is not a valid tenant domain (lower-case letters, digits, '-' and '.')"
+        )
 
 
 def clear_tenant_cache() -> None:
@@ -54,7 +56,9 @@ class TenantManager(models.Manager):
         domain = get_deployment().tenant.super_tenant_domain
         tenant = self.get_by_domain(domain)
         if tenant is None:
-            raise Tenant.DoesNotExist(f"the super tenant '{domain}' does not exist; run `manage.py bootstrap`")
+            raise Tenant.DoesNotExist(
+                f"the super tenant '{domain}' does not exist; run `manage.py bootstrap`"
+            )
         return tenant
 
 

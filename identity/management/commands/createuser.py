@@ -30,7 +30,9 @@ class Command(BaseCommand):
             raise CommandError(f"tenant '{tenant}' does not exist; create it with `manage.py createtenant`")
         bad = [path for path in permission if not permissions.is_valid_path(path)]
         if bad:
-            raise CommandError(f"not a permission path: {', '.join(bad)} (expected e.g. /permission/admin/login)")
+            raise CommandError(
+                f"not a permission path: {', '.join(bad)} (expected e.g. /permission/admin/login)"
+            )
         if User.objects.for_tenant(found).filter(username=username).exists():
             raise CommandError(f"user '{username}@{tenant}' already exists")
         try:
