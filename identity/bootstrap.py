@@ -9,13 +9,23 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
+from identity.clients import ClientSpec, create_client
 from identity.conf import get_deployment
-from identity.models import User
+from identity.models import Client, SigningKey, User
 from identity.provisioning import create_admin, create_tenant
 from tenants.models import Tenant
 
 DEMO_TENANT = "foo.com"
 DEMO_ADMIN = ("admin", "admin")
+# The client of the WSO2 document (§2.1), registered in the super tenant and in foo.com.
+DEMO_CLIENT = ClientSpec(
+    name="Demo client",
+    client_id="rgfKVdnMQnJSSr_pKFTxj3apiwYa",
+    client_secret="BRebJ0aqfclQB9v7yZwhj0JfW0ga",
+    grant_types=["client_credentials", "password", "refresh_token"],
+    owner="admin",
+    scopes=["test1", "test2", "internal_oauth2_introspect"],
+)
 
 
 @dataclass
@@ -34,6 +44,9 @@ def bootstrap() -> BootstrapReport:
     if super_tenant is None:
         super_tenant = Tenant.objects.create(domain=domain, name="Super tenant")
         report.created.append(f"tenant {domain}")
+    if not SigningKey.objects.for_tenant(super_tenant).exists():
+        SigningKey.generate(super_tenant)
+        report.created.append(f"signing key of {domain}")
     admin = deployment.super_admin
     if admin.create_admin_account:
         if not User.objects.for_tenant(super_tenant).filter(username=admin.username).exists():
@@ -46,4 +59,8 @@ def bootstrap() -> BootstrapReport:
             create_tenant(DEMO_TENANT, admin_username=username, admin_password=password, name="Demo tenant")
             report.created.append(f"tenant {DEMO_TENANT} with user {username}@{DEMO_TENANT}")
         report.credentials.append(f"{DEMO_ADMIN[0]}@{DEMO_TENANT} / {DEMO_ADMIN[1]} (demo)")
+        for tenant in (super_tenant, Tenant.objects.get(domain=DEMO_TENANT)):
+            if not Client.objects.for_tenant(tenant).filter(client_id=DEMO_CLIENT.client_id).exists():
+                create_client(tenant, DEMO_CLIENT)
+                report.created.append(f"client {DEMO_CLIENT.client_id} in {tenant.domain}")
     return report

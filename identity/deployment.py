@@ -270,6 +270,7 @@ class _Reader:
             return self.build(hint, value, keypath)
         if hint is StrList:
             if isinstance(value, str):
+                value = self.substitute_env(value, keypath)
                 return StrList(part.strip() for part in value.split(",") if part.strip())
             return StrList(self.convert(tuple[str, ...], value, keypath))
         origin = typing.get_origin(hint)

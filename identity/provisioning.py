@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from django.db import transaction
 
 from identity import permissions
-from identity.models import Role, User
+from identity.models import Role, SigningKey, User
 from tenants.models import Tenant
 
 ADMIN_ROLE = "admin"
@@ -15,10 +15,11 @@ ADMIN_ROLE = "admin"
 
 @transaction.atomic
 def create_tenant(domain: str, *, admin_username: str, admin_password: str, name: str = "") -> Tenant:
-    """Create tenant ``domain`` with its admin (holding /permission/admin)."""
+    """Create tenant ``domain`` with its signing key and admin (holding /permission/admin)."""
     tenant = Tenant(domain=domain, name=name or domain)
     tenant.full_clean()
     tenant.save()
+    SigningKey.generate(tenant)
     create_admin(tenant, admin_username, admin_password)
     return tenant
 

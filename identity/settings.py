@@ -43,8 +43,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "tenants",
-    "identity",
+    "identity",  # before oauth2_provider: our `cleartokens` replaces the toolkit's
     "introspection",
+    "oauth2_provider",
 ]
 
 MIDDLEWARE = [
@@ -88,6 +89,43 @@ SILENCED_SYSTEM_CHECKS = [
     "auth.W004",
 ]
 
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    # Client secrets only (full-entropy, generated): see identity/hashers.py.
+    "identity.hashers.ClientSecretHasher",
+]
+
+# django-oauth-toolkit, with the project's own tenant-aware models (SPEC §5).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "identity.Client"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "identity.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "identity.RefreshToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "identity.Grant"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "identity.IDToken"
+OAUTH2_PROVIDER = {
+    "OAUTH2_VALIDATOR_CLASS": "identity.oauth.validator.TenantOAuth2Validator",
+    "OAUTH2_SERVER_CLASS": "identity.oauth.server.TenantServer",
+    "APPLICATION_ADMIN_CLASS": "identity.admin.ClientAdmin",
+    "ACCESS_TOKEN_ADMIN_CLASS": "identity.admin.TokenAdmin",
+    "REFRESH_TOKEN_ADMIN_CLASS": "identity.admin.RefreshTokenAdmin",
+    "GRANT_ADMIN_CLASS": "identity.admin.GrantAdmin",
+    "ID_TOKEN_ADMIN_CLASS": "identity.admin.GrantAdmin",
+    "SCOPES_BACKEND_CLASS": "identity.oauth.scopes.ClientScopes",
+    "CLIENT_SECRET_HASHER": "sha256_secret",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,  # replaced by identity.oauth.lifetimes (per client)
+    "REFRESH_TOKEN_EXPIRE_SECONDS": None,  # absolute expiry on each refresh token instead
+    "ROTATE_REFRESH_TOKEN": True,
+    "PKCE_REQUIRED": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"],
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,  # a replayed rotated refresh token revokes its family
+    # RFC 9700 gates: store digests, never tokens; no implicit grant; S256 PKCE only; no
+    # bearer tokens in query strings. The password grant stays (the WSO2 document uses it).
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+}
+
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 LANGUAGE_CODE = "en-us"
@@ -109,4 +147,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "INFO"},
+    # Replaces Django's own DEBUG-only console handler, which would print every line twice.
+    "loggers": {"django": {"handlers": ["console"], "level": "INFO", "propagate": False}},
 }

@@ -1,11 +1,29 @@
 """URLs of one tenant. TenantMiddleware strips /t/<domain> first, so these serve every tenant."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, re_path
 
 from identity import views
+from identity.oauth import discovery
+from identity.oauth import views as oauth
+from identity.oauth.login import TenantLoginView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", views.health, name="health"),
+    path("login/", TenantLoginView.as_view(), name="tenant-login"),
+    path("oauth2/token", oauth.TokenView.as_view(), name="token"),
+    path("oauth2/revoke", oauth.RevokeTokenView.as_view(), name="revoke"),
+    path("oauth2/authorize", oauth.AuthorizationView.as_view(), name="authorize"),
+    path("oauth2/jwks", discovery.jwks, name="jwks"),
+    path(".well-known/openid-configuration", discovery.openid_configuration, name="openid-configuration"),
+    path(".well-known/oauth-authorization-server", discovery.authorization_server_metadata),
+    re_path(
+        r"^\.well-known/oauth-authorization-server/t/(?P<domain>[^/]+)$",
+        discovery.authorization_server_metadata,
+        name="oauth-authorization-server",
+    ),
 ]
+
+handler404 = "identity.views.not_found"
+handler500 = "identity.views.server_error"

@@ -3,12 +3,32 @@
 ``Model.objects.for_tenant(t)`` is the normal way in. A queryset that was never scoped raises
 :class:`TenantScopeError` when it reaches the database, instead of silently reading every
 tenant's rows. ``all_tenants()`` is the explicit, greppable way out (super-tenant admin,
-maintenance commands).
+maintenance commands). ``use_tenant(t)`` scopes the queries of code we do not own (the OAuth
+library) to one tenant.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+
 from django.db import models
+
+# The tenant that third-party code (django-oauth-toolkit's validator) runs for. Set only by
+# ``use_tenant`` around such a call; our own code passes the tenant explicitly.
+_scope: contextvars.ContextVar = contextvars.ContextVar("tenant_scope", default=None)
+
+
+@contextlib.contextmanager
+def use_tenant(tenant):
+    """Confine every tenant-owned query made inside the block to ``tenant``."""
+    if tenant is None:
+        raise TenantScopeError("use_tenant() needs a tenant, got None")
+    token = _scope.set(tenant)
+    try:
+        yield tenant
+    finally:
+        _scope.reset(token)
 
 
 class TenantScopeError(RuntimeError):
@@ -92,6 +112,9 @@ class TenantScopedManagerMixin:
 
     def get_queryset(self) -> TenantQuerySet:
         queryset = super().get_queryset()
+        scope = _scope.get()
+        if scope is not None:
+            return queryset.for_tenant(scope)
         # Related managers (tenant.users, user.roles, ...) hang off one tenant-owned row, so
         # what they return is already confined to that row's tenant.
         if getattr(self, "instance", None) is not None:

@@ -1,0 +1,42 @@
+"""Signing-key rotation (SPEC §5, §9 ``rotatekeys``)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from identity.conf import get_deployment
+from identity.models import Client, SigningKey
+from tenants.models import Tenant
+
+
+def current_key(tenant: Tenant) -> SigningKey:
+    """Return the key that signs ``tenant``'s JWTs now (the newest active one)."""
+    key = SigningKey.objects.for_tenant(tenant).filter(active=True).first()
+    if key is None:
+        raise SigningKey.DoesNotExist(
+            f"tenant {tenant.domain} has no signing key; run `manage.py rotatekeys`"
+        )
+    return key
+
+
+@transaction.atomic
+def rotate(tenant: Tenant, algorithm: str | None = None) -> SigningKey:
+    """Make a new signing key; the old ones stay published until their last token expires."""
+    keys = SigningKey.objects.for_tenant(tenant)
+    previous = keys.filter(active=True).first()
+    new_key = SigningKey.generate(tenant, algorithm or (previous.algorithm if previous else "RS256"))
+    keys.filter(active=True).exclude(pk=new_key.pk).update(
+        active=False, publish_until=timezone.now() + timedelta(seconds=longest_token_lifetime(tenant))
+    )
+    return new_key
+
+
+def longest_token_lifetime(tenant: Tenant) -> int:
+    """Return the longest an access token of ``tenant`` can live, in seconds."""
+    default = get_deployment().oauth.access_token_validity
+    longest = Client.objects.for_tenant(tenant).aggregate(longest=Max("access_token_lifetime"))["longest"]
+    return max(default, longest or 0)

@@ -1,0 +1,71 @@
+import json
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from identity.clients import ClientSpec, create_client
+from identity.models import Client
+from identity.models.clients import GRANT_TYPES
+from tenants.models import Tenant
+
+
+def _many(parser, flag, **kwargs):
+    """An option taking several space-separated values, and repeatable (§9)."""
+    parser.add_argument(flag, nargs="+", action="extend", default=[], **kwargs)
+
+
+class Command(BaseCommand):
+    help = "Register an OAuth client in a tenant; prints {client_id, client_secret} as JSON."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--tenant", required=True, help="the tenant domain")
+        parser.add_argument("--name", required=True)
+        _many(parser, "--grant-types", metavar="GRANT", help=f"of: {', '.join(GRANT_TYPES)}")
+        parser.add_argument("--client-id", default="")
+        parser.add_argument("--client-secret", default="", help="default: a generated full-entropy secret")
+        parser.add_argument("--public", action="store_true", help="a public client (no secret)")
+        parser.add_argument("--owner", default="", help="username in the tenant (default: its admin)")
+        _many(parser, "--scopes", metavar="SCOPE")
+        _many(parser, "--redirect-uris", metavar="URI")
+        _many(parser, "--audiences", metavar="AUDIENCE")
+        parser.add_argument("--token-format", choices=Client.TokenFormat.values, default="opaque")
+        _many(parser, "--scripts", metavar="NAME", help="[[oauth.introspect.script]] names, in order")
+        parser.add_argument("--run-scripts-before-jwt", action="store_true")
+        parser.add_argument("--use-tenant-domain-in-subject", action="store_true")
+        parser.add_argument("--use-user-store-domain-in-subject", action="store_true")
+
+    def handle(self, *args, **options):
+        tenant = Tenant.objects.filter(domain=options["tenant"]).first()
+        if tenant is None:
+            raise CommandError(f"tenant '{options['tenant']}' does not exist")
+        if not options["grant_types"]:
+            raise CommandError(f"give --grant-types (some of {', '.join(GRANT_TYPES)})")
+        if options["public"] and options["client_secret"]:
+            raise CommandError("a --public client has no secret: drop --client-secret")
+        spec = ClientSpec(
+            name=options["name"],
+            grant_types=options["grant_types"],
+            client_id=options["client_id"],
+            client_secret=options["client_secret"],
+            public=options["public"],
+            owner=options["owner"],
+            scopes=options["scopes"],
+            redirect_uris=options["redirect_uris"],
+            audiences=options["audiences"],
+            token_format=options["token_format"],
+            scripts=options["scripts"],
+            run_scripts_before_jwt=options["run_scripts_before_jwt"],
+            use_tenant_domain_in_subject=options["use_tenant_domain_in_subject"],
+            use_user_store_domain_in_subject=options["use_user_store_domain_in_subject"],
+        )
+        try:
+            client, secret = create_client(tenant, spec)
+        except ValidationError as exc:
+            raise CommandError(f"client not created: {_describe(exc)}") from exc
+        self.stdout.write(json.dumps({"client_id": client.client_id, "client_secret": secret or None}))
+
+
+def _describe(exc: ValidationError) -> str:
+    if hasattr(exc, "message_dict"):
+        return "; ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())
+    return "; ".join(exc.messages)

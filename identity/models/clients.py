@@ -1,0 +1,119 @@
+"""OAuth clients of a tenant: django-oauth-toolkit's Application, swapped (SPEC §5).
+
+Client ids are unique per tenant, not globally: the demo client id exists in two tenants.
+A client may hold several grant types (RFC 6749 names), unlike the toolkit's one.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from oauth2_provider.generators import generate_client_id
+from oauth2_provider.models import AbstractApplication
+
+from tenants.managers import TenantScopedManager
+from tenants.models import Tenant
+
+GRANT_TYPES = ("authorization_code", "client_credentials", "password", "refresh_token")
+
+# The toolkit asks `allows_grant_type` with its own names; ours are RFC 6749's.
+_FROM_TOOLKIT = {
+    AbstractApplication.GRANT_AUTHORIZATION_CODE: "authorization_code",
+    AbstractApplication.GRANT_CLIENT_CREDENTIALS: "client_credentials",
+    AbstractApplication.GRANT_PASSWORD: "password",
+}
+
+
+def validate_grant_types(value) -> None:
+    if not isinstance(value, list) or not value:
+        raise ValidationError("give at least one grant type")
+    unknown = sorted(set(value) - set(GRANT_TYPES))
+    if unknown:
+        raise ValidationError(f"unknown grant type(s) {', '.join(unknown)}; use {', '.join(GRANT_TYPES)}")
+
+
+def validate_string_list(value) -> None:
+    if not isinstance(value, list) or not all(
+        isinstance(item, str) and item and " " not in item for item in value
+    ):
+        raise ValidationError("must be a list of non-empty strings without spaces")
+
+
+def _is_redirect_uri(uri: str) -> bool:
+    """RFC 6749 §3.1.2: absolute, no fragment."""
+    parts = urlsplit(uri)
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.fragment
+
+
+class Client(AbstractApplication):
+    class TokenFormat(models.TextChoices):
+        OPAQUE = "opaque", "Opaque"
+        JWT = "jwt", "JWT (RFC 9068)"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="clients")
+    client_id = models.CharField(max_length=100, default=generate_client_id, db_index=True)
+    authorization_grant_type = None  # replaced by the list below
+    grant_types = models.JSONField(default=list, validators=[validate_grant_types])
+    allowed_scopes = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_string_list],
+        help_text="Scopes the client may ask for.",
+    )
+    audiences = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_string_list],
+        help_text="Audience of its tokens when the request names no `resource` (RFC 8707).",
+    )
+    token_format = models.CharField(max_length=10, choices=TokenFormat.choices, default=TokenFormat.OPAQUE)
+    access_token_lifetime = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Seconds; empty: [oauth] access_token_validity."
+    )
+    refresh_token_lifetime = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Seconds; empty: [oauth] refresh_token_validity."
+    )
+    use_tenant_domain_in_local_subject_identifier = models.BooleanField(default=False)
+    use_user_store_domain_in_local_subject_identifier = models.BooleanField(default=False)
+    introspection_scripts = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_string_list],
+        help_text="Names of [[oauth.introspect.script]].",
+    )
+    run_introspection_script_before_jwt_creation = models.BooleanField(default=False)
+
+    objects = TenantScopedManager()
+
+    class Meta(AbstractApplication.Meta):
+        swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "client_id"], name="client_id_unique_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.client_id} ({self.tenant.domain})"
+
+    def natural_key(self) -> tuple[str, str]:
+        return (self.tenant.domain, self.client_id)
+
+    def allows_grant_type(self, *grant_types: str) -> bool:
+        return any(
+            _FROM_TOOLKIT.get(grant_type, grant_type) in self.grant_types for grant_type in grant_types
+        )
+
+    def clean(self) -> None:
+        errors = {}
+        if "authorization_code" in (self.grant_types or []) and not self.redirect_uris.split():
+            errors["redirect_uris"] = "the authorization_code grant needs at least one redirect URI"
+        if self.client_type == self.CLIENT_PUBLIC and "client_credentials" in (self.grant_types or []):
+            errors["grant_types"] = "a public client cannot use client_credentials (it has no secret)"
+        if self.user_id is not None and self.tenant_id is not None and self.user.tenant_id != self.tenant_id:
+            errors["user"] = "the owner must be a user of the client's tenant"
+        bad_uris = [uri for uri in self.redirect_uris.split() if not _is_redirect_uri(uri)]
+        if bad_uris:
+            errors["redirect_uris"] = f"not an absolute http(s) URI without fragment: {', '.join(bad_uris)}"
+        if errors:
+            raise ValidationError(errors)

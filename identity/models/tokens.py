@@ -1,0 +1,90 @@
+"""Access tokens, refresh tokens, authorization codes and ID tokens of a tenant (SPEC §5).
+
+The toolkit's models, swapped to carry ``tenant``. With
+``COMPLIANT_BCP_RFC9700_TOKEN_STORAGE`` the ``token`` column stays blank: only
+``token_checksum`` (SHA-256 of the token, hex) is stored, so nothing in the database can be
+replayed. A token is found by the checksum of what the caller presents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from django.db import models
+from django.utils import timezone
+from oauth2_provider.models import AbstractAccessToken, AbstractGrant, AbstractIDToken, AbstractRefreshToken
+
+from tenants.managers import TenantScopedManager
+from tenants.models import Tenant
+
+
+def token_checksum(token: str) -> str:
+    """Return the digest a token is stored and looked up by (the toolkit's: SHA-256, hex)."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class TenantFromClient(models.Model):
+    """A row of the client's tenant: ``tenant`` is taken from ``application`` when not given."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+
+    objects = TenantScopedManager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.tenant_id is None and self.application_id is not None:
+            self.tenant_id = self.application.tenant_id
+        super().save(*args, **kwargs)
+
+
+class AccessToken(TenantFromClient, AbstractAccessToken):  # noqa: DJ008 (the toolkit's __str__ names the row, never the token)
+    jti = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name="JWT ID")
+    grant_type = models.CharField(max_length=40, blank=True)
+    revoked = models.DateTimeField(null=True, blank=True)
+
+    class Meta(AbstractAccessToken.Meta):
+        swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
+
+    @property
+    def is_app_token(self) -> bool:
+        """A client_credentials token: it acts for the client (as its owner, §5)."""
+        return self.grant_type == "client_credentials"
+
+    def is_active(self) -> bool:
+        return self.revoked is None and not self.is_expired()
+
+    def is_valid(self, scopes=None) -> bool:
+        return self.revoked is None and super().is_valid(scopes)
+
+    def revoke(self) -> None:
+        """Mark the token revoked (kept for the admin's list until `cleartokens`)."""
+        if self.revoked is None:
+            self.revoked = timezone.now()
+            self.save(update_fields=["revoked", "updated"])
+
+
+class RefreshToken(TenantFromClient, AbstractRefreshToken):  # noqa: DJ008 (the toolkit's __str__ names the row, never the token)
+    expires = models.DateTimeField(null=True, blank=True)
+    jti = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name="JWT ID")
+
+    class Meta(AbstractRefreshToken.Meta):
+        swappable = "OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL"
+
+    def is_expired(self) -> bool:
+        return self.expires is not None and timezone.now() >= self.expires
+
+    def is_active(self) -> bool:
+        return self.revoked is None and not self.is_expired()
+
+
+class Grant(TenantFromClient, AbstractGrant):  # noqa: DJ008 (the toolkit's __str__ names the row, never the token)
+    class Meta(AbstractGrant.Meta):
+        swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
+
+
+class IDToken(TenantFromClient, AbstractIDToken):  # noqa: DJ008 (the toolkit's __str__ names the row, never the token)
+    class Meta(AbstractIDToken.Meta):
+        swappable = "OAUTH2_PROVIDER_ID_TOKEN_MODEL"

@@ -1,0 +1,71 @@
+"""Authorization server metadata (RFC 8414) and the JSON Web Key Set (RFC 7517) of a tenant.
+
+Served at ``{issuer}/.well-known/openid-configuration`` (what the Janssen document reads) and
+at the RFC 8414 §3 location ``/.well-known/oauth-authorization-server[/t/<tenant>]``.
+"""
+
+from __future__ import annotations
+
+from django.http import Http404, JsonResponse
+
+from identity.models import Client, SigningKey
+from identity.models.clients import GRANT_TYPES
+from identity.oauth.issuer import endpoint, issuer
+from tenants import get_current_tenant
+from tenants.access_control import allowed_auth_handlers, match_entry
+from tenants.models import Tenant
+
+CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+# How each introspection caller handler (§6.2) authenticates, for the metadata.
+INTROSPECTION_AUTH_METHODS = {
+    "BasicClientAuthentication": "client_secret_basic",
+    "BasicAuthentication": "basic",  # a user's name and password (not in RFC 8414's registry)
+    "OAuthAuthentication": "bearer",  # an access token with the introspection scope
+}
+
+
+def metadata(tenant: Tenant, request=None) -> dict:
+    """Return the metadata of ``tenant``; lists that would be empty are left out."""
+    introspect_path = tenant.path_prefix + "/oauth2/introspect"
+    handlers = allowed_auth_handlers(match_entry(introspect_path, "POST"))
+    scopes = set()
+    for allowed in Client.objects.for_tenant(tenant).values_list("allowed_scopes", flat=True):
+        scopes.update(allowed)
+    document = {
+        "issuer": issuer(tenant, request),
+        "authorization_endpoint": endpoint(tenant, "/oauth2/authorize", request),
+        "token_endpoint": endpoint(tenant, "/oauth2/token", request),
+        "revocation_endpoint": endpoint(tenant, "/oauth2/revoke", request),
+        "introspection_endpoint": endpoint(tenant, "/oauth2/introspect", request),
+        "jwks_uri": endpoint(tenant, "/oauth2/jwks", request),
+        "grant_types_supported": list(GRANT_TYPES),
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": sorted(scopes),
+        "token_endpoint_auth_methods_supported": [*CLIENT_AUTH_METHODS, "none"],
+        "revocation_endpoint_auth_methods_supported": [*CLIENT_AUTH_METHODS, "none"],
+        "introspection_endpoint_auth_methods_supported": [INTROSPECTION_AUTH_METHODS[h] for h in handlers],
+    }
+    return {key: value for key, value in document.items() if value not in ([], "", None)}
+
+
+def openid_configuration(request):
+    """``{issuer}/.well-known/openid-configuration`` of the path's tenant."""
+    return JsonResponse(metadata(get_current_tenant(request), request))
+
+
+def authorization_server_metadata(request, domain: str | None = None):
+    """RFC 8414 §3: ``/.well-known/oauth-authorization-server`` + the issuer's path."""
+    tenant = get_current_tenant(request) if domain is None else Tenant.objects.get_active(domain)
+    if tenant is None:
+        raise Http404(domain)
+    return JsonResponse(metadata(tenant, request))
+
+
+def jwks(request):
+    """RFC 7517 §5: the public keys of the tenant, current and recently rotated."""
+    keys = SigningKey.objects.for_tenant(get_current_tenant(request))
+    response = JsonResponse({"keys": [key.public_jwk() for key in keys if key.is_published]})
+    response["Cache-Control"] = "public, max-age=300"
+    return response

@@ -1,0 +1,33 @@
+"""The issuer of a tenant (SPEC §3): ``https://<host>[:port]/t/<domain>``, or without the
+``/t/<domain>`` part for the super tenant. Host and port come from ``[server]``, or from the
+request when it came through a trusted proxy (``X-Forwarded-Proto`` / ``X-Forwarded-Host``)."""
+
+from __future__ import annotations
+
+from identity.conf import get_deployment
+from tenants.models import Tenant
+
+DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+def server_origin(request=None) -> str:
+    """Return ``scheme://host[:port]`` of this server, as clients reach it."""
+    deployment = get_deployment()
+    if request is not None and request.META.get("REMOTE_ADDR") in deployment.server.trusted_proxies:
+        forwarded_host = request.META.get("HTTP_X_FORWARDED_HOST", "").split(",")[0].strip()
+        forwarded_proto = request.META.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip().lower()
+        if forwarded_host and forwarded_proto in DEFAULT_PORTS:
+            return f"{forwarded_proto}://{forwarded_host}"
+    scheme, server = deployment.scheme, deployment.server
+    port = "" if DEFAULT_PORTS[scheme] == server.port else f":{server.port}"
+    return f"{scheme}://{server.hostname}{port}"
+
+
+def issuer(tenant: Tenant, request=None) -> str:
+    """Return the issuer identifier of ``tenant``."""
+    return server_origin(request) + tenant.path_prefix
+
+
+def endpoint(tenant: Tenant, path: str, request=None) -> str:
+    """Return the absolute URL of ``tenant``'s endpoint at ``path`` (``/oauth2/token``)."""
+    return issuer(tenant, request) + path

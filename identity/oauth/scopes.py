@@ -1,0 +1,15 @@
+"""Scopes come from each client's ``allowed_scopes`` (SPEC §5)."""
+
+from oauth2_provider.scopes import BaseScopes
+
+
+class ClientScopes(BaseScopes):
+    def get_all_scopes(self) -> dict[str, str]:
+        return {}
+
+    def get_available_scopes(self, application=None, request=None, *args, **kwargs) -> list[str]:
+        return list(application.allowed_scopes) if application is not None else []
+
+    def get_default_scopes(self, application=None, request=None, *args, **kwargs) -> list[str]:
+        # A token request without `scope` gets a token without scope (as in the WSO2 document).
+        return []
