@@ -23,7 +23,11 @@ def clear_expired() -> dict[str, int]:
         Q(expires__lte=now) | Q(expires__isnull=True, revoked__lte=now)
     )
     deleted["refresh tokens"] = refresh.delete()[1].get(RefreshToken._meta.label, 0)
-    access = AccessToken.objects.all_tenants().filter(expires__lte=now)
+    # An expired access token whose refresh token still lives stays: the refresh grant needs it.
+    live_refresh = Q(
+        refresh_token__isnull=False, refresh_token__revoked__isnull=True, refresh_token__expires__gt=now
+    )
+    access = AccessToken.objects.all_tenants().filter(expires__lte=now).exclude(live_refresh)
     deleted["access tokens"] = access.delete()[1].get(AccessToken._meta.label, 0)
     deleted["authorization codes"] = Grant.objects.all_tenants().filter(expires__lte=now).delete()[0]
     deleted["ID tokens"] = IDToken.objects.all_tenants().filter(expires__lte=now).delete()[0]

@@ -1,7 +1,7 @@
 """URLs of one tenant. TenantMiddleware strips /t/<domain> first, so these serve every tenant."""
 
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from identity import views
 from identity.oauth import discovery
@@ -16,6 +16,7 @@ urlpatterns = [
     path("oauth2/revoke", oauth.RevokeTokenView.as_view(), name="revoke"),
     path("oauth2/authorize", oauth.AuthorizationView.as_view(), name="authorize"),
     path("oauth2/jwks", discovery.jwks, name="jwks"),
+    path("", include("introspection.urls")),
     path(".well-known/openid-configuration", discovery.openid_configuration, name="openid-configuration"),
     path(".well-known/oauth-authorization-server", discovery.authorization_server_metadata),
     re_path(

@@ -13,11 +13,13 @@ from identity.conf import get_deployment
 
 DOMAIN_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 
-# domain -> (tenant or None, time cached). A process-local cache: resolving a tenant costs no
+# domain or id -> (tenant or None, time cached). A process-local cache: resolving a tenant costs no
 # query when warm. Saves and deletes clear it in this process (tenants.signals); other
 # processes see a change after [tenant] cache_seconds at most.
-_cache: dict[str, tuple[Tenant | None, float]] = {}
+_cache: dict[str | int, tuple[Tenant | None, float]] = {}
 _cache_lock = threading.Lock()
+# Unknown domains are cached too, so a flood of made-up /t/<domain> paths must not grow it forever.
+CACHE_MAX_ENTRIES = 10_000
 
 
 def validate_domain(value: str) -> None:
@@ -37,13 +39,24 @@ def clear_tenant_cache() -> None:
 class TenantManager(models.Manager):
     def get_by_domain(self, domain: str) -> Tenant | None:
         """Return the tenant with ``domain`` (active or not), or None; cached, see ``_cache``."""
+        if not DOMAIN_PATTERN.match(domain):
+            return None
+        return self._cached(domain, domain=domain)
+
+    def get_by_id(self, pk: int) -> Tenant | None:
+        """Return the tenant with primary key ``pk`` (active or not), or None; cached."""
+        return self._cached(pk, pk=pk)
+
+    def _cached(self, key: str | int, **lookup) -> Tenant | None:
         now = time.monotonic()
-        hit = _cache.get(domain)
+        hit = _cache.get(key)
         if hit is not None and now - hit[1] < get_deployment().tenant.cache_seconds:
             return hit[0]
-        tenant = self.filter(domain=domain).first() if DOMAIN_PATTERN.match(domain) else None
+        tenant = self.filter(**lookup).first()
         with _cache_lock:
-            _cache[domain] = (tenant, now)
+            if len(_cache) >= CACHE_MAX_ENTRIES:
+                _cache.clear()
+            _cache[key] = (tenant, now)
         return tenant
 
     def get_active(self, domain: str) -> Tenant | None:

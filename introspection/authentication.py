@@ -1,0 +1,199 @@
+"""Who is calling the introspection endpoint: the caller-authentication handlers of §6.2.
+
+Each handler follows DRF's contract: ``authenticate`` returns None when the request does not
+use its scheme, raises :class:`AuthenticationFailed` when it does with bad credentials, and
+returns a :class:`Caller` otherwise. A verified caller is cached by a digest of its whole
+credential (``introspection.cache``): the hot path does no password hash and no query for a
+caller it has seen in the last seconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass, field
+from urllib.parse import unquote_plus
+
+from django.contrib.auth import authenticate
+from django.contrib.auth.hashers import check_password, make_password
+from django.utils import timezone
+
+from identity.models import AccessToken, Client
+from identity.models.tokens import token_checksum
+from introspection.cache import callers
+from introspection.errors import AuthenticationFailed
+from tenants import get_current_tenant
+from tenants.models import Tenant
+
+# Checked against when the client does not exist, so that an unknown client id costs what a
+# wrong secret costs (as Django's ModelBackend does for users, ticket #20760).
+_DUMMY_SECRET = make_password("not-a-secret", hasher="sha256_secret")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated caller: what the gates (§6.3) and JWT responses (§6.6) need to know."""
+
+    kind: str  # "user", "client", "bearer" or "anonymous"
+    tenant: Tenant
+    name: str  # fully qualified username, or client id
+    permissions: frozenset[str] = field(default_factory=frozenset)  # user callers
+    scopes: frozenset[str] = field(default_factory=frozenset)  # bearer callers
+
+    @property
+    def audience(self) -> str | None:
+        """The ``aud`` of a JWT response to this caller (§6.6); none when unauthenticated."""
+        return None if self.kind == "anonymous" else self.name
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _basic_credentials(payload: str, *, form_encoded: bool) -> tuple[str, str]:
+    """Decode an RFC 7617 Basic payload. Clients' ids and secrets are form-encoded first
+    (RFC 6749 §2.3.1); users' names and passwords are not."""
+    try:
+        decoded = base64.b64decode(payload, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise AuthenticationFailed() from None
+    name, colon, secret = decoded.partition(":")
+    if not colon or not name:
+        raise AuthenticationFailed()
+    if form_encoded:
+        return unquote_plus(name), unquote_plus(secret)
+    return name, secret
+
+
+class BasicClientAuthentication:
+    """HTTP Basic with the id and secret of a client of the caller's app tenant: the path
+    tenant, or the one named by ``appTenant`` (the WSO2 document's cross-tenant form)."""
+
+    scheme = "basic"
+
+    def authenticate(self, request, payload: str) -> Caller:
+        client_id, secret = _basic_credentials(payload, form_encoded=True)
+        tenant = _app_tenant(request)
+        key = "client:" + _digest(str(tenant.pk), client_id, secret)
+        caller = callers.get(key)
+        if caller is not None:
+            return caller
+        client = (
+            Client.objects.for_tenant(tenant)
+            .filter(client_id=client_id, client_type=Client.CLIENT_CONFIDENTIAL)
+            .only("client_id", "client_secret")
+            .first()
+        )
+        stored = client.client_secret if client is not None else _DUMMY_SECRET
+        if not check_password(secret, stored) or client is None:
+            raise AuthenticationFailed()
+        caller = Caller(kind="client", tenant=tenant, name=client.client_id)
+        callers.set(key, caller)
+        return caller
+
+
+class BasicAuthentication:
+    """HTTP Basic with a user's credentials: ``user`` (super tenant) or ``user@tenant``."""
+
+    scheme = "basic"
+
+    def authenticate(self, request, payload: str) -> Caller:
+        login, password = _basic_credentials(payload, form_encoded=False)
+        key = "user:" + _digest(login, password)
+        caller = callers.get(key)
+        if caller is not None:
+            return caller
+        user = authenticate(request, username=login, password=password)
+        if user is None:
+            raise AuthenticationFailed()
+        caller = Caller(
+            kind="user",
+            tenant=user.tenant,
+            name=user.qualified_name,
+            permissions=frozenset(user.permission_paths()),
+        )
+        callers.set(key, caller)
+        return caller
+
+
+class OAuthAuthentication:
+    """``Authorization: Bearer <access token>`` (RFC 6750 §2.1), the Janssen form: an active
+    token, whose tenant is the caller's and whose scopes gate 2 checks."""
+
+    scheme = "bearer"
+
+    def authenticate(self, request, payload: str) -> Caller:
+        checksum = token_checksum(payload)
+        key = "bearer:" + checksum
+        caller = callers.get(key)
+        if caller is not None:
+            return caller
+        token = (
+            AccessToken.objects.all_tenants()
+            .select_related("application")
+            .only("tenant_id", "scope", "expires", "revoked", "application__client_id")
+            .filter(token_checksum=checksum)
+            .first()
+        )
+        tenant = Tenant.objects.get_by_id(token.tenant_id) if token is not None else None
+        if token is None or not token.is_active() or tenant is None or not tenant.active:
+            raise AuthenticationFailed()
+        caller = Caller(
+            kind="bearer",
+            tenant=tenant,
+            name=token.application.client_id,
+            scopes=frozenset(token.scope.split()),
+        )
+        # Never trust the cached caller past its token's expiry.
+        callers.set(key, caller, ttl=(token.expires - timezone.now()).total_seconds())
+        return caller
+
+
+HANDLERS = {
+    "BasicAuthentication": BasicAuthentication(),
+    "BasicClientAuthentication": BasicClientAuthentication(),
+    "OAuthAuthentication": OAuthAuthentication(),
+}
+
+
+def authenticate_caller(request, handler_names: tuple[str, ...], *, skip_authorization: bool) -> Caller:
+    """Return the caller of ``request`` as one of ``handler_names`` accepts it (§6.2).
+
+    Both Basic handlers may be on: a Basic credential is accepted if either accepts it.
+    Whatever is wrong, the failure is the same 401 with a challenge per accepted scheme.
+    """
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, payload = header.strip().partition(" ")
+    scheme = scheme.lower()
+    if not header:
+        if skip_authorization:
+            return Caller(kind="anonymous", tenant=get_current_tenant(request), name="")
+    else:
+        for name in handler_names:
+            handler = HANDLERS[name]
+            if handler.scheme != scheme:
+                continue
+            try:
+                return handler.authenticate(request, payload.strip())
+            except AuthenticationFailed:
+                continue
+    raise AuthenticationFailed(headers={"WWW-Authenticate": challenge(request, handler_names)})
+
+
+def challenge(request, handler_names: tuple[str, ...]) -> str:
+    """The WWW-Authenticate value naming each accepted scheme (RFC 7235 §4.1)."""
+    realm = get_current_tenant(request).domain
+    schemes = dict.fromkeys("Bearer" if name == "OAuthAuthentication" else "Basic" for name in handler_names)
+    return ", ".join(f'{scheme} realm="{realm}"' for scheme in schemes)
+
+
+def _app_tenant(request) -> Tenant:
+    """The tenant of a client caller: ``appTenant`` if given, else the path's."""
+    domain = request.POST.get("appTenant") or request.GET.get("appTenant")
+    if not domain:
+        return get_current_tenant(request)
+    tenant = Tenant.objects.get_active(domain)
+    if tenant is None:
+        raise AuthenticationFailed()
+    return tenant

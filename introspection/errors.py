@@ -1,0 +1,47 @@
+"""The introspection endpoint's errors (RFC 7662 §2.3, RFC 6750 §3.1, the WSO2 document)."""
+
+from __future__ import annotations
+
+from identity.errors import ApiError
+
+
+class InvalidInput(ApiError):
+    """A missing or empty ``token``: WSO2's exact answer."""
+
+    status = 400
+    error = "Invalid input"
+
+    def body(self) -> dict:
+        return {"error": self.error}
+
+
+class AuthenticationFailed(ApiError):
+    """Missing, malformed or wrong credentials: one answer whatever was wrong (§6.2)."""
+
+    status = 401
+    error = "invalid_client"
+    description = "valid credentials are required to introspect tokens"
+
+
+class CallerTenantRefused(ApiError):
+    """Gate 1 of §6.3: the caller's tenant may not use this tenant's endpoint."""
+
+    status = 401
+    error = "invalid_client"
+
+
+class PermissionDenied(ApiError):
+    """Gate 2 of §6.3: an authenticated caller without the permission or scope."""
+
+    status = 403
+    error = "access_denied"
+
+
+class InsufficientScope(PermissionDenied):
+    error = "insufficient_scope"
+
+
+class MethodNotAllowed(ApiError):
+    status = 405
+    error = "invalid_request"
+    description = "use POST ([oauth.introspect] allow_get = false)"

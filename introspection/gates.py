@@ -1,0 +1,46 @@
+"""The three gates of §6.3, in the order the endpoint applies them.
+
+P is the tenant of the path, C the caller's, T the token's.
+1. Caller vs path: C = P, unless the matched ``[[resource.access_control]]`` entry has
+   ``cross_tenant = true`` and (no ``cross_access_allowed_tenants``, or it lists C). Else 401.
+2. Permission or scope: a user caller holds one of ``[resource_access_control.introspect]
+   permissions`` (hierarchically); a bearer caller's token carries one of its ``scopes``. Else 403.
+3. Token vs path: T = P, unless ``[oauth.introspect] allow_cross_tenant = true``. Else the
+   token is reported inactive, for access and refresh tokens alike.
+"""
+
+from __future__ import annotations
+
+from identity import permissions
+from identity.deployment import AccessControlEntry, IntrospectAccessConfig
+from introspection.authentication import Caller
+from introspection.errors import CallerTenantRefused, InsufficientScope, PermissionDenied
+from tenants.access_control import caller_tenant_allowed
+from tenants.models import Tenant
+
+
+def caller_vs_path(caller: Caller, path_tenant: Tenant, entry: AccessControlEntry | None) -> None:
+    """Gate 1: raise CallerTenantRefused (401) for a caller of a tenant not let in."""
+    if caller.kind == "anonymous":
+        return
+    if not caller_tenant_allowed(entry, caller.tenant.domain, path_tenant.domain):
+        raise CallerTenantRefused(
+            f"callers of tenant '{caller.tenant.domain}' may not use the endpoint of '{path_tenant.domain}'"
+        )
+
+
+def permission_or_scope(caller: Caller, access: IntrospectAccessConfig) -> None:
+    """Gate 2: raise PermissionDenied / InsufficientScope (403) for a caller without rights."""
+    if caller.kind == "user" and not permissions.holds_any(caller.permissions, access.permissions):
+        raise PermissionDenied(f"the user needs one of the permissions {', '.join(access.permissions)}")
+    if caller.kind == "bearer" and access.scopes and not caller.scopes.intersection(access.scopes):
+        scope = " ".join(access.scopes)
+        raise InsufficientScope(
+            f"the access token needs one of the scopes {scope}",
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+        )
+
+
+def token_vs_path(token_tenant_id: int, path_tenant: Tenant, allow_cross_tenant: bool) -> bool:
+    """Gate 3: return whether a token of tenant ``token_tenant_id`` may be reported here."""
+    return allow_cross_tenant or token_tenant_id == path_tenant.pk

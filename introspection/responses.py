@@ -1,0 +1,59 @@
+"""The introspection response (RFC 7662 §2.2, SPEC §6.4).
+
+Inactive, for any reason, is exactly ``{"active": false}``. Active lists the facts the token
+has, never a ``null``: an absent fact is an absent key.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpResponse
+
+from identity.deployment import Deployment
+from identity.models import AccessToken, RefreshToken
+from identity.oauth.issuer import issuer
+from introspection.subject import subject_claims
+from tenants.models import Tenant
+
+INACTIVE = {"active": False}
+
+
+def is_active(token: AccessToken | RefreshToken) -> bool:
+    return token.is_active() and token.application_id is not None
+
+
+def active_claims(token: AccessToken | RefreshToken, deployment: Deployment, request=None) -> dict:
+    """Return the claims of an active ``token``, ``iss`` being its tenant's issuer."""
+    is_refresh = isinstance(token, RefreshToken)
+    scope = (token.access_token.scope if token.access_token_id else "") if is_refresh else token.scope
+    issued = int(token.created.timestamp())
+    claims = {
+        "active": True,
+        "token_type": "Refresh" if is_refresh else "Bearer",
+        "client_id": token.application.client_id,
+        "scope": scope,
+        "exp": int(token.expires.timestamp()) if token.expires else None,
+        "iat": issued,
+        "nbf": issued,
+        **subject_claims(token, deployment.oauth),
+        "aud": _audience(token.resource),
+        "iss": issuer(Tenant.objects.get_by_id(token.tenant_id), request),
+        "jti": str(token.jti),
+    }
+    return {key: value for key, value in claims.items() if value not in (None, "")}
+
+
+def _audience(resource: list[str]) -> str | list[str] | None:
+    """RFC 7662 §2.2: one audience as a string, several as a list, none as no claim."""
+    if not resource:
+        return None
+    return resource[0] if len(resource) == 1 else list(resource)
+
+
+def json_response(claims: dict) -> HttpResponse:
+    """The response headers of §6.4; RFC 7662 §2.2 responses must not be cached."""
+    response = HttpResponse(json.dumps(claims), content_type="application/json")
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response

@@ -1,0 +1,38 @@
+"""``username`` and ``sub`` of an introspection response (§6.5, the WSO2 document's
+``validation_response_subject_identifier_format``)."""
+
+from __future__ import annotations
+
+from identity.deployment import OAuthConfig
+from identity.models import AccessToken, RefreshToken
+from identity.models.users import PRIMARY_USER_STORE
+from tenants.models import Tenant
+
+
+def subject_claims(token: AccessToken | RefreshToken, oauth: OAuthConfig) -> dict[str, str]:
+    """Return the ``username`` and ``sub`` claims of ``token``; absent facts stay absent."""
+    claims: dict[str, str] = {}
+    is_app_token = isinstance(token, AccessToken) and token.is_app_token
+    if token.user_id is not None:
+        name = _subject_name(token, oauth)
+        if not (is_app_token and oauth.remove_username_from_introspection_response_for_app_tokens):
+            claims["username"] = name
+        if not is_app_token:
+            claims["sub"] = name
+    if is_app_token:
+        claims["sub"] = token.application.client_id  # an app token's subject is the client (§6.5)
+    return claims
+
+
+def _subject_name(token: AccessToken | RefreshToken, oauth: OAuthConfig) -> str:
+    user = token.user
+    domain = Tenant.objects.get_by_id(user.tenant_id).domain
+    if oauth.validation_response_subject_identifier_format == "fqn":
+        return f"{user.username}@{domain}"
+    client, name = token.application, user.username
+    user_store = PRIMARY_USER_STORE  # the one user store there is (§6.5)
+    if client.use_user_store_domain_in_local_subject_identifier and user_store != PRIMARY_USER_STORE:
+        name = f"{user_store.upper()}/{name}"
+    if client.use_tenant_domain_in_local_subject_identifier:
+        name = f"{name}@{domain}"
+    return name

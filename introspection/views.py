@@ -1,0 +1,50 @@
+"""``POST /t/<tenant>/oauth2/introspect`` and ``/oauth2/introspect`` (RFC 7662, SPEC §6).
+
+The product's hot path: a verified caller is cached, tenants are cached, and the token is one
+indexed read by its digest.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from identity.conf import get_deployment
+from identity.errors import ApiError, error_response
+from introspection import gates
+from introspection.authentication import authenticate_caller
+from introspection.errors import InvalidInput, MethodNotAllowed
+from introspection.lookup import find_token
+from introspection.responses import INACTIVE, active_claims, is_active, json_response
+from tenants import get_current_tenant
+from tenants.access_control import allowed_auth_handlers
+
+
+@csrf_exempt
+def introspect(request) -> HttpResponse:
+    """Answer whether a token is active, and what it is, to an authorized caller."""
+    deployment = get_deployment()
+    config = deployment.oauth.introspect
+    methods = ("GET", "POST") if config.allow_get else ("POST",)
+    try:
+        if request.method not in methods:
+            raise MethodNotAllowed(headers={"Allow": ", ".join(methods)})
+        path_tenant = get_current_tenant(request)
+        entry = request.access_control
+        caller = authenticate_caller(
+            request, allowed_auth_handlers(entry), skip_authorization=config.skip_authorization
+        )
+        gates.caller_vs_path(caller, path_tenant, entry)
+        gates.permission_or_scope(caller, deployment.resource_access_control.introspect)
+        params = request.POST if request.method == "POST" else request.GET
+        token = params.get("token", "")
+        if not token:
+            raise InvalidInput()
+        found = find_token(token, params.get("token_type_hint", ""))
+    except ApiError as exc:
+        return error_response(exc)
+    if found is None or not is_active(found):
+        return json_response(INACTIVE)
+    if not gates.token_vs_path(found.tenant_id, path_tenant, config.allow_cross_tenant):
+        return json_response(INACTIVE)
+    return json_response(active_claims(found, deployment, request))
