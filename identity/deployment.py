@@ -147,7 +147,8 @@ class AccessControlEntry:
 
     def matches(self, path: str, method: str) -> bool:
         """Return whether this entry governs ``method path`` (path with /t/<tenant>, no query)."""
-        if "all" not in self.http_method and method.upper() not in self.http_method:
+        # The file may spell methods in any case (validation accepts "post").
+        if "all" not in self.http_method and method.upper() not in {m.upper() for m in self.http_method}:
             return False
         return self.pattern.fullmatch(path) is not None
 

@@ -61,6 +61,23 @@ class TenantQuerySet(models.QuerySet):
         clone._tenant_scoped = True
         return clone
 
+    # Combining with an unscoped queryset would widen to every tenant: the result is scoped only
+    # when every part is. (`&` narrows, so it keeps the left side's scope.)
+    def __or__(self, other):
+        return self._combined(super().__or__(other), self, other)
+
+    def __xor__(self, other):
+        return self._combined(super().__xor__(other), self, other)
+
+    def union(self, *other_qs, all=False):
+        return self._combined(super().union(*other_qs, all=all), self, *other_qs)
+
+    @staticmethod
+    def _combined(result, *parts):
+        result = result._chain()
+        result._tenant_scoped = all(getattr(part, "_tenant_scoped", False) for part in parts)
+        return result
+
     def _filter_or_exclude(self, negate, args, kwargs):
         clone = super()._filter_or_exclude(negate, args, kwargs)
         # A filter on the tenant (not an exclusion, not None) scopes the queryset.

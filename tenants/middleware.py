@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import get_script_prefix, set_script_prefix
+from django.urls import set_script_prefix
 
 from identity.conf import get_deployment
 from identity.errors import InsecureTransport, NoSuperTenant, UnknownTenant, error_response
@@ -22,17 +22,21 @@ class TenantMiddleware:
 
     def __call__(self, request):
         split = split_tenant_path(request.path_info)
+        # Set the prefix from this request's own script name, on every request: the prefix is
+        # thread-local, and not every handler resets it (Django's test client does not).
+        script_name = request.path[: len(request.path) - len(request.path_info)]
         if split.domain is None:
             tenant = Tenant.objects.get_active(get_deployment().tenant.super_tenant_domain)
             if tenant is None:
                 return error_response(NoSuperTenant())
             request.tenant = tenant
+            set_script_prefix(script_name + "/")
         else:
             tenant = Tenant.objects.get_active(split.domain)
             if tenant is None:
                 return error_response(UnknownTenant(split.domain))
             request.tenant = tenant
-            set_script_prefix(get_script_prefix().rstrip("/") + split.prefix + "/")
+            set_script_prefix(script_name + split.prefix + "/")
             request.path_info = split.rest
         return self.get_response(request)
 

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 from django.conf import settings
+from django.db import transaction
 from django.test import override_settings
 
 from tests.blackbox import RunningServer
@@ -29,6 +30,38 @@ def deployment_override():
     yield apply
     for override in reversed(overrides):
         override.disable()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_tenant_cache():
+    """Forget cached tenants around each test: a rolled-back tenant must not outlive its test."""
+    from tenants.models import clear_tenant_cache
+
+    clear_tenant_cache()
+    yield
+    clear_tenant_cache()
+
+
+@pytest.fixture(scope="module")
+def build_once(django_db_setup, django_db_blocker):
+    """Return ``build(make)``: call ``make()`` once for the module, in a transaction rolled back after it.
+
+    Tests still take ``db``; their own changes roll back to what ``make`` built (like setUpTestData).
+    """
+    atomics = []
+
+    def build(make):
+        with django_db_blocker.unblock():
+            atomic = transaction.atomic()
+            atomic.__enter__()
+            atomics.append(atomic)
+            return make()
+
+    yield build
+    with django_db_blocker.unblock():
+        for atomic in reversed(atomics):
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")
