@@ -14,7 +14,8 @@ class TenantUserBackend(BaseBackend):
     def authenticate(self, request, username=None, password=None, tenant=None, **kwargs):
         if username is None or password is None:
             return None
-        resolved = resolve_login(username, default_tenant=tenant)
+        # No stored name holds a NUL, and PostgreSQL refuses one in a query (DataError, a 500).
+        resolved = resolve_login(username, default_tenant=tenant) if "\x00" not in username else None
         user = None
         if resolved is not None:
             user = User.objects.for_tenant(resolved[0]).filter(username=resolved[1]).first()

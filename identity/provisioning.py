@@ -41,11 +41,10 @@ def create_user(
     user = User.objects.create_user(tenant, username, password)
     permission_paths = list(permission_paths)
     if permission_paths:
-        role, _ = Role.objects.for_tenant(tenant).get_or_create(
-            tenant=tenant, name=role_name or f"user:{username}"
-        )
+        name = role_name or f"user:{username}"
+        role = Role.objects.for_tenant(tenant).filter(name=name).first() or Role(tenant=tenant, name=name)
         role.permissions = sorted(set(role.permissions) | set(permission_paths))
-        role.full_clean()
+        role.full_clean()  # before the INSERT: PostgreSQL answers an over-long name with a DataError
         role.save()
         user.roles.add(role)
     return user

@@ -1,0 +1,125 @@
+"""``manage.py bootstrap``: the first run's super tenant, admin and demo data, idempotent (SPEC §2)."""
+
+from __future__ import annotations
+
+import dataclasses
+from io import StringIO
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from identity.deployment import DemoConfig, SuperAdminConfig
+from identity.models import Client, Role, SigningKey, User
+from tenants.models import Tenant
+
+pytestmark = pytest.mark.django_db
+
+DEMO_CLIENT_ID = "rgfKVdnMQnJSSr_pKFTxj3apiwYa"
+FIRST_PASSWORD = "pw-first"
+
+
+@pytest.fixture
+def configure(deployment_override):
+    """Run with these [super_admin], [demo] and [tenant] super_tenant_domain."""
+
+    def apply(*, password=FIRST_PASSWORD, create_admin=True, demo=False, super_tenant="carbon.super"):
+        deployment_override(
+            super_admin=SuperAdminConfig(
+                username="admin", password=password, create_admin_account=create_admin
+            ),
+            demo=DemoConfig(enabled=demo),
+            tenant=dataclasses.replace(settings.DEPLOYMENT.tenant, super_tenant_domain=super_tenant),
+        )
+
+    return apply
+
+
+def bootstrap() -> list[str]:
+    out = StringIO()
+    call_command("bootstrap", stdout=out)
+    return out.getvalue().splitlines()
+
+
+def snapshot() -> dict[str, list]:
+    """Every row bootstrap may create, with the values it sets."""
+    return {
+        "tenants": sorted(Tenant.objects.values_list("domain", "name", "active")),
+        "users": sorted(
+            User.objects.all_tenants().values_list("tenant__domain", "username", "password", "is_superuser")
+        ),
+        "roles": sorted(Role.objects.all_tenants().values_list("tenant__domain", "name")),
+        "keys": sorted(SigningKey.objects.all_tenants().values_list("tenant__domain", "kid")),
+        "clients": sorted(
+            Client.objects.all_tenants().values_list("tenant__domain", "client_id", "client_secret")
+        ),
+    }
+
+
+class TestFirstRun:
+    def test_super_tenant_and_its_admin(self, configure):
+        configure()
+        out = bootstrap()
+        assert "created tenant carbon.super" in out
+        assert "created user admin@carbon.super (superuser)" in out
+        server = settings.DEPLOYMENT.server
+        assert f"admin site: {settings.DEPLOYMENT.scheme}://{server.hostname}:{server.port}/admin/" in out
+        admin = authenticate(None, username="admin", password="pw-first")
+        assert admin is not None and admin.is_superuser and admin.is_staff
+        root = Tenant.objects.get(domain="carbon.super")
+        assert SigningKey.objects.for_tenant(root).count() == 1
+        assert not Tenant.objects.filter(domain="foo.com").exists()
+        assert Client.objects.all_tenants().count() == 0
+
+    def test_demo_data(self, configure):
+        """§2.1: foo.com with admin/admin, and the WSO2 document's client in both tenants."""
+        configure(demo=True)
+        out = bootstrap()
+        assert "created tenant foo.com with user admin@foo.com" in out
+        assert authenticate(None, username="admin@foo.com", password="admin") is not None
+        clients = Client.objects.all_tenants().filter(client_id=DEMO_CLIENT_ID)
+        assert sorted(clients.values_list("tenant__domain", flat=True)) == ["carbon.super", "foo.com"]
+        foo = Tenant.objects.get(domain="foo.com")
+        assert SigningKey.objects.for_tenant(foo).count() == 1
+
+    def test_no_admin_account(self, configure):
+        configure(password="", create_admin=False)
+        bootstrap()
+        assert Tenant.objects.filter(domain="carbon.super").exists()
+        assert User.objects.all_tenants().count() == 0
+
+    def test_another_super_tenant_domain(self, configure):
+        configure(super_tenant="root.example")
+        bootstrap()
+        assert authenticate(None, username="admin@root.example", password="pw-first") is not None
+        assert list(Tenant.objects.values_list("domain", flat=True)) == ["root.example"]
+
+
+class TestIdempotent:
+    """Bootstrap runs on every `make run`: a second run creates and changes nothing."""
+
+    @pytest.mark.parametrize("demo", [False, True], ids=["plain", "demo"])
+    def test_twice_gives_the_same_rows(self, configure, demo):
+        configure(demo=demo)
+        bootstrap()
+        first = snapshot()
+        out = bootstrap()
+        assert snapshot() == first
+        assert not [line for line in out if line.startswith("created")]
+
+    def test_existing_admin_keeps_its_password(self, configure):
+        configure(password="pw-first")
+        bootstrap()
+        configure(password="pw-second")
+        bootstrap()
+        assert authenticate(None, username="admin", password="pw-first") is not None
+        assert authenticate(None, username="admin", password="pw-second") is None
+
+    def test_missing_pieces_are_added(self, configure):
+        configure(demo=True)
+        bootstrap()
+        Client.objects.all_tenants().filter(tenant__domain="foo.com").delete()
+        out = bootstrap()
+        assert out[:1] == [f"created client {DEMO_CLIENT_ID} in foo.com"]
+        assert Client.objects.all_tenants().filter(client_id=DEMO_CLIENT_ID).count() == 2
