@@ -1,16 +1,22 @@
-"""Signing-key rotation (SPEC §5, §9 ``rotatekeys``)."""
+"""Signing with a tenant's key, and rotation (SPEC §5, §9 ``rotatekeys``)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import jwt
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from identity.caching import ExpiringCache
 from identity.conf import get_deployment
 from identity.models import Client, SigningKey
 from tenants.models import Tenant
+
+# tenant id -> (SigningKey, its loaded private key). A rotation reaches other processes within
+# this many seconds; both keys are in the JWKS meanwhile, so verifiers accept either.
+_signers = ExpiringCache(ttl=30)
 
 
 def current_key(tenant: Tenant) -> SigningKey:
@@ -23,6 +29,22 @@ def current_key(tenant: Tenant) -> SigningKey:
     return key
 
 
+def sign(tenant: Tenant, claims: dict, typ: str) -> str:
+    """Return ``claims`` as a JWS (RFC 7515) signed with ``tenant``'s current key, ``typ`` in its header."""
+    signer = _signers.get(tenant.pk)
+    if signer is None:
+        key = current_key(tenant)
+        signer = (key, key.load_private_key())
+        _signers.set(tenant.pk, signer)
+    key, private_key = signer
+    return jwt.encode(claims, private_key, algorithm=key.algorithm, headers={"kid": key.kid, "typ": typ})
+
+
+def signing_algorithm(tenant: Tenant) -> str:
+    """Return the algorithm ``tenant``'s JWTs are signed with now."""
+    return current_key(tenant).algorithm
+
+
 @transaction.atomic
 def rotate(tenant: Tenant, algorithm: str | None = None) -> SigningKey:
     """Make a new signing key; the old ones stay published until their last token expires."""
@@ -32,6 +54,7 @@ def rotate(tenant: Tenant, algorithm: str | None = None) -> SigningKey:
     keys.filter(active=True).exclude(pk=new_key.pk).update(
         active=False, publish_until=timezone.now() + timedelta(seconds=longest_token_lifetime(tenant))
     )
+    _signers.clear()
     return new_key
 
 

@@ -7,41 +7,8 @@ once; other server processes forget them within ``CALLER_CACHE_SECONDS``.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
-from typing import Any
+from identity.caching import ExpiringCache
 
 CALLER_CACHE_SECONDS = 10
-CALLER_CACHE_SIZE = 10_000
 
-
-class ExpiringCache:
-    def __init__(self, ttl: float = CALLER_CACHE_SECONDS, size: int = CALLER_CACHE_SIZE):
-        self.ttl, self.size = ttl, size
-        self._items: OrderedDict[str, tuple[float, Any]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> Any | None:
-        item = self._items.get(key)
-        if item is None:
-            return None
-        if item[0] <= time.monotonic():
-            self._items.pop(key, None)
-            return None
-        return item[1]
-
-    def set(self, key: str, value: Any, ttl: float | None = None) -> None:
-        expires = time.monotonic() + (self.ttl if ttl is None else min(ttl, self.ttl))
-        with self._lock:
-            self._items[key] = (expires, value)
-            self._items.move_to_end(key)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-callers = ExpiringCache()
+callers = ExpiringCache(ttl=CALLER_CACHE_SECONDS)
