@@ -87,7 +87,12 @@ def main() -> int:
     if server.tls:
         cert = deployment.resolve_path(server.tls_cert)
         key = deployment.resolve_path(server.tls_key)
-        if ensure_self_signed(cert, key, server.hostname):
+        try:
+            created = ensure_self_signed(cert, key, server.hostname)
+        except FileNotFoundError as exc:
+            print(f"identity-server: not starting: {exc}", file=sys.stderr)
+            return 1
+        if created:
             logger.info("created a self-signed certificate for %s in %s", server.hostname, cert.parent)
     logger.info("serving %s://%s:%s/ (admin at /admin/)", deployment.scheme, server.hostname, server.port)
     IdentityServer(deployment).run()

@@ -15,12 +15,19 @@ VALIDITY = datetime.timedelta(days=825)  # the longest browsers accept for a lea
 
 
 def ensure_self_signed(cert_path: Path, key_path: Path, hostname: str = "localhost") -> bool:
-    """Create a certificate naming localhost, 127.0.0.1 and ``hostname`` unless both files exist.
+    """Create a certificate naming localhost, 127.0.0.1 and ``hostname`` when neither file exists.
 
-    Return whether one was created.
+    Return whether one was created. Raise FileNotFoundError when only one exists: writing a new
+    pair would overwrite the operator's certificate or key.
     """
     if cert_path.exists() and key_path.exists():
         return False
+    if cert_path.exists() or key_path.exists():
+        present, missing = (cert_path, key_path) if cert_path.exists() else (key_path, cert_path)
+        raise FileNotFoundError(
+            f"{missing} does not exist, but {present} does; set [server] tls_cert and tls_key to "
+            "an existing certificate and key, or remove both files to get a self-signed pair"
+        )
     key = ec.generate_private_key(ec.SECP256R1())
     names = {"localhost", hostname}
     alt_names: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]

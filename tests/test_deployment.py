@@ -539,3 +539,24 @@ class TestCheckCommand:
     def test_usage(self, argv, capsys):
         assert check_command(argv) == 2
         assert "usage: manage.py checkdeployment [PATH]" in capsys.readouterr().err
+
+
+class TestDocumentation:
+    """docs/deployment-toml.md documents exactly the keys the loader reads."""
+
+    @staticmethod
+    def documented() -> dict[str, set[str]]:
+        """Return each documented table's key names, from its section's table rows."""
+        text = (REPO_ROOT / "docs" / "deployment-toml.md").read_text()
+        sections = re.split(r"^### `\[+([\w.]+)\]+`$", text, flags=re.MULTILINE)
+        return {
+            table: set(re.findall(r"^\| `(\w+)` \|", body, flags=re.MULTILINE))
+            for table, body in zip(sections[1::2], sections[2::2], strict=True)
+        }
+
+    def test_every_key_is_documented_in_its_table(self):
+        expected: dict[str, set[str]] = {}
+        for key in config_keys():
+            table, _, name = key.replace("[]", "").rpartition(".")
+            expected.setdefault(table, set()).add(name)
+        assert self.documented() == expected

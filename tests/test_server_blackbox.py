@@ -1,9 +1,14 @@
 """The real server, started as `make run` starts it: gunicorn, TLS, deployment.toml, SIGHUP."""
 
+import os
 import ssl
+import subprocess
+import sys
 import time
 
 import pytest
+
+from identity.deployment import REPO_ROOT
 
 pytestmark = pytest.mark.blackbox
 
@@ -45,6 +50,16 @@ class TestServing:
         assert server.get("/admin/login/").status_code == 200
         assert server.get("/static/admin/css/base.css").status_code == 200
 
+    def test_redirects_inside_a_tenant_keep_its_prefix(self, server):
+        for path, login in [
+            ("/t/foo.com/admin/", "/t/foo.com/admin/login/?next=/t/foo.com/admin/"),
+            ("/admin/", "/admin/login/?next=/admin/"),
+            ("/t/foo.com/admin/", "/t/foo.com/admin/login/?next=/t/foo.com/admin/"),
+        ]:
+            response = server.get(path, allow_redirects=False)
+            assert response.status_code == 302
+            assert response.headers["Location"] == login
+
 
 class TestReloadOnSighup:
     """§7: on SIGHUP a good file is applied; a bad one is refused and the old one kept."""
@@ -64,3 +79,52 @@ class TestReloadOnSighup:
         server.hup()
         assert wait_for(lambda: server.read_log().count("Booting worker") >= 4)
         assert server.get("/health").status_code == 200
+
+
+class TestRefusesBadConfiguration:
+    """§7: a bad deployment.toml stops start-up with a message naming the key and the line."""
+
+    @staticmethod
+    def start(toml) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "identity.server"],
+            cwd=REPO_ROOT,
+            env={**os.environ, "IDENTITY_DEPLOYMENT_TOML": str(toml)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    @pytest.mark.parametrize(
+        ("text", "where"),
+        [
+            ("[server]\nport = true\n", "line 2, key 'server.port'"),
+            ("[server]\ndebug = false\n\n[demo]\nenabled = true\n", "line 5, key 'demo.enabled'"),
+            ("[oauth]\nno_such_key = 1\n", "line 2, key 'oauth.no_such_key'"),
+            (
+                "[[resource.access_control]]\ncontext = '(.*/introspect'\n",
+                "line 2, key 'resource.access_control[0].context'",
+            ),
+            ("[server\n", "line 1"),
+        ],
+    )
+    def test_server_does_not_start(self, tmp_path, text, where):
+        toml = tmp_path / "deployment.toml"
+        toml.write_text(text + '\n[super_admin]\npassword = "pw"\n')
+        done = self.start(toml)
+        assert done.returncode == 1
+        assert f"identity-server: not starting: {toml}, {where}" in done.stderr
+        assert "Traceback" not in done.stderr
+
+    def test_half_a_tls_pair_is_not_overwritten(self, tmp_path):
+        """Regression: with tls_cert present and tls_key missing, both were overwritten."""
+        toml = tmp_path / "deployment.toml"
+        toml.write_text(
+            '[server]\ntls_cert = "cert.pem"\ntls_key = "key.pem"\n[super_admin]\npassword = "pw"\n'
+        )
+        (tmp_path / "cert.pem").write_text("the operator's certificate")
+        done = self.start(toml)
+        assert done.returncode == 1
+        assert f"identity-server: not starting: {tmp_path / 'key.pem'} does not exist" in done.stderr
+        assert (tmp_path / "cert.pem").read_text() == "the operator's certificate"
+        assert not (tmp_path / "key.pem").exists()
