@@ -59,7 +59,8 @@ def _basic_credentials(payload: str, *, form_encoded: bool) -> tuple[str, str]:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise AuthenticationFailed() from None
     name, colon, secret = decoded.partition(":")
-    if not colon or not name:
+    # No identity has a NUL byte, and PostgreSQL refuses one in a query parameter.
+    if not colon or not name or "\x00" in decoded:
         raise AuthenticationFailed()
     if form_encoded:
         return unquote_plus(name), unquote_plus(secret)
