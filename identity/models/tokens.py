@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 from oauth2_provider.models import AbstractAccessToken, AbstractGrant, AbstractIDToken, AbstractRefreshToken
 
@@ -78,6 +78,23 @@ class RefreshToken(TenantFromClient, AbstractRefreshToken):  # noqa: DJ008 (the 
 
     def is_active(self) -> bool:
         return self.revoked is None and not self.is_expired()
+
+    @classmethod
+    def revoke_family(cls, token_family: uuid.UUID | None) -> None:
+        """Revoke every refresh token of the family and mark their access tokens revoked.
+
+        The toolkit's version deletes the access tokens; ours are kept, revoked, like those
+        ``AccessToken.revoke()`` revokes (the admin lists them until ``cleartokens``).
+        """
+        if not token_family:
+            return
+        with transaction.atomic():
+            now = timezone.now()
+            family = cls.objects.filter(token_family=token_family)
+            family.filter(revoked__isnull=True).update(revoked=now, updated=now)
+            AccessToken.objects.filter(pk__in=family.values("access_token_id"), revoked__isnull=True).update(
+                revoked=now, updated=now
+            )
 
 
 class Grant(TenantFromClient, AbstractGrant):  # noqa: DJ008 (the toolkit's __str__ names the row, never the token)

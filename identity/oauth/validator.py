@@ -32,6 +32,12 @@ class TenantOAuth2Validator(OAuth2Validator):
         request.user = user
         return True
 
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        """Issue a refresh token only to a client allowed the refresh_token grant (its list, §5)."""
+        if not request.client.allows_grant_type("refresh_token"):
+            token.pop("refresh_token", None)  # the response is this same dict
+        return super().save_bearer_token(token, request, *args, **kwargs)
+
     def _create_access_token(self, expires, request, token, source_refresh_token=None) -> AccessToken:
         if request.grant_type == "client_credentials":
             # §5: an app token is authorized as the client's owner.

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 
+from django import forms
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse
 from django.urls import reverse
 from oauth2_provider import views as toolkit
+from oauth2_provider.forms import AllowForm
 
+from identity.errors import ApiError, UnsupportedGrantType, error_response
 from identity.models.clients import GRANT_TYPES
 from tenants import get_current_tenant
 from tenants.managers import use_tenant
@@ -22,11 +25,13 @@ from tenants.managers import use_tenant
 class TokenView(toolkit.TokenView):
     def post(self, request, *args, **kwargs) -> HttpResponse:
         grant_type = request.POST.get("grant_type", "")
+        if not grant_type:  # RFC 6749 §5.2: a missing parameter is invalid_request
+            return error_response(ApiError("missing grant_type"))
         if grant_type not in GRANT_TYPES:
-            return _token_error("unsupported_grant_type", f"use one of {', '.join(GRANT_TYPES)}")
+            return error_response(UnsupportedGrantType(f"use one of {', '.join(GRANT_TYPES)}"))
         with use_tenant(get_current_tenant(request)):
             response = super().post(request, *args, **kwargs)
-        return _without_empty_scope(response)
+        return _token_response(response)
 
 
 class RevokeTokenView(toolkit.RevokeTokenView):
@@ -35,8 +40,16 @@ class RevokeTokenView(toolkit.RevokeTokenView):
             return super().post(request, *args, **kwargs)
 
 
+class ConsentForm(AllowForm):
+    # A request without `scope` gets no scope (ClientScopes.get_default_scopes): the toolkit's
+    # form required one, so such a request could never be consented to.
+    scope = forms.CharField(required=False, widget=forms.HiddenInput())
+
+
 class AuthorizationView(toolkit.AuthorizationView):
     """The consent page. Only a user of the path's tenant may authorize its clients."""
+
+    form_class = ConsentForm
 
     def get_login_url(self) -> str:
         return reverse("tenant-login")
@@ -49,23 +62,19 @@ class AuthorizationView(toolkit.AuthorizationView):
             return super().dispatch(request, *args, **kwargs)
 
 
-def _without_empty_scope(response: HttpResponse) -> HttpResponse:
-    """Send ``scope`` only when the token has one, as the WSO2 document shows (§5)."""
+def _token_response(response: HttpResponse) -> HttpResponse:
+    """Make the toolkit's answer an RFC 6749 §5.1/§5.2 response, ``scope`` only when non-empty.
+
+    Some toolkit errors (RFC 8707 ``invalid_target``) come without headers, so the JSON type and
+    ``no-store`` are set here for every answer. ``scope`` is left out when the token has none,
+    as the WSO2 document shows (§5).
+    """
+    response["Content-Type"] = "application/json"
+    response["Cache-Control"] = "no-store"
     if response.status_code != 200 or b'"scope"' not in response.content:
         return response
     body = json.loads(response.content)
     if body.get("scope") == "":
         del body["scope"]
         response.content = json.dumps(body)
-    return response
-
-
-def _token_error(error: str, description: str) -> HttpResponse:
-    """An RFC 6749 §5.2 error response."""
-    response = HttpResponse(
-        json.dumps({"error": error, "error_description": description}),
-        status=400,
-        content_type="application/json",
-    )
-    response["Cache-Control"] = "no-store"
     return response
