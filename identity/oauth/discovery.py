@@ -6,8 +6,9 @@ at the RFC 8414 §3 location ``/.well-known/oauth-authorization-server[/t/<tenan
 
 from __future__ import annotations
 
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 
+from identity.errors import UnknownTenant, error_response
 from identity.models import Client, SigningKey
 from identity.models.clients import GRANT_TYPES
 from identity.oauth.issuer import endpoint, issuer
@@ -32,6 +33,7 @@ def metadata(tenant: Tenant, request=None) -> dict:
     scopes = set()
     for allowed in Client.objects.for_tenant(tenant).values_list("allowed_scopes", flat=True):
         scopes.update(allowed)
+    signing = SigningKey.objects.for_tenant(tenant).filter(active=True).values_list("algorithm", flat=True)
     document = {
         "issuer": issuer(tenant, request),
         "authorization_endpoint": endpoint(tenant, "/oauth2/authorize", request),
@@ -46,6 +48,8 @@ def metadata(tenant: Tenant, request=None) -> dict:
         "token_endpoint_auth_methods_supported": [*CLIENT_AUTH_METHODS, "none"],
         "revocation_endpoint_auth_methods_supported": [*CLIENT_AUTH_METHODS, "none"],
         "introspection_endpoint_auth_methods_supported": [INTROSPECTION_AUTH_METHODS[h] for h in handlers],
+        # RFC 9701 §7: what JWT introspection responses are signed with (the tenant's key).
+        "introspection_signing_alg_values_supported": sorted(set(signing)),
     }
     return {key: value for key, value in document.items() if value not in ([], "", None)}
 
@@ -59,7 +63,7 @@ def authorization_server_metadata(request, domain: str | None = None):
     """RFC 8414 §3: ``/.well-known/oauth-authorization-server`` + the issuer's path."""
     tenant = get_current_tenant(request) if domain is None else Tenant.objects.get_active(domain)
     if tenant is None:
-        raise Http404(domain)
+        return error_response(UnknownTenant(domain))  # as for any /t/<domain>/ path (§3)
     return JsonResponse(metadata(tenant, request))
 
 

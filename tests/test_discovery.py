@@ -1,0 +1,243 @@
+"""Discovery (RFC 8414, ``openid-configuration``) and the JWKS (RFC 7517) of a tenant (SPEC §3, §5)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import time
+from datetime import timedelta
+
+import jwt
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from jwcrypto.jwk import JWK
+
+from identity import keys
+from identity.keys import current_key
+from identity.models import SigningKey
+from tenants.models import Tenant
+from tests.oauth_support import make_world
+
+pytestmark = pytest.mark.django_db
+
+# With the shipped deployment.toml: [server] hostname "localhost", port 9443, tls (§3).
+ISSUERS = {"carbon.super": "https://localhost:9443", "foo.com": "https://localhost:9443/t/foo.com"}
+METADATA_PATHS = {
+    "carbon.super": ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"],
+    "foo.com": [
+        "/t/foo.com/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server/t/foo.com",  # RFC 8414 §3
+    ],
+}
+DOCUMENTS = [(tenant, path) for tenant, paths in METADATA_PATHS.items() for path in paths]
+JWKS_PATHS = {"carbon.super": "/oauth2/jwks", "foo.com": "/t/foo.com/oauth2/jwks"}
+
+
+@pytest.fixture(scope="module")
+def world(build_once):
+    def make():
+        world = make_world()
+        world.sleepy = Tenant.objects.create(domain="sleepy.org", active=False)
+        return world
+
+    return build_once(make)
+
+
+@pytest.fixture(autouse=True)
+def _forget_cached_signers():
+    """The signer cache is per process and keyed by tenant id; rolled-back keys must not outlive a test."""
+    yield
+    keys._signers.clear()
+
+
+def rotatekeys(*args: str) -> str:
+    out = io.StringIO()
+    call_command("rotatekeys", *args, stdout=out)
+    return out.getvalue()
+
+
+def get_json(client, path: str, status: int = 200) -> dict:
+    response = client.get(path, secure=True)
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/json"
+    return json.loads(response.content)
+
+
+def jwks(client, tenant: str) -> dict[str, dict]:
+    """Return the tenant's published keys by kid."""
+    return {key["kid"]: key for key in get_json(client, JWKS_PATHS[tenant])["keys"]}
+
+
+class TestMetadata:
+    """Both locations answer the same document, with the issuer of §3 and no empty lists."""
+
+    @pytest.mark.parametrize(("tenant", "path"), DOCUMENTS)
+    def test_issuer_and_endpoints(self, client, world, tenant, path):
+        document = get_json(client, path)
+        issuer = ISSUERS[tenant]
+        assert document["issuer"] == issuer
+        assert document["token_endpoint"] == issuer + "/oauth2/token"
+        assert document["revocation_endpoint"] == issuer + "/oauth2/revoke"
+        assert document["introspection_endpoint"] == issuer + "/oauth2/introspect"
+        assert document["authorization_endpoint"] == issuer + "/oauth2/authorize"
+        assert document["jwks_uri"] == issuer + "/oauth2/jwks"
+
+    @pytest.mark.parametrize(("tenant", "path"), DOCUMENTS)
+    def test_supported_values(self, client, world, tenant, path):
+        document = get_json(client, path)
+        assert set(document["grant_types_supported"]) == {
+            "authorization_code",
+            "client_credentials",
+            "password",
+            "refresh_token",
+        }
+        assert {"client_secret_basic", "client_secret_post"} <= set(
+            document["token_endpoint_auth_methods_supported"]
+        )
+        assert document["code_challenge_methods_supported"] == ["S256"]
+        assert document["introspection_endpoint_auth_methods_supported"]
+        # RFC 9701 §7; the tenant's key is RS256. Regression: this §5 key was missing.
+        assert document["introspection_signing_alg_values_supported"] == ["RS256"]
+        # The demo client's scopes (and, at foo.com, those of the test clients).
+        assert {"test1", "test2", "internal_oauth2_introspect"} <= set(document["scopes_supported"])
+
+    @pytest.mark.parametrize(("tenant", "path"), DOCUMENTS)
+    def test_no_empty_values(self, client, world, tenant, path):
+        document = get_json(client, path)
+        assert all(value not in ([], "", None, {}) for value in document.values())
+
+    def test_both_locations_agree(self, client, world):
+        for paths in METADATA_PATHS.values():
+            first, second = (get_json(client, path) for path in paths)
+            assert first == second
+
+    def test_tenant_without_scopes_has_no_scopes_supported(self, client, world):
+        """bar.com's one client allows no scope: the key is left out, not an empty list."""
+        document = get_json(client, "/.well-known/oauth-authorization-server/t/bar.com")
+        assert document["issuer"] == "https://localhost:9443/t/bar.com"
+        assert "scopes_supported" not in document
+
+    def test_signing_algorithm_follows_the_key(self, client, world):
+        rotatekeys("--tenant", "foo.com", "--algorithm", "ES256")
+        document = get_json(client, "/t/foo.com/.well-known/openid-configuration")
+        assert document["introspection_signing_alg_values_supported"] == ["ES256"]
+
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/t/nope.com/.well-known/openid-configuration",
+            "/.well-known/oauth-authorization-server/t/nope.com",
+            "/t/sleepy.org/.well-known/openid-configuration",
+            "/.well-known/oauth-authorization-server/t/sleepy.org",
+            "/t/nope.com/oauth2/jwks",
+        ],
+    )
+    def test_unknown_or_inactive_tenant_is_404_naming_it(self, client, world, path):
+        """Regression: the RFC 8414 location answered a generic 404 that did not name the tenant."""
+        body = get_json(client, path, status=404)
+        assert body["tenant_domain"] in ("nope.com", "sleepy.org")
+        assert body["tenant_domain"] in path
+
+
+def rfc7638_thumbprint(jwk: dict) -> str:
+    """RFC 7638 §3, by hand: the required members, sorted, no whitespace, SHA-256, base64url."""
+    required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y")}[jwk["kty"]]
+    members = ",".join(f'"{name}":"{jwk[name]}"' for name in required)
+    digest = hashlib.sha256(("{" + members + "}").encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def verify_with_jwks(client, tenant: str, token: str) -> dict:
+    """Verify ``token`` as a resource server would: by its kid, with the published JWKS only."""
+    header = jwt.get_unverified_header(token)
+    published = jwks(client, tenant)[header["kid"]]
+    public_key = jwt.PyJWK(published).key
+    return jwt.decode(token, public_key, algorithms=[published["alg"]])
+
+
+class TestJwks:
+    """Each tenant publishes its own keys, with ``kid``, ``alg`` and ``use``."""
+
+    @pytest.mark.parametrize("tenant", JWKS_PATHS)
+    def test_lists_the_tenants_keys(self, client, world, tenant):
+        published = jwks(client, tenant)
+        own = SigningKey.objects.for_tenant(Tenant.objects.get(domain=tenant))
+        assert set(published) == {key.kid for key in own}
+        for key in published.values():
+            assert (key["alg"], key["use"], key["kty"]) == ("RS256", "sig", "RSA")
+            assert {"n", "e"} <= set(key)
+            assert not {"d", "p", "q", "dp", "dq", "qi"} & set(key)  # public parts only
+
+    def test_tenants_do_not_share_keys(self, client, world):
+        assert not set(jwks(client, "carbon.super")) & set(jwks(client, "foo.com"))
+
+    def test_is_cacheable(self, client, world):
+        response = client.get(JWKS_PATHS["foo.com"], secure=True)
+        assert "max-age" in response["Cache-Control"]
+
+    @pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
+    def test_kid_is_the_rfc7638_thumbprint(self, client, world, algorithm):
+        rotatekeys("--tenant", "foo.com", "--algorithm", algorithm)
+        for kid, key in jwks(client, "foo.com").items():
+            assert kid == rfc7638_thumbprint(key)
+            assert kid == JWK(**key).thumbprint()  # jwcrypto's, an independent implementation
+
+
+class TestRotation:
+    """``rotatekeys``: the new key signs at once; the old one stays published while tokens live."""
+
+    def test_old_key_stays_published_and_the_new_one_signs(self, client, world):
+        old = current_key(world.foo)
+        old_token = keys.sign(world.foo, {"sub": "before"}, "JWT")
+        rotatekeys("--tenant", "foo.com")
+        new = current_key(world.foo)
+        assert new.kid != old.kid
+        assert new.algorithm == old.algorithm == "RS256"
+        assert set(jwks(client, "foo.com")) == {old.kid, new.kid}
+
+        new_token = keys.sign(world.foo, {"sub": "after"}, "JWT")
+        assert jwt.get_unverified_header(new_token)["kid"] == new.kid
+        # Both verify against the published set: nothing in flight breaks.
+        assert verify_with_jwks(client, "foo.com", old_token) == {"sub": "before"}
+        assert verify_with_jwks(client, "foo.com", new_token) == {"sub": "after"}
+        # Only foo.com rotated.
+        assert len(jwks(client, "carbon.super")) == 1
+
+    def test_old_key_is_published_as_long_as_the_longest_token_lives(self, client, world):
+        old = current_key(world.foo)
+        rotatekeys("--tenant", "foo.com")
+        old.refresh_from_db()
+        assert not old.active
+        # The longest access-token lifetime of foo.com: [oauth] access_token_validity (3600 s).
+        remaining = (old.publish_until - timezone.now()).total_seconds()
+        assert 3600 - 60 < remaining <= 3600
+
+    def test_old_key_leaves_the_jwks_once_its_tokens_have_expired(self, client, world):
+        old = current_key(world.foo)
+        rotatekeys("--tenant", "foo.com")
+        SigningKey.objects.for_tenant(world.foo).filter(pk=old.pk).update(
+            publish_until=timezone.now() - timedelta(seconds=1)
+        )
+        assert old.kid not in jwks(client, "foo.com")
+        assert list(jwks(client, "foo.com")) == [current_key(world.foo).kid]
+
+    def test_es256(self, client, world):
+        rotatekeys("--tenant", "foo.com", "--algorithm", "ES256")
+        key = current_key(world.foo)
+        assert key.algorithm == "ES256"
+        published = jwks(client, "foo.com")[key.kid]
+        assert (published["kty"], published["crv"], published["alg"], published["use"]) == (
+            "EC",
+            "P-256",
+            "ES256",
+            "sig",
+        )
+        token = keys.sign(world.foo, {"iat": int(time.time())}, "JWT")
+        assert jwt.get_unverified_header(token)["alg"] == "ES256"
+        assert "iat" in verify_with_jwks(client, "foo.com", token)
+        # The next rotation keeps the algorithm unless told otherwise.
+        rotatekeys("--tenant", "foo.com")
+        assert current_key(world.foo).algorithm == "ES256"
