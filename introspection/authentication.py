@@ -138,7 +138,9 @@ class OAuthAuthentication:
             .first()
         )
         tenant = Tenant.objects.get_by_id(token.tenant_id) if token is not None else None
-        if token is None or not token.is_active() or tenant is None or not tenant.active:
+        if token is None or not token.is_active() or token.application_id is None:
+            raise AuthenticationFailed()
+        if tenant is None or not tenant.active:
             raise AuthenticationFailed()
         caller = Caller(
             kind="bearer",

@@ -43,4 +43,10 @@ def permission_or_scope(caller: Caller, access: IntrospectAccessConfig) -> None:
 
 def token_vs_path(token_tenant_id: int, path_tenant: Tenant, allow_cross_tenant: bool) -> bool:
     """Gate 3: return whether a token of tenant ``token_tenant_id`` may be reported here."""
-    return allow_cross_tenant or token_tenant_id == path_tenant.pk
+    if token_tenant_id == path_tenant.pk:
+        return True
+    if not allow_cross_tenant:
+        return False
+    # A deactivated tenant's tokens are no one's (§3), wherever they are introspected.
+    token_tenant = Tenant.objects.get_by_id(token_tenant_id)
+    return token_tenant is not None and token_tenant.active

@@ -1,12 +1,14 @@
-"""Forget cached callers when a user, role, client or bearer token changes: a changed
-password, a removed permission, a rotated secret, a revoked token take effect at once in this
-process (and within ``introspection.cache.CALLER_CACHE_SECONDS`` in the others)."""
+"""Forget cached callers when a user, role, client, bearer token or tenant changes: a changed
+password, a removed permission, a rotated secret, a revoked token, a deactivated tenant take
+effect at once in this process (and within ``introspection.cache.CALLER_CACHE_SECONDS`` in the
+others)."""
 
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from identity.models import AccessToken, Client, Role, User
 from introspection.cache import callers
+from tenants.models import Tenant
 
 
 @receiver(post_save, sender=User)
@@ -17,6 +19,8 @@ from introspection.cache import callers
 @receiver(post_save, sender=Client)
 @receiver(post_delete, sender=Client)
 @receiver(post_delete, sender=AccessToken)
+@receiver(post_save, sender=Tenant)
+@receiver(post_delete, sender=Tenant)
 def forget_callers(**kwargs) -> None:
     callers.clear()
 

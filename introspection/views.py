@@ -12,8 +12,8 @@ from django.views.decorators.csrf import csrf_exempt
 from identity.conf import get_deployment
 from identity.errors import ApiError, error_response
 from introspection import gates
-from introspection.authentication import authenticate_caller
-from introspection.errors import InvalidInput, MethodNotAllowed
+from introspection.authentication import authenticate_caller, challenge
+from introspection.errors import CallerTenantRefused, InvalidInput, MethodNotAllowed
 from introspection.lookup import find_token
 from introspection.responses import INACTIVE, active_claims, is_active, json_response
 from tenants import get_current_tenant
@@ -31,9 +31,8 @@ def introspect(request) -> HttpResponse:
             raise MethodNotAllowed(headers={"Allow": ", ".join(methods)})
         path_tenant = get_current_tenant(request)
         entry = request.access_control
-        caller = authenticate_caller(
-            request, allowed_auth_handlers(entry), skip_authorization=config.skip_authorization
-        )
+        handlers = allowed_auth_handlers(entry)
+        caller = authenticate_caller(request, handlers, skip_authorization=config.skip_authorization)
         gates.caller_vs_path(caller, path_tenant, entry)
         gates.permission_or_scope(caller, deployment.resource_access_control.introspect)
         params = request.POST if request.method == "POST" else request.GET
@@ -41,6 +40,10 @@ def introspect(request) -> HttpResponse:
         if not token:
             raise InvalidInput()
         found = find_token(token, params.get("token_type_hint", ""))
+    except CallerTenantRefused as exc:
+        # RFC 7235 §3.1: a 401 names the schemes that could succeed here, as for bad credentials.
+        exc.headers.setdefault("WWW-Authenticate", challenge(request, handlers))
+        return error_response(exc)
     except ApiError as exc:
         return error_response(exc)
     if found is None or not is_active(found):

@@ -1,0 +1,122 @@
+"""Data and requests shared by the introspection endpoint's tests (SPEC §6).
+
+The world is the demo data of §2.1 (tenants ``carbon.super`` and ``foo.com``, each with
+``admin``/``admin`` and the WSO2 document's client), plus users holding narrower permissions.
+Tokens are rows made with a known raw value: only their digest is stored, as the token endpoint
+stores them.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import timedelta
+from types import SimpleNamespace
+
+from django.conf import settings
+from django.utils import timezone
+
+from identity import permissions
+from identity.bootstrap import DEMO_CLIENT
+from identity.clients import ClientSpec, create_client
+from identity.deployment import Deployment, loads
+from identity.models import AccessToken, Client, RefreshToken, User
+from identity.models.tokens import token_checksum
+from identity.provisioning import create_tenant, create_user
+from tenants.models import Tenant
+
+CLIENT_ID = DEMO_CLIENT.client_id
+CLIENT_SECRET = DEMO_CLIENT.client_secret
+SUPER = settings.DEPLOYMENT.tenant.super_tenant_domain
+FOO = "foo.com"
+LOGIN = "/permission/admin/login"
+
+# The endpoint of each tenant (§3): the super tenant's at the root.
+ENDPOINT = {SUPER: "/oauth2/introspect", FOO: "/t/foo.com/oauth2/introspect"}
+TOKEN_ENDPOINT = {SUPER: "/oauth2/token", FOO: "/t/foo.com/oauth2/token"}
+
+
+def basic(name: str, secret: str) -> str:
+    """Return an RFC 7617 ``Authorization`` value."""
+    return "Basic " + base64.b64encode(f"{name}:{secret}".encode()).decode()
+
+
+def configured(toml: str) -> Deployment:
+    """Return the configuration that the deployment.toml text ``toml`` gives (regexes compiled).
+
+    Pass its sections to the ``deployment_override`` fixture.
+    """
+    return loads(toml + '\n[super_admin]\npassword = "unused"\n')
+
+
+def make_world() -> SimpleNamespace:
+    """Create the demo data of §2.1 and a few users with narrower permissions, in both tenants."""
+    tenants = {
+        domain: create_tenant(domain, admin_username="admin", admin_password="admin")
+        for domain in (SUPER, FOO)
+    }
+    clients = {domain: create_client(tenant, DEMO_CLIENT)[0] for domain, tenant in tenants.items()}
+    users = {
+        domain: {
+            "admin": User.objects.for_tenant(tenant).get(username="admin"),
+            "viewer": create_user(tenant, "viewer", "viewer-pw", [permissions.INTROSPECT_VIEW]),
+            "login": create_user(tenant, "login", "login-pw", [LOGIN]),
+            "nobody": create_user(tenant, "nobody", "nobody-pw"),
+        }
+        for domain, tenant in tenants.items()
+    }
+    return SimpleNamespace(tenants=tenants, clients=clients, users=users)
+
+
+def make_client(tenant: Tenant, client_id: str, **spec) -> Client:
+    """Create a confidential client ``client_id`` whose secret is ``client_id + '-secret'``."""
+    spec.setdefault("grant_types", ["client_credentials", "password", "refresh_token"])
+    spec.setdefault("scopes", ["test1", "test2", "internal_oauth2_introspect"])
+    client, _ = create_client(
+        tenant, ClientSpec(name=client_id, client_id=client_id, client_secret=client_id + "-secret", **spec)
+    )
+    return client
+
+
+def make_token(
+    client: Client,
+    *,
+    user: User | str | None = "owner",
+    scope: str = "",
+    grant_type: str = "client_credentials",
+    expires_in: int = 3600,
+    resource: tuple[str, ...] = (),
+    revoked: bool = False,
+) -> str:
+    """Store an access token of ``client`` and return its raw value (the owner's by default)."""
+    raw = secrets.token_urlsafe(32)
+    now = timezone.now()
+    AccessToken.objects.create(
+        tenant=client.tenant,
+        application=client,
+        user=client.user if user == "owner" else user,
+        scope=scope,
+        grant_type=grant_type,
+        expires=now + timedelta(seconds=expires_in),
+        resource=list(resource),
+        revoked=now if revoked else None,
+        token_checksum=token_checksum(raw),
+    )
+    return raw
+
+
+def make_refresh_token(client: Client, user: User, *, scope: str = "", expires_in: int = 86400) -> str:
+    """Store a password-grant access token with its refresh token; return the refresh token."""
+    access = AccessToken.objects.all_tenants().get(
+        token_checksum=token_checksum(make_token(client, user=user, scope=scope, grant_type="password"))
+    )
+    raw = secrets.token_urlsafe(32)
+    RefreshToken.objects.create(
+        tenant=client.tenant,
+        application=client,
+        user=user,
+        access_token=access,
+        expires=timezone.now() + timedelta(seconds=expires_in),
+        token_checksum=token_checksum(raw),
+    )
+    return raw
