@@ -49,7 +49,8 @@ class IdentityServer(BaseApplication):
         self.cfg.set("workers", server.workers)
         self.cfg.set("worker_class", "sync")
         self.cfg.set("proc_name", "identity-server")
-        self.cfg.set("forwarded_allow_ips", ",".join(server.trusted_proxies) or "127.0.0.1")
+        # Only [server] trusted_proxies may say a request came over TLS (X-Forwarded-Proto).
+        self.cfg.set("forwarded_allow_ips", ",".join(server.trusted_proxies))
         # No access log: the request line of a GET introspection carries the token (§6.1).
         self.cfg.set("accesslog", None)
         self.cfg.set("errorlog", "-")
