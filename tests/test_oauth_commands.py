@@ -1,0 +1,350 @@
+"""The OAuth core's management commands (SPEC §9): createclient, rotatekeys, cleartokens."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.hashers import check_password
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from identity.deployment import ScriptConfig
+from identity.keys import current_key
+from identity.models import AccessToken, Client, Grant, RefreshToken, SigningKey, User
+from tests.blackbox import RunningServer
+from tests.oauth_support import (
+    DEMO,
+    REDIRECT_URI,
+    error_of,
+    issue,
+    make_world,
+    password_grant,
+    refresh_grant,
+    revoke,
+    stored,
+    stored_refresh,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def world(build_once):
+    return build_once(make_world)
+
+
+@pytest.fixture
+def scripts(deployment_override):
+    """Register two introspection scripts in [[oauth.introspect.script]] (their names are all
+    createclient checks)."""
+    oauth = settings.DEPLOYMENT.oauth
+    registered = tuple(
+        ScriptConfig(name=name, callable=f"docs.examples:{name}") for name in ("department", "audit")
+    )
+    deployment_override(
+        oauth=dataclasses.replace(oauth, introspect=dataclasses.replace(oauth.introspect, script=registered))
+    )
+
+
+def run(name: str, *args: str) -> str:
+    """Run a command in-process; return its stdout."""
+    out = io.StringIO()
+    call_command(name, *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def createclient(*args: str) -> dict:
+    """Run createclient; check that stdout is exactly one JSON object and return it."""
+    out = run("createclient", *args)
+    assert out.endswith("\n") and out.count("\n") == 1
+    result = json.loads(out)
+    assert set(result) == {"client_id", "client_secret"}
+    return result
+
+
+BASE = ["--tenant", "foo.com", "--name", "A client"]
+CC = ["--grant-types", "client_credentials"]
+CODE = ["--grant-types", "authorization_code"]
+
+
+def foo_client(client_id: str) -> Client:
+    return Client.objects.all_tenants().get(tenant__domain="foo.com", client_id=client_id)
+
+
+class TestCreateClient:
+    """Every option of §9, JSON on stdout."""
+
+    def test_every_option(self, world, scripts):
+        result = createclient(
+            "--tenant", "foo.com",
+            "--name", "Everything",
+            "--grant-types", "authorization_code", "client_credentials", "password", "refresh_token",
+            "--client-id", "everything",
+            "--client-secret", "a-secret-of-my-own",
+            "--owner", "alice",
+            "--scopes", "test1", "test2",
+            "--redirect-uris", REDIRECT_URI, "https://app.example/other",
+            "--audiences", "https://api.example",
+            "--token-format", "jwt",
+            "--scripts", "audit", "department",
+            "--run-scripts-before-jwt",
+            "--use-tenant-domain-in-subject",
+            "--use-user-store-domain-in-subject",
+        )  # fmt: skip
+        assert result == {"client_id": "everything", "client_secret": "a-secret-of-my-own"}
+        client = foo_client("everything")
+        assert client.name == "Everything"
+        assert client.client_type == Client.CLIENT_CONFIDENTIAL
+        assert client.user.qualified_name == "alice@foo.com"
+        assert client.grant_types == ["authorization_code", "client_credentials", "password", "refresh_token"]
+        assert client.allowed_scopes == ["test1", "test2"]
+        assert client.redirect_uris.split() == [REDIRECT_URI, "https://app.example/other"]
+        assert client.audiences == ["https://api.example"]
+        assert client.token_format == "jwt"
+        assert client.introspection_scripts == ["audit", "department"]  # in the order given
+        assert client.run_introspection_script_before_jwt_creation
+        assert client.use_tenant_domain_in_local_subject_identifier
+        assert client.use_user_store_domain_in_local_subject_identifier
+        assert check_password("a-secret-of-my-own", client.client_secret)
+
+    def test_defaults(self, world):
+        result = createclient(
+            "--tenant", "foo.com", "--name", "Minimal", "--grant-types", "client_credentials"
+        )
+        client = foo_client(result["client_id"])
+        assert len(result["client_id"]) >= 20
+        assert len(result["client_secret"]) >= 40  # generated, full entropy
+        assert client.user == User.objects.for_tenant(world.foo).get(username="admin")
+        assert client.client_type == Client.CLIENT_CONFIDENTIAL
+        assert client.token_format == "opaque"
+        assert (client.allowed_scopes, client.audiences, client.introspection_scripts) == ([], [], [])
+        assert not client.run_introspection_script_before_jwt_creation
+        assert not client.use_tenant_domain_in_local_subject_identifier
+        assert not client.use_user_store_domain_in_local_subject_identifier
+
+    @pytest.mark.parametrize(
+        "args",
+        [
+            "--grant-types client_credentials password --scopes a b c",
+            "--grant-types client_credentials --grant-types password --scopes a --scopes b c",
+            "--grant-types client_credentials --scopes a --grant-types password --scopes b --scopes c",
+            # Repeated values count once.
+            "--grant-types client_credentials password password --scopes a b a c",
+        ],
+    )
+    def test_space_separated_and_repeated_values(self, world, args):
+        result = createclient("--tenant", "foo.com", "--name", "Lists", *args.split())
+        client = foo_client(result["client_id"])
+        assert client.grant_types == ["client_credentials", "password"]
+        assert client.allowed_scopes == ["a", "b", "c"]
+
+    def test_generated_secret_works_at_the_token_endpoint(self, client, world):
+        result = createclient(
+            "--tenant",
+            "foo.com",
+            "--name",
+            "Fresh",
+            "--grant-types",
+            "client_credentials",
+            "--scopes",
+            "read",
+        )
+        credentials = (result["client_id"], result["client_secret"])
+        body = issue(client, "foo.com", {"grant_type": "client_credentials", "scope": "read"}, credentials)
+        assert body["scope"] == "read"
+        assert stored(body["access_token"]).application == foo_client(result["client_id"])
+
+    def test_public_client_has_no_secret(self, world):
+        result = createclient(*BASE, "--public", *CODE, "--redirect-uris", REDIRECT_URI)
+        assert result["client_secret"] is None
+        assert foo_client(result["client_id"]).client_type == Client.CLIENT_PUBLIC
+
+    def test_same_client_id_in_another_tenant(self, world):
+        result = createclient("--tenant", "bar.com", "--name", "Demo", "--client-id", DEMO[0], *CC)
+        assert result["client_id"] == DEMO[0]
+        assert Client.objects.all_tenants().filter(client_id=DEMO[0]).count() == 3
+
+
+class TestCreateClientRefuses:
+    """Bad input: a CommandError naming the problem, and no client (nor anything else) created."""
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["--tenant", "nope.com", "--name", "x", *CC], "tenant 'nope.com' does not exist"),
+            ([*BASE, "--grant-types", "implicit"], "unknown grant type(s) implicit"),
+            ([*BASE, *CC, "device_code"], "unknown grant type(s) device_code"),
+            (BASE, "give --grant-types"),
+            ([*BASE, *CC, "--client-id", DEMO[0]], f"client id '{DEMO[0]}' already exists in tenant foo.com"),
+            ([*BASE, *CC, "--owner", "nobody"], "no user 'nobody' in tenant foo.com"),
+            ([*BASE, *CC, "--owner", "admin@carbon.super"], "no user 'admin@carbon.super' in tenant foo.com"),
+            ([*BASE, *CC, "--scripts", "nosuch"], "no [[oauth.introspect.script]] named nosuch"),
+            ([*BASE, *CC, "--public"], "a public client cannot use client_credentials"),
+            ([*BASE, *CODE, "--public", "--client-secret", "s"], "a --public client has no secret"),
+            ([*BASE, *CODE], "needs at least one redirect URI"),
+            ([*BASE, *CODE, "--redirect-uris", "https://a.example/#frag"], "redirect_uris: not an absolute"),
+            ([*BASE, *CC, "--scopes", ""], "allowed_scopes"),
+            ([*BASE, *CC, "--token-format", "xml"], "invalid choice: 'xml'"),
+        ],
+    )
+    def test_refused(self, world, scripts, args, message):
+        before = {model: model.objects.all_tenants().count() for model in (Client, User, SigningKey)}
+        with pytest.raises(CommandError) as raised:
+            run("createclient", *args)
+        assert message in str(raised.value)
+        assert {model: model.objects.all_tenants().count() for model in before} == before
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory):
+    """A migrated, bootstrapped deployment (demo data) to run manage.py against, as an operator does."""
+    deployment = RunningServer(tmp_path_factory.mktemp("cli"), "[demo]\nenabled = true\n")
+    deployment.database.create()
+    try:
+        deployment.manage("migrate", "--noinput", "-v0")
+        deployment.manage("bootstrap")
+        yield deployment
+    finally:
+        deployment.database.drop()
+
+
+class TestCommandLine:
+    """What an operator sees: exit status, JSON on stdout, errors on stderr."""
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["--tenant", "nope.com", "--name", "x", *CC], "tenant 'nope.com' does not exist"),
+            ([*BASE, "--grant-types", "implicit"], "unknown grant type(s) implicit"),
+            ([*BASE, *CC, "--client-id", DEMO[0]], "already exists in tenant foo.com"),
+        ],
+    )
+    def test_failure_exits_non_zero_with_the_error_on_stderr(self, cli, args, message):
+        done = cli.manage("createclient", *args, check=False)
+        assert done.returncode != 0
+        assert done.stdout == ""
+        assert message in done.stderr
+        assert "Traceback" not in done.stderr
+
+    def test_nothing_half_created(self, cli):
+        args = [*BASE, *CC, "--client-id", "fresh"]
+        failed = cli.manage("createclient", *args, "--owner", "nobody", check=False)
+        assert failed.returncode != 0
+        # Had a client been left behind, the same id would now be a duplicate.
+        done = cli.manage("createclient", *args)
+        assert json.loads(done.stdout)["client_id"] == "fresh"
+
+    def test_success_prints_json_only(self, cli):
+        done = cli.manage("createclient", "--tenant", "foo.com", "--name", "Ok", "--grant-types", "password")
+        assert done.returncode == 0
+        assert set(json.loads(done.stdout)) == {"client_id", "client_secret"}
+
+    def test_rotatekeys_unknown_tenant(self, cli):
+        done = cli.manage("rotatekeys", "--tenant", "nope.com", check=False)
+        assert done.returncode != 0
+        assert "tenant 'nope.com' does not exist" in done.stderr
+
+
+class TestRotateKeys:
+    def test_new_key_signs_and_old_key_is_retired(self, world):
+        old = current_key(world.foo)
+        out = run("rotatekeys", "--tenant", "foo.com")
+        new = current_key(world.foo)
+        assert out == f"tenant foo.com now signs with RS256 key {new.kid}\n"
+        old.refresh_from_db()
+        assert not old.active
+        assert old.publish_until > timezone.now()
+        assert current_key(world.super).active  # other tenants keep theirs
+
+    def test_algorithm(self, world):
+        out = run("rotatekeys", "--tenant", "foo.com", "--algorithm", "ES256")
+        assert current_key(world.foo).algorithm == "ES256"
+        assert "ES256" in out
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["--tenant", "nope.com"], "tenant 'nope.com' does not exist"),
+            (["--tenant", "foo.com", "--algorithm", "HS256"], "invalid choice: 'HS256'"),
+            ([], "--tenant"),
+        ],
+    )
+    def test_refused(self, world, args, message):
+        before = SigningKey.objects.all_tenants().count()
+        with pytest.raises(CommandError) as raised:
+            run("rotatekeys", *args)
+        assert message in str(raised.value)
+        assert SigningKey.objects.all_tenants().count() == before
+
+
+def expire(model, pk: int) -> None:
+    model.objects.all_tenants().filter(pk=pk).update(expires=timezone.now() - timedelta(seconds=1))
+
+
+class TestClearTokens:
+    """Expired tokens and codes go, of every tenant; live ones and what they need stay."""
+
+    def test_deletes_expired_and_keeps_active(self, client, world):
+        active = stored(issue(client, "foo.com", {"grant_type": "client_credentials"})["access_token"])
+        expired = stored(issue(client, "foo.com", {"grant_type": "client_credentials"})["access_token"])
+        expired_super = stored(
+            issue(client, "carbon.super", {"grant_type": "client_credentials"})["access_token"]
+        )
+        for row in (expired, expired_super):
+            expire(AccessToken, row.pk)
+        revoked_token = issue(client, "foo.com", {"grant_type": "client_credentials"})["access_token"]
+        revoke(client, revoked_token)
+
+        out = run("cleartokens")
+
+        remaining = set(AccessToken.objects.all_tenants().values_list("pk", flat=True))
+        assert active.pk in remaining
+        assert stored(revoked_token).pk in remaining  # revoked: listed as such until it expires
+        assert not {expired.pk, expired_super.pk} & remaining
+        assert "deleted 2 access tokens" in out
+
+    def test_refresh_tokens(self, client, world):
+        live = password_grant(client)
+        expired = password_grant(client)
+        expire(RefreshToken, stored_refresh(expired["refresh_token"]).pk)
+        expire(AccessToken, stored(expired["access_token"]).pk)
+        rotated = password_grant(client)
+        refresh_grant(client, rotated["refresh_token"])  # the old one: revoked, kept for reuse detection
+
+        run("cleartokens")
+
+        assert stored_refresh(live["refresh_token"]).is_active()
+        assert stored_refresh(rotated["refresh_token"]).revoked is not None
+        with pytest.raises(RefreshToken.DoesNotExist):
+            stored_refresh(expired["refresh_token"])
+        with pytest.raises(AccessToken.DoesNotExist):
+            stored(expired["access_token"])
+        # A replay of the rotated token is still caught.
+        assert error_of(refresh_grant(client, rotated["refresh_token"])) == "invalid_grant"
+
+    def test_live_refresh_token_survives_its_expired_access_token(self, client, world):
+        """The refresh grant needs the access token row: deleting it made the refresh token an
+        orphan the toolkit refuses."""
+        tokens = password_grant(client)
+        expire(AccessToken, stored(tokens["access_token"]).pk)
+        run("cleartokens")
+        response = refresh_grant(client, tokens["refresh_token"])
+        assert response.status_code == 200, response.content
+        assert stored(response.json()["access_token"]).user.qualified_name == "alice@foo.com"
+
+    def test_authorization_codes(self, world):
+        web = foo_client("webapp")
+        alice = User.objects.for_tenant(world.foo).get(username="alice")
+        now = timezone.now()
+        for code, expires in (("old", now - timedelta(seconds=1)), ("new", now + timedelta(seconds=60))):
+            Grant.objects.create(
+                application=web, user=alice, code=code, expires=expires, redirect_uri=REDIRECT_URI
+            )
+        out = run("cleartokens")
+        assert list(Grant.objects.all_tenants().values_list("code", flat=True)) == ["new"]
+        assert "deleted 1 authorization codes" in out
