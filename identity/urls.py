@@ -4,11 +4,13 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from identity import views
+from identity.admin.site import no_view_on_site
 from identity.oauth import discovery
 from identity.oauth import views as oauth
 from identity.oauth.login import TenantLoginView
 
 urlpatterns = [
+    path("admin/r/<path:rest>", no_view_on_site),  # before the admin's own: see its docstring
     path("admin/", admin.site.urls),
     path("health", views.health, name="health"),
     path("login/", TenantLoginView.as_view(), name="tenant-login"),

@@ -78,8 +78,15 @@ class User(AbstractBaseUser):
         return (self.qualified_name,)
 
     def clean(self) -> None:
-        if "@" in self.username and self.username.rsplit("@", 1)[1] == self.tenant.domain:
+        # No tenant when a form left it out or had it wrong (that field reports it); a missing
+        # related row raises an AttributeError subclass, so getattr's default covers it.
+        tenant = getattr(self, "tenant", None)
+        if tenant is not None and "@" in self.username and self.username.rsplit("@", 1)[1] == tenant.domain:
             raise ValidationError({"username": "give the username without its @tenant suffix"})
+
+    def get_short_name(self) -> str:
+        """Return the name the admin greets the user by: the fully qualified one."""
+        return self.qualified_name
 
     @property
     def qualified_name(self) -> str:

@@ -1,0 +1,245 @@
+"""Users and roles in the admin (SPEC §4, §8).
+
+Users get permissions through roles; a role's permissions are WSO2 paths, picked from the
+tree of known paths or typed. Passwords are set with Django's admin password form and stored
+with Django's hashers, never shown.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import AdminForm
+from django.contrib.admin.options import IS_POPUP_VAR
+from django.contrib.admin.utils import unquote
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.forms import AdminPasswordChangeForm, SetPasswordMixin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.debug import sensitive_post_parameters
+
+from identity import permissions
+from identity.admin.tokens import without_credential_permissions
+from identity.admin.widgets import PermissionTreeWidget
+from identity.models import Role, User
+from tenants.admin_scoping import TenantScopedAdmin, TenantScopedForm, is_operator
+
+sensitive_post_parameters_m = method_decorator(sensitive_post_parameters())
+
+
+class UserChangeForm(TenantScopedForm):
+    def clean(self):
+        cleaned_data = super().clean()
+        tenant = self.row_tenant()
+        if cleaned_data.get("is_superuser") and tenant is not None and not tenant.is_super:
+            self.add_error("is_superuser", "only users of the super tenant can be superusers")
+        return cleaned_data
+
+
+class UserCreationForm(SetPasswordMixin, UserChangeForm):
+    password1, password2 = SetPasswordMixin.create_password_fields()
+
+    def clean(self):
+        self.validate_passwords()
+        return super().clean()
+
+    def _post_clean(self):
+        super()._post_clean()
+        # As Django's UserCreationForm: the validators may compare the password with the user.
+        self.validate_password_for_user(self.instance)
+
+    def save(self, commit=True):
+        user = super().save(commit=False)
+        return self.set_password_and_save(user, commit=commit)
+
+
+@admin.register(User)
+class UserAdmin(TenantScopedAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    change_password_form = AdminPasswordChangeForm
+    list_display = ("username", "email", "role_names", "is_active", "is_locked", "is_staff")
+    list_filter = ("is_active", "is_locked", "is_staff", "roles")
+    search_fields = ("username", "email")
+    list_select_related = ("tenant",)
+    operator_only_fields = ("is_superuser",)
+    fieldsets = (
+        (None, {"fields": ("tenant", "username", "email", "password_status")}),
+        ("Access", {"fields": ("is_active", "is_locked", "is_staff", "is_superuser")}),
+        ("Roles and permissions", {"fields": ("roles", "held_permissions")}),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (None, {"fields": ("tenant", "username", "email", "password1", "password2")}),
+        ("Access", {"fields": ("is_staff", "is_superuser", "roles")}),
+    )
+    readonly_fields = ("password_status", "held_permissions", "last_login", "date_joined")
+    actions = ("lock_users", "unlock_users")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("roles")
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name != "roles":
+            return super().formfield_for_manytomany(db_field, request, **kwargs)
+        kwargs.setdefault("widget", forms.CheckboxSelectMultiple)
+        field = super().formfield_for_manytomany(db_field, request, **kwargs)
+        if not is_operator(request.user):
+            field.label_from_instance = lambda role: role.name  # all of the admin's own tenant
+        return field
+
+    @admin.display(description="roles")
+    def role_names(self, user: User) -> str:
+        return ", ".join(role.name for role in user.roles.all())
+
+    @admin.display(description="password")
+    def password_status(self, user: User) -> str:
+        url = reverse(f"admin:{self._url_name('password_change')}", args=[user.pk])
+        return format_html('Stored hashed, never shown. <a href="{}">Set a new password</a>', url)
+
+    @admin.display(description="permissions (through roles)")
+    def held_permissions(self, user: User) -> str:
+        paths = sorted(user.permission_paths())
+        return format_html_join("", "<code>{}</code><br>", ((p,) for p in paths)) if paths else "none"
+
+    def get_deleted_objects(self, objs, request):
+        return without_credential_permissions(super().get_deleted_objects(objs, request))
+
+    # -- locking
+    @admin.action(description="Lock selected users", permissions=["change"])
+    def lock_users(self, request, queryset):
+        if queryset.filter(pk=request.user.pk).exists():
+            messages.warning(request, "You cannot lock yourself out: your own account was left as it is.")
+        self._set_locked(request, queryset.exclude(pk=request.user.pk), True)
+
+    @admin.action(description="Unlock selected users", permissions=["change"])
+    def unlock_users(self, request, queryset):
+        self._set_locked(request, queryset, False)
+
+    def _set_locked(self, request, queryset, locked: bool) -> None:
+        changed = 0
+        # One save per user, not an update(): signals forget what was cached about each one.
+        for user in queryset.filter(is_locked=not locked):
+            user.is_locked = locked
+            user.save(update_fields=["is_locked"])
+            self.log_change(request, user, "Locked." if locked else "Unlocked.")
+            changed += 1
+        self.message_user(request, f"{'Locked' if locked else 'Unlocked'} {changed} user(s).")
+
+    # -- passwords, with Django's admin password form
+    @sensitive_post_parameters_m
+    def add_view(self, request, form_url="", extra_context=None):
+        return super().add_view(request, form_url, extra_context)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.user_change_password)
+        return [
+            path("<path:object_id>/password/", view, name=self._url_name("password_change")),
+            *super().get_urls(),
+        ]
+
+    def _url_name(self, view: str) -> str:
+        return f"{self.opts.app_label}_{self.opts.model_name}_{view}"
+
+    @sensitive_post_parameters_m
+    def user_change_password(self, request, object_id: str):
+        user = self.get_object(request, unquote(object_id))
+        if not self.has_change_permission(request, user):
+            raise PermissionDenied
+        form = self.change_password_form(user, request.POST if request.method == "POST" else None)
+        if form.is_valid():
+            if not (form.cleaned_data["set_usable_password"] or "unset-password" in request.POST):
+                messages.error(request, "Conflicting form data submitted. Please try again.")
+                return HttpResponseRedirect(request.get_full_path())
+            user = form.save()
+            self.log_change(request, user, self.construct_change_message(request, form, None))
+            if user.has_usable_password():
+                messages.success(request, "Password changed.")
+            else:
+                messages.success(request, "Password-based sign-in was disabled.")
+            update_session_auth_hash(request, form.user)
+            return HttpResponseRedirect(reverse(f"admin:{self._url_name('change')}", args=[user.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Set the password of {user}",
+            "adminForm": AdminForm(form, [(None, {"fields": list(form.base_fields)})], {}),
+            "form_url": "",
+            "form": form,
+            "is_popup": IS_POPUP_VAR in request.POST or IS_POPUP_VAR in request.GET,
+            "is_popup_var": IS_POPUP_VAR,
+            "add": True,
+            "change": False,
+            "has_delete_permission": False,
+            "has_change_permission": True,
+            "has_absolute_url": False,
+            "opts": self.opts,
+            "original": user,
+            "save_as": False,
+            "show_save": True,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/auth/user/change_password.html", context)
+
+
+class RoleForm(TenantScopedForm):
+    known_permissions = forms.MultipleChoiceField(
+        label="Permissions",
+        choices=[(path, path) for path in permissions.KNOWN_PERMISSIONS],
+        widget=PermissionTreeWidget,
+        required=False,
+        help_text="Holding a path grants every path below it.",
+    )
+    other_permissions = forms.CharField(
+        label="Other permission paths",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        help_text="One per line, for example /permission/admin/manage/custom.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        held = self.instance.permissions or []
+        self.initial.setdefault("known_permissions", [p for p in held if p in permissions.KNOWN_PERMISSIONS])
+        self.initial.setdefault(
+            "other_permissions", "\n".join(p for p in held if p not in permissions.KNOWN_PERMISSIONS)
+        )
+
+    def clean_other_permissions(self) -> list[str]:
+        paths = self.cleaned_data["other_permissions"].split()
+        bad = [p for p in paths if not permissions.is_valid_path(p)]
+        if bad:
+            raise forms.ValidationError(
+                f"not a permission path such as /permission/admin/login: {', '.join(bad)}"
+            )
+        return paths
+
+    def clean(self):
+        cleaned_data = super().clean()
+        chosen = [*cleaned_data.get("known_permissions", []), *cleaned_data.get("other_permissions", [])]
+        self.instance.permissions = sorted(set(chosen))
+        return cleaned_data
+
+
+@admin.register(Role)
+class RoleAdmin(TenantScopedAdmin):
+    form = RoleForm
+    list_display = ("name", "permission_list")
+    search_fields = ("name",)
+    list_select_related = ("tenant",)
+    fields = ("tenant", "name", "known_permissions", "other_permissions", "members")
+    readonly_fields = ("members",)
+
+    @admin.display(description="permissions")
+    def permission_list(self, role: Role) -> str:
+        return format_html_join("", "<code>{}</code><br>", ((p,) for p in role.permissions))
+
+    @admin.display(description="users")
+    def members(self, role: Role) -> str:
+        if role.pk is None:
+            return "Give users roles on their own pages."
+        names = role.users.order_by("username").values_list("username", flat=True)
+        return ", ".join(names) or "none"
