@@ -29,6 +29,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
 
+## screenshots: the admin's browser tests, saving docs/img/admin-*.png (pictures of docs/admin.md)
+screenshots: $(STAMP)
+	SCREENSHOTS=1 $(PY) -m pytest tests/test_admin_browser.py $(PYTEST_ARGS)
+
 bench: $(STAMP)
 	$(PY) -m bench
 
