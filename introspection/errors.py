@@ -42,6 +42,11 @@ class InsufficientScope(PermissionDenied):
 
 
 class MethodNotAllowed(ApiError):
+    """A method the endpoint does not take (RFC 9110 §15.5.6: the answer lists those it does)."""
+
     status = 405
     error = "invalid_request"
-    description = "use POST ([oauth.introspect] allow_get = false)"
+
+    def __init__(self, allowed: tuple[str, ...]):
+        why = "" if "GET" in allowed else " ([oauth.introspect] allow_get = false)"
+        super().__init__(f"use {' or '.join(allowed)}{why}", headers={"Allow": ", ".join(allowed)})

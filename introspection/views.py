@@ -28,7 +28,7 @@ def introspect(request) -> HttpResponse:
     methods = ("GET", "POST") if config.allow_get else ("POST",)
     try:
         if request.method not in methods:
-            raise MethodNotAllowed(headers={"Allow": ", ".join(methods)})
+            raise MethodNotAllowed(methods)
         path_tenant = get_current_tenant(request)
         entry = request.access_control
         handlers = allowed_auth_handlers(entry)

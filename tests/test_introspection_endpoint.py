@@ -133,6 +133,9 @@ class TestRequestForms:
         response = introspect(client, method=method)
         assert response.status_code == 405
         assert response["Allow"] == ("GET, POST" if allow_get else "POST")
+        # Regression: a PUT was told "use POST ([oauth.introspect] allow_get = false)" while GET worked.
+        described = "use GET or POST" if allow_get else "use POST ([oauth.introspect] allow_get = false)"
+        assert body(response) == {"error": "invalid_request", "error_description": described}
 
     def test_405_comes_before_authentication(self, client, world):
         """A wrong method is wrong whoever asks: no credential is even looked at."""
