@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.http import Http404, JsonResponse
 
+from identity.keys import signing_algorithm
 from identity.models import Client, SigningKey
 from identity.models.clients import GRANT_TYPES
 from identity.oauth.issuer import endpoint, issuer
@@ -46,6 +47,8 @@ def metadata(tenant: Tenant, request=None) -> dict:
         "token_endpoint_auth_methods_supported": [*CLIENT_AUTH_METHODS, "none"],
         "revocation_endpoint_auth_methods_supported": [*CLIENT_AUTH_METHODS, "none"],
         "introspection_endpoint_auth_methods_supported": [INTROSPECTION_AUTH_METHODS[h] for h in handlers],
+        # RFC 9701 §7: JWT responses are signed with the tenant's current key.
+        "introspection_signing_alg_values_supported": [signing_algorithm(tenant)],
     }
     return {key: value for key, value in document.items() if value not in ([], "", None)}
 
