@@ -11,8 +11,8 @@ are operator code: they run in the server's process with its rights, on every in
 a token whose client has them bound (or of every token with ``script_backward_compatibility``).
 
 - They run in the order deployment.toml lists them.
-- One that returns ``False`` or raises discards every script's changes: the unmodified response
-  is sent, and the failure logged.
+- One that returns ``False``, raises, or adds a value JSON cannot hold discards every script's
+  changes: the unmodified response is sent, and the failure logged.
 - The claims in ``PROTECTED_CLAIMS`` cannot be changed: such a change is undone and logged; the
   script's other changes stand.
 """
@@ -20,6 +20,7 @@ a token whose client has them bound (or of every token with ``script_backward_co
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -62,6 +63,11 @@ def load_scripts(deployment: Deployment) -> dict[str, Script]:
             raise ImproperlyConfigured(
                 f"[[oauth.introspect.script]] '{entry.name}': cannot import callable "
                 f"'{entry.callable}' ({exc}); fix the module path or install the module"
+            ) from exc
+        except Exception as exc:  # the module itself fails as it is imported: operator code
+            raise ImproperlyConfigured(
+                f"[[oauth.introspect.script]] '{entry.name}': importing '{entry.callable}' failed "
+                f"({type(exc).__name__}: {exc}); fix the module"
             ) from exc
         if not callable(script):
             raise ImproperlyConfigured(
@@ -106,8 +112,23 @@ def run_scripts(response: dict, context: ScriptContext, scripts: list[tuple[str,
         if accepted is False:
             logger.warning("introspection script '%s' returned False: every change discarded", name)
             return response
+        if not _is_json(modified):
+            # The response is JSON (RFC 7662 §2.2) or a JWT of JSON claims: a value that
+            # neither can hold would otherwise fail the request.
+            logger.error(
+                "introspection script '%s' added a value JSON cannot hold: every change discarded", name
+            )
+            return response
         _restore_protected(modified, response, name)
     return modified
+
+
+def _is_json(claims: dict) -> bool:
+    try:
+        json.dumps(claims, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _restore_protected(modified: dict, original: dict, name: str) -> None:
