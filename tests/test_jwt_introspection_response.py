@@ -3,6 +3,7 @@ are for; errors stay JSON. Every response is verified with jwcrypto against the 
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from io import StringIO
@@ -13,7 +14,7 @@ from django.core.management import call_command
 from django.test import RequestFactory
 
 from identity.bootstrap import bootstrap
-from identity.deployment import loads
+from identity.deployment import REPO_ROOT, loads
 from identity.provisioning import create_user
 from introspection.negotiation import JSON, JWT, preferred, wants_jwt
 from tenants.models import Tenant
@@ -367,6 +368,16 @@ class TestPreferred:
     )
     def test_table(self, accept, offers, answer):
         assert preferred(accept, offers) == answer
+
+    def test_the_documented_rules(self):
+        """docs/jwt.md's negotiation table says what the code does."""
+        page = (REPO_ROOT / "docs" / "jwt.md").read_text()
+        table = page.split("### Negotiation rules", 1)[1].split("###", 1)[0]
+        rows = re.findall(r"^\| (`[^|]*`|\(none\)) \| (JSON|JWT) \|$", table, re.MULTILINE)
+        assert len(rows) >= 10
+        for accept, answer in rows:
+            header = "" if accept == "(none)" else accept.strip("`")
+            assert preferred(header, (JSON, JWT)) == {"JSON": JSON, "JWT": JWT}[answer], accept
 
     @pytest.mark.parametrize(
         ("method", "params", "accept", "answer"),
