@@ -19,6 +19,11 @@ from tenants.models import Tenant
 _signers = ExpiringCache(ttl=30)
 
 
+def clear_key_cache() -> None:
+    """Forget this process's loaded signing keys (after a rotation)."""
+    _signers.clear()
+
+
 def current_key(tenant: Tenant) -> SigningKey:
     """Return the key that signs ``tenant``'s JWTs now (the newest active one)."""
     key = SigningKey.objects.for_tenant(tenant).filter(active=True).first()
@@ -54,7 +59,7 @@ def rotate(tenant: Tenant, algorithm: str | None = None) -> SigningKey:
     keys.filter(active=True).exclude(pk=new_key.pk).update(
         active=False, publish_until=timezone.now() + timedelta(seconds=longest_token_lifetime(tenant))
     )
-    _signers.clear()
+    clear_key_cache()
     return new_key
 
 

@@ -6,35 +6,72 @@ first use and runs gunicorn. The master process never imports Django: each worke
 
 On ``SIGHUP`` the master re-reads deployment.toml: a good file is applied by restarting the
 workers gracefully; a bad one is refused, logged, and the running workers keep the old one.
+A file is bad when it does not validate, or when the introspection scripts it names cannot be
+imported (tried in a child process, as a worker would: the master imports no operator code).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import subprocess
 import sys
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
-from identity.deployment import Deployment, DeploymentError, default_path, load
+from identity.deployment import ENV_VAR, REPO_ROOT, Deployment, DeploymentError, default_path, load
 from identity.tls import ensure_self_signed
 
 logger = logging.getLogger("identity.server")
 
 
+def script_problem(deployment: Deployment) -> str:
+    """Return why a worker could not import ``deployment``'s introspection scripts, or "".
+
+    Workers import them as Django starts (``introspection.apps``), and a worker that cannot
+    boot stops the whole server; so a child process tries first, as a worker would.
+    """
+    if not deployment.oauth.introspect.script:
+        return ""
+    env = {"DJANGO_SETTINGS_MODULE": "identity.settings", **os.environ, ENV_VAR: str(deployment.path)}
+    done = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode == 0:
+        return ""
+    lines = done.stderr.strip().splitlines()
+    return lines[-1] if lines else f"Django did not start (exit code {done.returncode})"
+
+
 def validate_reload(path) -> bool:
     """Return whether the file at ``path`` may replace the running configuration; log why not."""
     try:
-        load(path)
+        problem = script_problem(load(path))
     except DeploymentError as exc:
-        logger.error("SIGHUP: deployment.toml refused, the running configuration stays: %s", exc)
+        problem = str(exc)
+    if problem:
+        logger.error("SIGHUP: deployment.toml refused, the running configuration stays: %s", problem)
         return False
     return True
 
 
 class ReloadCheckingArbiter(Arbiter):
     def handle_hup(self):
-        if validate_reload(default_path()):
+        # The check may run a child process. The arbiter reaps every child on SIGCHLD, and
+        # would take its exit status (and log it as a worker's): hold SIGCHLD until it is done.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+        try:
+            valid = validate_reload(default_path())
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
+        if valid:
             super().handle_hup()
 
 
@@ -83,6 +120,10 @@ def main() -> int:
         deployment = load()
     except DeploymentError as exc:
         print(f"identity-server: not starting: {exc}", file=sys.stderr)
+        return 1
+    problem = script_problem(deployment)
+    if problem:
+        print(f"identity-server: not starting: {problem}", file=sys.stderr)
         return 1
     server = deployment.server
     if server.tls:

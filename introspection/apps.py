@@ -6,4 +6,9 @@ class IntrospectionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from identity.conf import get_deployment
         from introspection import checks, signals  # noqa: F401  (system checks, caller cache)
+        from introspection.scripts import configured_scripts
+
+        # Import every [[oauth.introspect.script]] now: a bad one stops start-up, naming it (§6.7).
+        configured_scripts(get_deployment())

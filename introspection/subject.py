@@ -1,5 +1,5 @@
 """``username`` and ``sub`` of an introspection response (§6.5, the WSO2 document's
-``validation_response_subject_identifier_format``)."""
+``validation_response_subject_identifier_format``), and the subject of a JWT access token."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ def subject_claims(token: AccessToken | RefreshToken, oauth: OAuthConfig) -> dic
     claims: dict[str, str] = {}
     is_app_token = isinstance(token, AccessToken) and token.is_app_token
     if token.user_id is not None:
-        name = _subject_name(token, oauth)
+        name = user_subject(token.user, token.application, oauth)
         if not (is_app_token and oauth.remove_username_from_introspection_response_for_app_tokens):
             claims["username"] = name
         if not is_app_token:
@@ -24,12 +24,12 @@ def subject_claims(token: AccessToken | RefreshToken, oauth: OAuthConfig) -> dic
     return claims
 
 
-def _subject_name(token: AccessToken | RefreshToken, oauth: OAuthConfig) -> str:
-    user = token.user
+def user_subject(user, client, oauth: OAuthConfig) -> str:
+    """Return how ``user`` is named to resource servers of ``client`` (§6.5)."""
     domain = Tenant.objects.get_by_id(user.tenant_id).domain
     if oauth.validation_response_subject_identifier_format == "fqn":
         return f"{user.username}@{domain}"
-    client, name = token.application, user.username
+    name = user.username
     user_store = PRIMARY_USER_STORE  # the one user store there is (§6.5)
     if client.use_user_store_domain_in_local_subject_identifier and user_store != PRIMARY_USER_STORE:
         name = f"{user_store.upper()}/{name}"

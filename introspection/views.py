@@ -1,4 +1,5 @@
-"""``POST /t/<tenant>/oauth2/introspect`` and ``/oauth2/introspect`` (RFC 7662, SPEC §6).
+"""``POST /t/<tenant>/oauth2/introspect`` and ``/oauth2/introspect`` (RFC 7662, SPEC §6),
+answering JSON or, on request, a JWT (RFC 9701), after the introspection scripts (§6.7).
 
 The product's hot path: a verified caller is cached, tenants are cached, and the token is one
 indexed read by its digest.
@@ -14,10 +15,14 @@ from identity.errors import ApiError, error_response
 from introspection import gates
 from introspection.authentication import authenticate_caller, challenge
 from introspection.errors import CallerTenantRefused, InvalidInput, MethodNotAllowed
+from introspection.jwt_response import jwt_response
 from introspection.lookup import find_token
+from introspection.negotiation import wants_jwt
 from introspection.responses import INACTIVE, active_claims, is_active, json_response
+from introspection.scripts import ScriptContext, run_scripts, scripts_for
 from tenants import get_current_tenant
 from tenants.access_control import allowed_auth_handlers
+from tenants.models import Tenant
 
 
 @csrf_exempt
@@ -46,8 +51,25 @@ def introspect(request) -> HttpResponse:
         return error_response(exc)
     except ApiError as exc:
         return error_response(exc)
-    if found is None or not is_active(found):
-        return json_response(INACTIVE)
-    if not gates.token_vs_path(found.tenant_id, path_tenant, config.allow_cross_tenant):
-        return json_response(INACTIVE)
-    return json_response(active_claims(found, deployment, request))
+    visible = found is not None and gates.token_vs_path(
+        found.tenant_id, path_tenant, config.allow_cross_tenant
+    )
+    if not visible or not is_active(found):
+        claims = INACTIVE
+    else:
+        claims = active_claims(found, deployment, request)
+        scripts = scripts_for(found.application, deployment)
+        if scripts:
+            context = ScriptContext(
+                tenant=Tenant.objects.get_by_id(found.tenant_id),
+                client=found.application,
+                user=found.user,
+                scopes=tuple(claims.get("scope", "").split()),
+                token=found,
+                caller=caller,
+                request=request,
+            )
+            claims = run_scripts(claims, context, scripts)
+    if wants_jwt(request):
+        return jwt_response(claims, path_tenant, caller, request)
+    return json_response(claims)

@@ -42,6 +42,19 @@ def _fresh_tenant_cache():
     clear_tenant_cache()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_signing_keys():
+    """Forget cached signing keys: a rolled-back key must not sign the next test's JWTs.
+
+    (On SQLite a rolled-back tenant's primary key is given again, and the cache is by tenant.)
+    """
+    from identity.keys import clear_key_cache
+
+    clear_key_cache()
+    yield
+    clear_key_cache()
+
+
 @pytest.fixture(scope="module")
 def build_once(django_db_setup, django_db_blocker):
     """Return ``build(make)``: call ``make()`` once for the module, in a transaction rolled back after it.

@@ -44,6 +44,8 @@ class AccessToken(TenantFromClient, AbstractAccessToken):  # noqa: DJ008 (the to
     jti = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name="JWT ID")
     grant_type = models.CharField(max_length=40, blank=True)
     revoked = models.DateTimeField(null=True, blank=True)
+    # Not auto_now_add: a JWT access token's row takes the iat of its claims.
+    created = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"

@@ -52,6 +52,15 @@ class TenantOAuth2Validator(OAuth2Validator):
             grant_type=request.grant_type,
             resource=getattr(request, "resource", None) or list(request.client.audiences),
         )
+        jwt = getattr(request, "jwt", None)
+        if jwt is not None:
+            # A JWT access token (identity.oauth.jwt_tokens): the row says what its claims say.
+            access_token.jti, access_token.created, access_token.resource = (
+                jwt.jti,
+                jwt.issued_at,
+                jwt.audience,
+            )
+            access_token.expires = jwt.issued_at + timedelta(seconds=token["expires_in"])
         self._set_token_value(access_token, token["access_token"])
         access_token.save()
         return access_token

@@ -1,0 +1,38 @@
+"""JWT introspection responses (RFC 9701).
+
+The response is a JWS signed with the path tenant's key: header ``typ:
+token-introspection+jwt`` (§5), claims ``iss``, ``aud`` (the caller, §6.6 of the SPEC),
+``iat``, ``jti`` and ``token_introspection``, which holds exactly the JSON response (§5),
+``{"active": false}`` included.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from django.http import HttpResponse
+
+from identity.keys import sign
+from identity.oauth.issuer import issuer
+from introspection.authentication import Caller
+from introspection.negotiation import JWT
+from tenants.models import Tenant
+
+TYP = "token-introspection+jwt"
+
+
+def jwt_response(claims: dict, tenant: Tenant, caller: Caller, request=None) -> HttpResponse:
+    """Return ``claims`` wrapped in an RFC 9701 JWT response of ``tenant``."""
+    payload = {
+        "iss": issuer(tenant, request),
+        "iat": int(time.time()),
+        "jti": str(uuid.uuid4()),
+        "token_introspection": claims,
+    }
+    if caller.audience is not None:
+        payload["aud"] = caller.audience
+    response = HttpResponse(sign(tenant, payload, TYP), content_type=JWT)
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response

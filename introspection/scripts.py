@@ -1,0 +1,144 @@
+"""Introspection scripts (SPEC §6.7), the Python form of Janssen's IntrospectionType.
+
+An operator lists callables in deployment.toml::
+
+    [[oauth.introspect.script]]
+    name = "department"
+    callable = "mycompany.hooks:add_department"
+
+A script is ``def modify_response(response: dict, context: ScriptContext) -> bool``. Scripts
+are operator code: they run in the server's process with its rights, on every introspection of
+a token whose client has them bound (or of every token with ``script_backward_compatibility``).
+
+- They run in the order deployment.toml lists them.
+- One that returns ``False``, raises, or adds a value JSON cannot hold discards every script's
+  changes: the unmodified response is sent, and the failure logged.
+- The claims in ``PROTECTED_CLAIMS`` cannot be changed: such a change is undone and logged; the
+  script's other changes stand.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+from identity.deployment import Deployment, IntrospectConfig
+
+logger = logging.getLogger(__name__)
+
+PROTECTED_CLAIMS = ("active", "iss", "exp", "iat", "client_id", "token_type")
+
+Script = Callable[[dict, "ScriptContext"], bool]
+
+
+@dataclass(frozen=True)
+class ScriptContext:
+    """What a script may look at. At token issuance (``run_introspection_script_before_jwt_creation``)
+    there is no token row, caller or introspection request yet: those are None."""
+
+    tenant: Any  # tenants.models.Tenant: the token's tenant
+    client: Any  # identity.models.Client
+    user: Any  # identity.models.User, or None for a client_credentials token without owner
+    scopes: tuple[str, ...]
+    token: Any = None  # identity.models.AccessToken or RefreshToken
+    caller: Any = None  # introspection.authentication.Caller
+    request: Any = None  # django.http.HttpRequest of the introspection
+
+
+def load_scripts(deployment: Deployment) -> dict[str, Script]:
+    """Import every configured script, in order; a bad one stops start-up naming it."""
+    scripts: dict[str, Script] = {}
+    for entry in deployment.oauth.introspect.script:
+        module, _, function = entry.callable.partition(":")
+        try:
+            script = import_string(f"{module}.{function}")
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                f"[[oauth.introspect.script]] '{entry.name}': cannot import callable "
+                f"'{entry.callable}' ({exc}); fix the module path or install the module"
+            ) from exc
+        except Exception as exc:  # the module itself fails as it is imported: operator code
+            raise ImproperlyConfigured(
+                f"[[oauth.introspect.script]] '{entry.name}': importing '{entry.callable}' failed "
+                f"({type(exc).__name__}: {exc}); fix the module"
+            ) from exc
+        if not callable(script):
+            raise ImproperlyConfigured(
+                f"[[oauth.introspect.script]] '{entry.name}': '{entry.callable}' is not callable"
+            )
+        scripts[entry.name] = script
+    return scripts
+
+
+_loaded: tuple[Deployment, dict[str, Script]] | None = None
+
+
+def configured_scripts(deployment: Deployment) -> dict[str, Script]:
+    """Return the scripts of ``deployment``, imported once per configuration."""
+    global _loaded
+    if _loaded is None or _loaded[0] is not deployment:
+        _loaded = (deployment, load_scripts(deployment))
+    return _loaded[1]
+
+
+def scripts_for(client, deployment: Deployment) -> list[tuple[str, Script]]:
+    """Return the scripts to run for ``client``'s tokens, in deployment.toml's order."""
+    config: IntrospectConfig = deployment.oauth.introspect
+    scripts = configured_scripts(deployment)
+    if config.script_backward_compatibility:
+        return list(scripts.items())
+    bound = set(client.introspection_scripts or ())
+    return [(name, script) for name, script in scripts.items() if name in bound]
+
+
+def run_scripts(response: dict, context: ScriptContext, scripts: list[tuple[str, Script]]) -> dict:
+    """Return ``response`` as the scripts modify it (the original when any of them fails)."""
+    if not scripts:
+        return response
+    modified = copy.deepcopy(response)
+    for name, script in scripts:
+        try:
+            accepted = script(modified, context)
+        except Exception:
+            logger.exception("introspection script '%s' raised: its and every other change discarded", name)
+            return response
+        if accepted is False:
+            logger.warning("introspection script '%s' returned False: every change discarded", name)
+            return response
+        if not _is_json(modified):
+            # The response is JSON (RFC 7662 §2.2) or a JWT of JSON claims: a value that
+            # neither can hold would otherwise fail the request.
+            logger.error(
+                "introspection script '%s' added a value JSON cannot hold: every change discarded", name
+            )
+            return response
+        _restore_protected(modified, response, name)
+    return modified
+
+
+def _is_json(claims: dict) -> bool:
+    try:
+        json.dumps(claims, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _restore_protected(modified: dict, original: dict, name: str) -> None:
+    for claim in PROTECTED_CLAIMS:
+        if modified.get(claim, _MISSING) != original.get(claim, _MISSING):
+            logger.warning("introspection script '%s' may not change '%s': change undone", name, claim)
+            if claim in original:
+                modified[claim] = original[claim]
+            else:
+                modified.pop(claim, None)
+
+
+_MISSING = object()

@@ -1,0 +1,77 @@
+"""Introspection scripts for the tests (SPEC §6.7), configured as ``tests.script_hooks:<name>``.
+
+Each records its call in ``CALLS`` (``tests/test_introspection_scripts.py`` empties it).
+"""
+
+from __future__ import annotations
+
+from introspection.scripts import PROTECTED_CLAIMS
+
+CALLS: list[tuple[str, object]] = []  # (script, context)
+
+
+def _ran(name: str, response: dict, context) -> None:
+    CALLS.append((name, context))
+    response.setdefault("ran", []).append(name)
+
+
+def first(response: dict, context) -> bool:
+    _ran("first", response, context)
+    return True
+
+
+def second(response: dict, context) -> bool:
+    _ran("second", response, context)
+    return True
+
+
+def third(response: dict, context) -> bool:
+    _ran("third", response, context)
+    return True
+
+
+def refuse(response: dict, context) -> bool:
+    """Change the response, then refuse: no change may stand."""
+    _ran("refuse", response, context)
+    response["refused"] = True
+    return False
+
+
+def explode(response: dict, context) -> bool:
+    """Change the response, then raise: no change may stand."""
+    _ran("explode", response, context)
+    response["exploded"] = True
+    raise RuntimeError("the script's own bug")
+
+
+def not_json(response: dict, context) -> bool:
+    """Add a value that JSON cannot hold."""
+    _ran("not_json", response, context)
+    response["when"] = context
+    return True
+
+
+def no_return(response: dict, context):
+    """Forget to return: only False refuses, so the change stands."""
+    _ran("no_return", response, context)
+
+
+def tamper(response: dict, context) -> bool:
+    """Change every protected claim, and ``jti``; add one claim of its own."""
+    _ran("tamper", response, context)
+    for claim in (*PROTECTED_CLAIMS, "jti"):
+        response[claim] = "tampered"
+    response["extra"] = "stands"
+    return True
+
+
+def strip(response: dict, context) -> bool:
+    """Delete every protected claim; add one claim of its own."""
+    _ran("strip", response, context)
+    for claim in PROTECTED_CLAIMS:
+        response.pop(claim, None)
+    response["extra"] = "stands"
+    return True
+
+
+NOT_CALLABLE = "a string"
