@@ -134,7 +134,6 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DEPLOYMENT.resolve_path("var/static")
 WHITENOISE_USE_FINDERS = True  # the admin's assets without a collectstatic step
 
 SESSION_COOKIE_SECURE = DEPLOYMENT.server.tls
