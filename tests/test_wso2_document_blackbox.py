@@ -197,7 +197,11 @@ def curl(server, command: str, token: str = "", **placeholders: str) -> tuple[in
 def token_of(server, command: str) -> str:
     status, body = curl(server, command)
     assert status == 200, body
+    ISSUED.setdefault(server.port, []).append(body["access_token"])
     return body["access_token"]
+
+
+ISSUED: dict[int, list[str]] = {}  # server port -> the tokens it issued to this module
 
 
 def assert_document_shape(answer: tuple[int, dict], username: str, scope: str | None) -> None:
@@ -467,3 +471,26 @@ class TestCrossTenantClients:
             cross_clients, self.with_app_tenant("nosuch.org"), token_of(cross_clients, TENANT_TOKEN)
         )
         assert status == 401
+
+
+class TestServerLog:
+    """§6.1, §11: none of the tokens above, nor one sent in a GET query string, is in a server log."""
+
+    def test_get_with_the_token_in_the_query_string(self, default):
+        token = token_of(default, SUPER_TOKEN)
+        for user in ("admin:admin", "admin:wrong"):
+            done = subprocess.run(
+                ["curl", "-sk", "-u", user, f"{default.base_url}/oauth2/introspect?token={token}"],
+                capture_output=True,
+                timeout=60,
+            )
+            assert done.returncode == 0
+
+    @pytest.mark.parametrize("name", ["default", "clients", "any_token", "cross_clients"])
+    def test_no_token_in_the_log(self, request, name):
+        server = request.getfixturevalue(name)
+        log = server.read_log()
+        assert "Booting worker" in log  # the log is the server's
+        issued = ISSUED.get(server.port, [])
+        assert issued
+        assert [token for token in issued if token in log] == []
