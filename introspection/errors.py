@@ -15,6 +15,14 @@ class InvalidInput(ApiError):
         return {"error": self.error}
 
 
+class UnreadableRequest(ApiError):
+    """A body or query Django refuses to parse (too large, too many fields): still JSON (§6.6)."""
+
+    status = 400
+    error = "invalid_request"
+    description = "the request has too many parameters or is too large"
+
+
 class AuthenticationFailed(ApiError):
     """Missing, malformed or wrong credentials: one answer whatever was wrong (§6.2)."""
 

@@ -7,14 +7,15 @@ indexed read by its digest.
 
 from __future__ import annotations
 
-from django.http import HttpResponse
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.http import HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
 from identity.conf import get_deployment
 from identity.errors import ApiError, error_response
 from introspection import gates
 from introspection.authentication import authenticate_caller, challenge
-from introspection.errors import CallerTenantRefused, InvalidInput, MethodNotAllowed
+from introspection.errors import CallerTenantRefused, InvalidInput, MethodNotAllowed, UnreadableRequest
 from introspection.jwt_response import jwt_response
 from introspection.lookup import find_token
 from introspection.negotiation import wants_jwt
@@ -34,13 +35,13 @@ def introspect(request) -> HttpResponse:
     try:
         if request.method not in methods:
             raise MethodNotAllowed(methods)
+        params = _parameters(request)
         path_tenant = get_current_tenant(request)
         entry = request.access_control
         handlers = allowed_auth_handlers(entry)
         caller = authenticate_caller(request, handlers, skip_authorization=config.skip_authorization)
         gates.caller_vs_path(caller, path_tenant, entry)
         gates.permission_or_scope(caller, deployment.resource_access_control.introspect)
-        params = request.POST if request.method == "POST" else request.GET
         token = params.get("token", "")
         if not token:
             raise InvalidInput()
@@ -73,3 +74,13 @@ def introspect(request) -> HttpResponse:
     if wants_jwt(request):
         return jwt_response(claims, path_tenant, caller, request)
     return json_response(claims)
+
+
+def _parameters(request) -> QueryDict:
+    """Return the form of a POST or the query of a GET, parsed before anything reads them."""
+    try:
+        query = request.GET  # a POST's query may hold appTenant
+        return request.POST if request.method == "POST" else query
+    except (RequestDataTooBig, TooManyFieldsSent):
+        # Django would answer its HTML 400 page; the endpoint's errors are JSON.
+        raise UnreadableRequest() from None

@@ -148,6 +148,35 @@ class TestRequestForms:
         assert response.status_code == 400
         assert body(response) == {"error": "Invalid input"}
 
+    @pytest.mark.parametrize("method", ["post", "get"])
+    def test_too_many_parameters_is_a_json_400(self, client, world, method):
+        """Regression: Django's HTML 400 page answered a request it refused to parse."""
+        params = {
+            "token": world.tokens.app,
+            **{f"p{n}": "x" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS)},
+        }
+        response = introspect(client, method=method, **params)
+        assert response.status_code == 400
+        assert body(response)["error"] == "invalid_request"
+        assert response["Cache-Control"] == "no-store"
+
+    def test_too_many_query_parameters_on_a_post(self, client, world):
+        query = "&".join(f"p{n}=x" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+        response = client.post(
+            f"{ENDPOINT[SUPER]}?{query}",
+            {"token": world.tokens.app},
+            secure=True,
+            headers={"Authorization": ADMIN},
+        )
+        assert response.status_code == 400
+        assert body(response)["error"] == "invalid_request"
+
+    def test_too_large_a_body_is_a_json_400(self, client, world, settings):
+        settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+        response = introspect(client, token="x" * 2000)
+        assert response.status_code == 400
+        assert body(response)["error"] == "invalid_request"
+
 
 class TestTokenTypeHint:
     """RFC 7662 §2.1: the hint only orders the search; a wrong or unknown one still finds the token."""
