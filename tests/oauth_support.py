@@ -76,6 +76,7 @@ def make_world() -> SimpleNamespace:
             audiences=["https://api.example", "https://other.example"],
         ),
         barclient=client(bar, client_id="barclient", grant_types=["client_credentials"]),
+        jwt=client(foo, client_id="jwtapp", grant_types=["client_credentials"], token_format="jwt"),
     )
     foo.clients.filter(client_id="short").update(access_token_lifetime=120)
     return world

@@ -62,6 +62,13 @@ def refreshed(client, world) -> dict:
     return {"first_access": first["access_token"], "first_refresh": first["refresh_token"], **second}
 
 
+def jwt_access_token(client, world) -> dict:
+    """An RFC 9068 access token: the JWT itself is not stored either, only its digest and jti."""
+    body = issue(client, "foo.com", {"grant_type": "client_credentials"}, world.jwt)
+    assert body["access_token"].count(".") == 2
+    return body
+
+
 def authorization_code(client, world) -> dict:
     sign_in(client, "/t/foo.com", "alice", "alice-pw")
     verifier, challenge = pkce_pair()
@@ -71,7 +78,7 @@ def authorization_code(client, world) -> dict:
     return {"code": code, "code_verifier": verifier, **response.json()}
 
 
-GRANTS = [client_credentials, password, refreshed, authorization_code]
+GRANTS = [client_credentials, password, refreshed, authorization_code, jwt_access_token]
 
 
 def secrets_seen(body: dict) -> list[str]:
@@ -98,7 +105,7 @@ class TestDatabase:
         assert seen  # the grant did issue something to look for
         dump = database_dump()
         assert AccessToken.objects.all_tenants().exists()  # the dump did read the rows
-        for value in [*seen, DEMO[1], world.web[1]]:
+        for value in [*seen, DEMO[1], world.web[1], world.jwt[1]]:
             assert value not in dump
 
     @pytest.mark.parametrize("grant", GRANTS, ids=lambda grant: grant.__name__)
