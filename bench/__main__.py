@@ -1,0 +1,198 @@
+"""``python -m bench``: the introspection benchmark of SPEC §10 (docs/performance.md).
+
+Starts the real server (gunicorn, PostgreSQL) once per caller mode, loads N tokens, and drives
+it with wrk from a separate process on loopback, alternating the introspection endpoint with
+the baseline view (bench/baseline.py) on the same server. Prints req/s, p50 and p99 per mode
+and the ratio to the baseline, and writes them to var/bench/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shutil
+import sys
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from urllib.parse import urlencode
+
+from bench import data, report
+from bench.cpu import CpuMeter
+from bench.load import Measurement, require_wrk, run_wrk
+from bench.modes import BASELINE_PATH, INTROSPECT_PATH, MODES, Mode
+from bench.server import Database, Server
+from identity.deployment import REPO_ROOT
+
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--tokens",
+        type=int,
+        nargs="+",
+        default=[1_000, 1_000_000],
+        metavar="N",
+        help="token counts [1000 1000000]",
+    )
+    parser.add_argument("--duration", type=float, default=8, help="seconds per measurement [8]")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per target [2]")
+    parser.add_argument("--rounds", type=int, default=3, help="baseline/mode alternations [3]")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections [16]")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads [1]")
+    parser.add_argument("--workers", type=int, nargs="+", default=[3], help="gunicorn workers [3]")
+    parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
+    parser.add_argument("--quick", action="store_true", help="a short try: 1,000 tokens, 3 s runs, 1 round")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_ADMIN_URL),
+        help="a PostgreSQL database to connect to for creating the benchmark's own "
+        "[$BENCH_DATABASE_URL, else %(default)s]",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=REPO_ROOT / "var" / "bench" / "latest.json",
+        help="[var/bench/latest.json]",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (config, server log)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.tokens, args.duration, args.warmup, args.rounds = [1_000], 3, 1, 1
+    return args
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def check_answers(server: Server, mode: Mode, callers: data.Callers) -> None:
+    """One request each before timing: the figures must be of correct answers."""
+    body = urlencode({"token": data.raw_token(0)}).encode()
+    status, answer = server.post(BASELINE_PATH, body)
+    if status != 200 or answer != {"active": True}:
+        raise RuntimeError(f"baseline view answered {status} {answer}; see {server.log_path}")
+    status, answer = server.post(INTROSPECT_PATH, body, mode.authorization(callers))
+    if status != 200 or not answer.get("active") or answer.get("client_id") != callers.client_id:
+        raise RuntimeError(f"{mode.name}: introspection answered {status} {answer}; see {server.log_path}")
+
+
+def measure_mode(
+    server: Server, mode: Mode, callers: data.Callers, token_file: Path, tokens: int, args
+) -> list[report.Run]:
+    """Serve ``mode``'s configuration; alternate baseline and mode runs on that server."""
+    authorization = mode.authorization(callers)
+    targets = {
+        "baseline": (server.base_url + BASELINE_PATH, ""),
+        "mode": (server.base_url + INTROSPECT_PATH, authorization),
+    }
+
+    meter = CpuMeter(server)
+
+    def run(target: str, seconds: float) -> Measurement:
+        url, auth = targets[target]
+        before = meter.snapshot()
+        measurement = run_wrk(
+            url, token_file, auth, seconds=seconds, connections=args.connections, threads=args.threads
+        )
+        used = meter.used(before, meter.snapshot())
+        if not used or not measurement.requests:
+            return measurement
+        per_request = 1000 / measurement.requests
+        return dataclasses.replace(
+            measurement,
+            server_cpu_ms=sum(used.values()) * per_request,
+            postgres_cpu_ms=used["postgres"] * per_request,
+        )
+
+    server.start()
+    try:
+        check_answers(server, mode, callers)
+        run("baseline", args.warmup)  # every worker's pool, caches and PostgreSQL's buffers
+        run("mode", args.warmup)
+        runs = []
+        for number in range(args.rounds):
+            baseline = run("baseline", args.duration)
+            measurement = run("mode", args.duration)
+            runs.append(report.Run(tokens, server.workers, mode.name, number, measurement, baseline))
+            say(
+                f"  N={tokens:,} workers={server.workers} {mode.name:<6} round {number + 1}: "
+                f"{measurement.rps:7.0f} req/s (baseline {baseline.rps:7.0f}), "
+                f"p99 {measurement.p99_ms:.1f} ms (baseline {baseline.p99_ms:.1f}), "
+                f"CPU {_ms(measurement.server_cpu_ms)} ms/request (baseline {_ms(baseline.server_cpu_ms)})"
+            )
+        return runs
+    finally:
+        server.stop()
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    require_wrk()
+    folder = Path(tempfile.mkdtemp(prefix="identity-bench-"))
+    database = Database(args.database_url)
+    database.create()
+    server = Server(folder, database)
+    runs: list[report.Run] = []
+    started = time.monotonic()
+    finished = False
+    try:
+        say(f"bench: database {database.name}, work folder {folder}")
+        callers = data.create_callers(server)
+        with database.connect() as conn:
+            postgres = conn.execute("SHOW server_version").fetchone()[0]
+        loaded = 0
+        for tokens in sorted(set(args.tokens)):
+            clock = time.monotonic()
+            data.load_tokens(server, callers, loaded, tokens)
+            token_file = data.write_token_file(folder / f"tokens-{tokens}.txt", tokens)
+            say(f"bench: {tokens:,} tokens loaded in {time.monotonic() - clock:.0f} s")
+            loaded = tokens
+            for workers in args.workers:
+                for name in args.modes:
+                    mode = MODES[name]
+                    server.configure(workers=workers, extra=mode.config)
+                    runs.extend(measure_mode(server, mode, callers, token_file, tokens, args))
+        finished = True
+    finally:
+        server.stop()
+        database.drop()
+        if finished and not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            say(f"bench: kept {folder} (deployment.toml, server.log)")
+    rows = report.summarize(runs)
+    checks = report.targets(rows)
+    settings = {
+        "tokens": sorted(set(args.tokens)),
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "rounds": args.rounds,
+        "connections": args.connections,
+        "wrk_threads": args.threads,
+        "workers": args.workers,
+        "worker_class": "sync",
+        "tls": False,
+        "postgresql": postgres,
+        "django": metadata.version("django"),
+        "gunicorn": metadata.version("gunicorn"),
+        "elapsed_s": round(time.monotonic() - started),
+    }
+    report.write_json(args.output, settings=settings, runs=runs, rows=rows, checks=checks)
+    print(report.table(rows, args.connections))
+    print()
+    print(report.target_lines(checks))
+    say(f"bench: {settings['elapsed_s']} s in all; written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
