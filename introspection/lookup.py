@@ -37,13 +37,15 @@ def find_token(token: str, hint: str = "") -> AccessToken | RefreshToken | None:
 
 
 def _access_token(checksum: str) -> AccessToken | None:
-    return (
+    # token_checksum is unique: a slice, not .first(), whose ORDER BY id would cost a sort to
+    # compile and to plan on every request, for one row at most (bench/, docs/performance.md).
+    found = (
         AccessToken.objects.all_tenants()
         .select_related("application", "user")
         .only(*_ACCESS_FIELDS, *_CLIENT_FIELDS, *_USER_FIELDS)
-        .filter(token_checksum=checksum)
-        .first()
+        .filter(token_checksum=checksum)[:1]
     )
+    return found[0] if found else None
 
 
 def _refresh_token(checksum: str) -> RefreshToken | None:
