@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections import OrderedDict
@@ -9,8 +10,10 @@ from typing import Any
 
 
 class ExpiringCache:
-    def __init__(self, ttl: float, size: int = 10_000):
-        self.ttl, self.size = ttl, size
+    def __init__(self, ttl: float, size: int = 10_000, jitter: float = 0.0):
+        # With ``jitter``, an entry lives a random (1 - jitter .. 1) part of its time to live,
+        # so entries set together by several server processes do not all expire together.
+        self.ttl, self.size, self.jitter = ttl, size, jitter
         self._items: OrderedDict[str, tuple[float, Any]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -24,7 +27,10 @@ class ExpiringCache:
         return item[1]
 
     def set(self, key: str, value: Any, ttl: float | None = None) -> None:
-        expires = time.monotonic() + (self.ttl if ttl is None else min(ttl, self.ttl))
+        lifetime = self.ttl if ttl is None else min(ttl, self.ttl)
+        if self.jitter:
+            lifetime *= random.uniform(1 - self.jitter, 1)  # noqa: S311 (spreading expiries, not a secret)
+        expires = time.monotonic() + lifetime
         with self._lock:
             self._items[key] = (expires, value)
             self._items.move_to_end(key)

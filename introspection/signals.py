@@ -1,13 +1,13 @@
-"""Forget cached callers when a user, role, client, bearer token or tenant changes: a changed
-password, a removed permission, a rotated secret, a revoked token, a deactivated tenant take
-effect at once in this process (and within ``introspection.cache.CALLER_CACHE_SECONDS`` in the
+"""Forget cached callers, clients and users when a user, role, client, bearer token or tenant
+changes: a changed password, a removed permission, a rotated secret, a revoked token, a
+deactivated tenant take effect at once in this process (and within ``introspection.cache.CALLER_CACHE_SECONDS`` in the
 others)."""
 
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 
 from identity.models import AccessToken, Client, Role, User
-from introspection.cache import callers
+from introspection.cache import callers, clear_all
 from tenants.models import Tenant
 
 
@@ -22,7 +22,7 @@ from tenants.models import Tenant
 @receiver(post_save, sender=Tenant)
 @receiver(post_delete, sender=Tenant)
 def forget_callers(**kwargs) -> None:
-    callers.clear()
+    clear_all()
 
 
 @receiver(post_save, sender=AccessToken)

@@ -43,6 +43,16 @@ def _fresh_tenant_cache():
 
 
 @pytest.fixture(autouse=True)
+def _fresh_introspection_caches():
+    """Forget cached callers, clients and users: a rolled-back row must not outlive its test."""
+    from introspection.cache import clear_all
+
+    clear_all()
+    yield
+    clear_all()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_signing_keys():
     """Forget cached signing keys: a rolled-back key must not sign the next test's JWTs.
 

@@ -107,9 +107,11 @@ def scripts(deployment_override):
 def bind(client_id: str, *names: str, before_jwt: bool = False) -> None:
     """Bind scripts to a client of foo.com (as the admin or ``createclient --scripts`` does)."""
     tenant = Tenant.objects.get(domain="foo.com")
-    Client.objects.for_tenant(tenant).filter(client_id=client_id).update(
-        introspection_scripts=list(names), run_introspection_script_before_jwt_creation=before_jwt
-    )
+    # save(), not update(): the introspection endpoint caches clients, and a save tells it.
+    client = Client.objects.for_tenant(tenant).get(client_id=client_id)
+    client.introspection_scripts = list(names)
+    client.run_introspection_script_before_jwt_creation = before_jwt
+    client.save()
 
 
 def app_token(client, client_id: str = "bound", **data) -> str:
