@@ -57,9 +57,11 @@ def create_callers(server: Server) -> Callers:
     """Migrate, bootstrap, and make the bench tenant, its client, user and bearer token."""
     server.manage("migrate", "--noinput", "-v0")
     server.manage("bootstrap")
-    server.manage("createtenant", TENANT, "--admin", "admin", "--password", secrets.token_urlsafe(16))
+    server.manage("createtenant", TENANT, "--admin", "admin", f"--password={secrets.token_urlsafe(16)}")
     password = secrets.token_urlsafe(16)
-    server.manage("createuser", USER, "--tenant", TENANT, "--password", password, "--permission", PERMISSION)
+    server.manage(
+        "createuser", USER, "--tenant", TENANT, f"--password={password}", "--permission", PERMISSION
+    )
     client = json.loads(
         server.manage(
             "createclient",
