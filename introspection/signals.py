@@ -1,7 +1,7 @@
 """Forget cached callers, clients and users when a user, role, client, bearer token or tenant
 changes: a changed password, a removed permission, a rotated secret, a revoked token, a
-deactivated tenant take effect at once in this process (and within ``introspection.cache.CALLER_CACHE_SECONDS`` in the
-others)."""
+deactivated tenant take effect at once in this process (and within
+``introspection.cache.CALLER_CACHE_SECONDS`` in the others)."""
 
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
