@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import Http404
@@ -152,9 +153,9 @@ class TenantScopedAdmin(admin.ModelAdmin):
         return [TENANT_FIELD, *filters] if is_operator(request.user) else filters
 
     def _scoped_filter(self, entry):
-        if not isinstance(entry, str) or "__" in entry:
-            return entry
-        field = self.opts.get_field(entry)
+        if not isinstance(entry, str):
+            return entry  # a filter class, or (field, filter class): chosen on purpose
+        field = get_fields_from_path(self.model, entry)[-1]
         if field.is_relation and is_tenant_owned(field.remote_field.model):
             return (entry, TenantRelatedFieldListFilter)
         return entry
