@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from identity.clients import ClientSpec, create_client
+from identity.services.clients import ClientSpec, create_client
 from identity.conf import get_deployment
 from identity.models import Client, SigningKey, User
 from identity.provisioning import create_admin, create_tenant

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from identity import permissions
 from identity.bootstrap import DEMO_CLIENT
-from identity.clients import ClientSpec, create_client
+from identity.services.clients import ClientSpec, create_client
 from identity.deployment import Deployment, loads
 from identity.models import AccessToken, Client, RefreshToken, User
 from identity.models.tokens import token_checksum

@@ -15,7 +15,7 @@ from django.conf import settings
 from jwcrypto import jwk, jws
 
 from identity.bootstrap import DEMO_CLIENT
-from identity.clients import ClientSpec, create_client
+from identity.services.clients import ClientSpec, create_client
 from identity.models import AccessToken
 from identity.models.tokens import token_checksum
 from tenants.models import Tenant

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from identity.bootstrap import DEMO_CLIENT, bootstrap
-from identity.clients import ClientSpec, create_client
+from identity.services.clients import ClientSpec, create_client
 from identity.models import AccessToken, RefreshToken
 from identity.models.tokens import token_checksum
 from identity.provisioning import create_tenant, create_user

@@ -18,7 +18,7 @@ from django.db import connection
 from django.test import override_settings
 
 from identity import settings as production_settings
-from identity.clients import ClientSpec, create_client
+from identity.services.clients import ClientSpec, create_client
 from identity.models import AccessToken, Client, Grant, IDToken
 from identity.provisioning import create_user
 from tests.oauth_support import (

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from identity.tokens import clear_expired
+from identity.services.tokens import clear_expired
 
 
 class Command(BaseCommand):
