@@ -18,11 +18,11 @@ from django.utils import timezone
 
 from identity import permissions
 from identity.bootstrap import DEMO_CLIENT
-from identity.services.clients import ClientSpec, create_client
 from identity.deployment import Deployment, loads
 from identity.models import AccessToken, Client, RefreshToken, User
 from identity.models.tokens import token_checksum
 from identity.provisioning import create_tenant, create_user
+from identity.services.clients import ClientSpec, create_client
 from tenants.models import Tenant
 
 CLIENT_ID = DEMO_CLIENT.client_id

@@ -15,9 +15,9 @@ from django.conf import settings
 from jwcrypto import jwk, jws
 
 from identity.bootstrap import DEMO_CLIENT
-from identity.services.clients import ClientSpec, create_client
 from identity.models import AccessToken
 from identity.models.tokens import token_checksum
+from identity.services.clients import ClientSpec, create_client
 from tenants.models import Tenant
 
 DEMO = (DEMO_CLIENT.client_id, DEMO_CLIENT.client_secret)

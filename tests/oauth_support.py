@@ -15,10 +15,10 @@ from types import SimpleNamespace
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from identity.bootstrap import DEMO_CLIENT, bootstrap
-from identity.services.clients import ClientSpec, create_client
 from identity.models import AccessToken, RefreshToken
 from identity.models.tokens import token_checksum
 from identity.provisioning import create_tenant, create_user
+from identity.services.clients import ClientSpec, create_client
 from tenants.models import Tenant
 
 DEMO = (DEMO_CLIENT.client_id, DEMO_CLIENT.client_secret)

@@ -21,10 +21,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from identity import permissions
-from identity.services.clients import ClientSpec, create_client
 from identity.models import AccessToken, Client, Grant, IDToken, RefreshToken, Role, SigningKey, User
 from identity.models.tokens import token_checksum
 from identity.provisioning import create_tenant, create_user
+from identity.services.clients import ClientSpec, create_client
 from tenants.models import Tenant
 
 pytestmark = pytest.mark.django_db

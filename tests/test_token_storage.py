@@ -18,9 +18,9 @@ from django.db import connection
 from django.test import override_settings
 
 from identity import settings as production_settings
-from identity.services.clients import ClientSpec, create_client
 from identity.models import AccessToken, Client, Grant, IDToken
 from identity.provisioning import create_user
+from identity.services.clients import ClientSpec, create_client
 from tests.oauth_support import (
     DEMO,
     TOKEN_PATHS,

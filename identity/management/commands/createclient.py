@@ -3,9 +3,9 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from identity.services.clients import ClientSpec, create_client
 from identity.models import Client
 from identity.models.clients import GRANT_TYPES
+from identity.services.clients import ClientSpec, create_client
 from tenants.models import Tenant
 
 
