@@ -9,6 +9,7 @@ and what to do about it.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 import os
 import re
@@ -28,6 +29,8 @@ AUTH_HANDLERS = ("BasicAuthentication", "BasicClientAuthentication", "OAuthAuthe
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 SUBJECT_FORMATS = ("fqn", "app_configured")
 DATABASE_TYPES = ("sqlite", "postgres")
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 _ENV_REFERENCE = re.compile(r"\$env\{([^}]*)\}")
 _CALLABLE_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -67,6 +70,11 @@ class ServerConfig:
     tls_cert: str = "var/tls/cert.pem"
     tls_key: str = "var/tls/key.pem"
     trusted_proxies: tuple[str, ...] = ()
+    # Input limits (answered with JSON errors before the request is read): body bytes, form
+    # fields, and bytes of one request header line.
+    max_body_bytes: int = 1_048_576
+    max_form_fields: int = 1000
+    max_header_bytes: int = 8190
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,38 @@ class TenantConfig:
 
 
 @dataclass(frozen=True)
+class CacheConfig:
+    """The one in-process cache, kept coherent by the change bus (docs/architecture.md)."""
+
+    max_entries: int = 100_000  # per process, all kinds together; least recently used go first
+    max_age: int = 300  # seconds an entry may live even when no change names it
+
+
+@dataclass(frozen=True)
+class ThrottleConfig:
+    """Counting failed authentications (docs/security.md)."""
+
+    enabled: bool = True
+    per_identity: int = 10  # failures of one identity from one address within the window
+    per_address: int = 100  # failures from one address within the window
+    window: int = 300  # seconds
+    lock_identity: bool = False  # also refuse an identity past per_identity from any address
+    redis_url: str = ""  # share counters through Redis instead of the database
+
+
+@dataclass(frozen=True)
+class ObservabilityConfig:
+    metrics_allowed: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    format: str = ""  # "json" or "text"; unset: json when [server] debug = false, else text
+    level: str = "INFO"
+    audit_file: str = "var/log/audit.jsonl"  # "-" writes audit lines to stderr
+
+
+@dataclass(frozen=True)
 class ScriptConfig:
     name: str
     callable: str
@@ -114,12 +154,20 @@ class IntrospectConfig:
 
 
 @dataclass(frozen=True)
+class DcrConfig:
+    """Dynamic client registration (RFC 7591)."""
+
+    open_registration: bool = False
+
+
+@dataclass(frozen=True)
 class OAuthConfig:
     validation_response_subject_identifier_format: str = "fqn"
     remove_username_from_introspection_response_for_app_tokens: bool = False
     access_token_validity: int = 3600
     refresh_token_validity: int = 86400
     introspect: IntrospectConfig = field(default_factory=IntrospectConfig)
+    dcr: DcrConfig = field(default_factory=DcrConfig)
 
 
 @dataclass(frozen=True)
@@ -181,6 +229,10 @@ class Deployment:
     resource_access_control: ResourceAccessControlConfig = field(default_factory=ResourceAccessControlConfig)
     resource: ResourceConfig = field(default_factory=ResourceConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
+    throttle: ThrottleConfig = field(default_factory=ThrottleConfig)
+    observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
     # Where the file was read from; relative paths in it are relative to its folder.
     path: Path = field(default=REPO_ROOT / "deployment.toml", compare=False)
 
@@ -317,6 +369,10 @@ def _check_whole(deployment: Deployment, reader: _Reader) -> None:
         fail(("server", "port"), "must be a TCP port, 1 to 65535")
     if server.workers < 1:
         fail(("server", "workers"), "must be at least 1")
+    for key in ("max_body_bytes", "max_form_fields", "max_header_bytes"):
+        if getattr(server, key) < 1:
+            fail(("server", key), "must be a positive number")
+    _check_operations(deployment, fail)
     if deployment.demo.enabled and not server.debug:
         fail(
             ("demo", "enabled"),
@@ -376,6 +432,29 @@ def _check_whole(deployment: Deployment, reader: _Reader) -> None:
                     (*keypath, "allowed_auth_handlers"),
                     f"unknown handler '{handler}'; use {', '.join(AUTH_HANDLERS)}",
                 )
+
+
+def _check_operations(deployment: Deployment, fail) -> None:
+    """Checks of the [cache], [throttle], [observability] and [logging] tables."""
+    cache, throttle, logs = deployment.cache, deployment.throttle, deployment.logging
+    if cache.max_entries < 100:
+        fail(("cache", "max_entries"), "must be at least 100")
+    if cache.max_age < 1:
+        fail(("cache", "max_age"), "must be a positive number of seconds")
+    for key in ("per_identity", "per_address", "window"):
+        if getattr(throttle, key) < 1:
+            fail(("throttle", key), "must be a positive number")
+    if throttle.redis_url and not throttle.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        fail(("throttle", "redis_url"), "must look like redis://host:port/0")
+    for index, network in enumerate(deployment.observability.metrics_allowed):
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            fail(("observability", "metrics_allowed", index), f"'{network}' is not an address or network")
+    if logs.format and logs.format not in LOG_FORMATS:
+        fail(("logging", "format"), f"must be one of {', '.join(LOG_FORMATS)}")
+    if logs.level not in LOG_LEVELS:
+        fail(("logging", "level"), f"must be one of {', '.join(LOG_LEVELS)}")
 
 
 def _dotted(keypath: tuple) -> str:
