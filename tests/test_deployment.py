@@ -96,6 +96,22 @@ DEFAULTS = [
     ("resource_access_control.introspect.scopes", ("internal_oauth2_introspect",)),
     ("resource.access_control", ()),
     ("demo.enabled", False),
+    ("server.max_body_bytes", 1_048_576),
+    ("server.max_form_fields", 1000),
+    ("server.max_header_bytes", 8190),
+    ("cache.max_entries", 100_000),
+    ("cache.max_age", 300),
+    ("throttle.enabled", True),
+    ("throttle.per_identity", 10),
+    ("throttle.per_address", 100),
+    ("throttle.window", 300),
+    ("throttle.lock_identity", False),
+    ("throttle.redis_url", ""),
+    ("observability.metrics_allowed", ("127.0.0.0/8", "::1/128")),
+    ("logging.format", ""),
+    ("logging.level", "INFO"),
+    ("logging.audit_file", "var/log/audit.jsonl"),
+    ("oauth.dcr.open_registration", False),
 ]
 
 # Each key given a value other than its default: (TOML, attribute, value read).
