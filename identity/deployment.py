@@ -103,7 +103,6 @@ class DatabaseConfig:
 @dataclass(frozen=True)
 class TenantConfig:
     super_tenant_domain: str = "carbon.super"
-    cache_seconds: int = 5
 
 
 @dataclass(frozen=True)

@@ -9,19 +9,10 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from identity.caching import ExpiringCache
 from identity.conf import get_deployment
 from identity.models import Client, SigningKey
+from tenants.cache import cached
 from tenants.models import Tenant
-
-# tenant id -> (SigningKey, its loaded private key). A rotation reaches other processes within
-# this many seconds; both keys are in the JWKS meanwhile, so verifiers accept either.
-_signers = ExpiringCache(ttl=30)
-
-
-def clear_key_cache() -> None:
-    """Forget this process's loaded signing keys (after a rotation)."""
-    _signers.clear()
 
 
 def current_key(tenant: Tenant) -> SigningKey:
@@ -36,13 +27,20 @@ def current_key(tenant: Tenant) -> SigningKey:
 
 def sign(tenant: Tenant, claims: dict, typ: str) -> str:
     """Return ``claims`` as a JWS (RFC 7515) signed with ``tenant``'s current key, ``typ`` in its header."""
-    signer = _signers.get(tenant.pk)
-    if signer is None:
-        key = current_key(tenant)
-        signer = (key, key.load_private_key())
-        _signers.set(tenant.pk, signer)
-    key, private_key = signer
+    key, private_key = cached(
+        "signer",
+        tenant.pk,
+        lambda: _signer(tenant),
+        # A rotation saves the tenant's keys, which names ("k", tenant): every process signs
+        # with the new key from its next token on.
+        lambda signer: [("k", tenant.pk), ("t", tenant.pk)],
+    )
     return jwt.encode(claims, private_key, algorithm=key.algorithm, headers={"kid": key.kid, "typ": typ})
+
+
+def _signer(tenant: Tenant):
+    key = current_key(tenant)
+    return key, key.load_private_key()
 
 
 def signing_algorithm(tenant: Tenant) -> str:
@@ -59,7 +57,6 @@ def rotate(tenant: Tenant, algorithm: str | None = None) -> SigningKey:
     keys.filter(active=True).exclude(pk=new_key.pk).update(
         active=False, publish_until=timezone.now() + timedelta(seconds=longest_token_lifetime(tenant))
     )
-    clear_key_cache()
     return new_key
 
 

@@ -7,7 +7,7 @@ class IntrospectionConfig(AppConfig):
 
     def ready(self):
         from identity.conf import get_deployment
-        from introspection import checks, signals  # noqa: F401  (system checks, caller cache)
+        from introspection import checks  # noqa: F401  (system checks)
         from introspection.scripts import configured_scripts
 
         # Import every [[oauth.introspect.script]] now: a bad one stops start-up, naming it (§6.7).

@@ -2,9 +2,11 @@
 
 Each handler follows DRF's contract: ``authenticate`` returns None when the request does not
 use its scheme, raises :class:`AuthenticationFailed` when it does with bad credentials, and
-returns a :class:`Caller` otherwise. A verified caller is cached by a digest of its whole
-credential (``introspection.cache``): the hot path does no password hash and no query for a
-caller it has seen in the last seconds.
+returns a :class:`Caller` otherwise. A verified caller is kept in the process's cache
+(``tenants.cache``) under a keyed digest of its whole credential (HMAC-SHA256 with a key made
+at process start and never stored), tagged with the rows it was verified against: the hot path
+does no password hash and no query for a caller it has seen, until a change names its user,
+roles, client, token or tenant.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
+import os
 from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
@@ -21,9 +25,9 @@ from django.utils import timezone
 
 from identity.models import AccessToken, Client
 from identity.models.tokens import token_checksum
-from introspection.cache import callers
 from introspection.errors import AuthenticationFailed
 from tenants import get_current_tenant
+from tenants.cache import Tag, cached
 from tenants.models import Tenant
 
 # Checked against when the client does not exist, so that an unknown client id costs what a
@@ -47,8 +51,20 @@ class Caller:
         return None if self.kind == "anonymous" else self.name
 
 
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+# The key of the credential digests: per process, in memory only, so a cache entry's key
+# reveals nothing about the credential even to someone reading this process's memory dump
+# offline without it.
+_DIGEST_KEY = os.urandom(32)
+
+
+def _digest(*parts: str) -> bytes:
+    """A fast keyed digest of a presented credential: how a repeated caller is recognised."""
+    message = "\0".join(parts).encode("utf-8", "surrogatepass")
+    return hmac.new(_DIGEST_KEY, message, hashlib.sha256).digest()
+
+
+class _Refused(Exception):
+    """A credential that does not verify: raised out of a cache loader, so nothing is kept."""
 
 
 def _basic_credentials(payload: str, *, form_encoded: bool) -> tuple[str, str]:
@@ -76,22 +92,21 @@ class BasicClientAuthentication:
     def authenticate(self, request, payload: str) -> Caller:
         client_id, secret = _basic_credentials(payload, form_encoded=True)
         tenant = _app_tenant(request)
-        key = "client:" + _digest(str(tenant.pk), client_id, secret)
-        caller = callers.get(key)
-        if caller is not None:
-            return caller
-        client = (
-            Client.objects.for_tenant(tenant)
-            .filter(client_id=client_id, client_type=Client.CLIENT_CONFIDENTIAL)
-            .only("client_id", "client_secret")
-            .first()
-        )
-        stored = client.client_secret if client is not None else _DUMMY_SECRET
-        if not check_password(secret, stored) or client is None:
-            raise AuthenticationFailed()
-        caller = Caller(kind="client", tenant=tenant, name=client.client_id)
-        callers.set(key, caller)
-        return caller
+
+        def verify() -> tuple[Caller, list[Tag], float | None]:
+            client = (
+                Client.objects.for_tenant(tenant)
+                .filter(client_id=client_id, client_type=Client.CLIENT_CONFIDENTIAL)
+                .only("client_id", "client_secret")
+                .first()
+            )
+            stored = client.client_secret if client is not None else _DUMMY_SECRET
+            if not check_password(secret, stored) or client is None:
+                raise _Refused()
+            caller = Caller(kind="client", tenant=tenant, name=client.client_id)
+            return caller, [("c", client.pk), ("t", tenant.pk)], None
+
+        return _cached_caller("caller-client", _digest(str(tenant.pk), client_id, secret), verify)
 
 
 class BasicAuthentication:
@@ -101,21 +116,20 @@ class BasicAuthentication:
 
     def authenticate(self, request, payload: str) -> Caller:
         login, password = _basic_credentials(payload, form_encoded=False)
-        key = "user:" + _digest(login, password)
-        caller = callers.get(key)
-        if caller is not None:
-            return caller
-        user = authenticate(request, username=login, password=password)
-        if user is None:
-            raise AuthenticationFailed()
-        caller = Caller(
-            kind="user",
-            tenant=user.tenant,
-            name=user.qualified_name,
-            permissions=frozenset(user.permission_paths()),
-        )
-        callers.set(key, caller)
-        return caller
+
+        def verify() -> tuple[Caller, list[Tag], float | None]:
+            user = authenticate(request, username=login, password=password)
+            if user is None:
+                raise _Refused()
+            caller = Caller(
+                kind="user",
+                tenant=user.tenant,
+                name=user.qualified_name,
+                permissions=frozenset(user.permission_paths()),
+            )
+            return caller, [("u", user.pk), ("t", user.tenant_id), *_role_tags(user)], None
+
+        return _cached_caller("caller-user", _digest(login, password), verify)
 
 
 class OAuthAuthentication:
@@ -126,31 +140,53 @@ class OAuthAuthentication:
 
     def authenticate(self, request, payload: str) -> Caller:
         checksum = token_checksum(payload)
-        key = "bearer:" + checksum
-        caller = callers.get(key)
-        if caller is not None:
-            return caller
-        token = (
-            AccessToken.objects.all_tenants()
-            .select_related("application")
-            .only("tenant_id", "scope", "expires", "revoked", "application__client_id")
-            .filter(token_checksum=checksum)
-            .first()
-        )
-        tenant = Tenant.objects.get_by_id(token.tenant_id) if token is not None else None
-        if token is None or not token.is_active() or token.application_id is None:
-            raise AuthenticationFailed()
-        if tenant is None or not tenant.active:
-            raise AuthenticationFailed()
-        caller = Caller(
-            kind="bearer",
-            tenant=tenant,
-            name=token.application.client_id,
-            scopes=frozenset(token.scope.split()),
-        )
-        # Never trust the cached caller past its token's expiry.
-        callers.set(key, caller, ttl=(token.expires - timezone.now()).total_seconds())
-        return caller
+
+        def verify() -> tuple[Caller, list[Tag], float | None]:
+            token = (
+                AccessToken.objects.all_tenants()
+                .select_related("application", "user")
+                .only(
+                    *("tenant_id", "scope", "expires", "revoked", "application__client_id"),
+                    *("user__is_active", "user__is_locked", "user__tenant_id"),
+                )
+                .filter(token_checksum=checksum)
+                .first()
+            )
+            if token is None or not token.is_active() or token.application_id is None:
+                raise _Refused()
+            tenant = Tenant.objects.get_by_id(token.tenant_id)
+            if tenant is None or not tenant.active:
+                raise _Refused()
+            tags = [("at", token.pk), ("c", token.application_id), ("t", tenant.pk)]
+            if token.user_id is not None:
+                if not token.user.can_authenticate:
+                    raise _Refused()
+                tags += [("u", token.user_id), *_role_tags(token.user)]
+            caller = Caller(
+                kind="bearer",
+                tenant=tenant,
+                name=token.application.client_id,
+                scopes=frozenset(token.scope.split()),
+            )
+            # Never trusted past the token's expiry.
+            return caller, tags, (token.expires - timezone.now()).total_seconds()
+
+        return _cached_caller("caller-bearer", checksum, verify)
+
+
+def _cached_caller(kind: str, key, verify) -> Caller:
+    """Return the caller that ``verify()`` builds, from the cache when this credential was seen."""
+
+    try:
+        found = cached(kind, key, verify, lambda found: found[1], lambda found: found[2])
+    except _Refused:
+        raise AuthenticationFailed() from None
+    return found[0]
+
+
+def _role_tags(user) -> list[Tag]:
+    """A user's roles: a change to one changes the user's permissions."""
+    return [("r", pk) for pk in user.roles.values_list("pk", flat=True)]
 
 
 HANDLERS = {

@@ -1,4 +1,10 @@
-"""Find the token a caller presents: one indexed read by its digest (§6.1, §10).
+"""Find the token a caller presents, from the process's cache when it was seen before.
+
+A token is looked up by the digest of what the caller presents (tokens are stored only as
+digests). The first sight is one indexed read of its table; after that the token, its client
+and its user come from ``tenants.cache`` until the token expires or a change names it (a
+revocation, a change of its client, user or tenant). Unknown tokens are never kept as
+unknown, so a token that exists is never answered inactive because of the cache.
 
 ``token_type_hint`` only orders the search (RFC 7662 §2.1): a wrong or unknown hint still
 finds the token, a refresh token included.
@@ -7,12 +13,13 @@ finds the token, a refresh token included.
 from __future__ import annotations
 
 from django.db.models import F
+from django.utils import timezone
 
 from identity.models import AccessToken, Client, RefreshToken, User
 from identity.models.tokens import token_checksum
-from introspection.cache import clients, users
+from tenants.cache import Tag, cached
 
-# What a response needs (§6.4, §6.5), and no more: the reads stay narrow on the hot path.
+# What a response needs, and no more: the reads stay narrow.
 _CLIENT_FIELDS = (
     "client_id",
     "tenant_id",
@@ -21,56 +28,91 @@ _CLIENT_FIELDS = (
     "use_tenant_domain_in_local_subject_identifier",
     "use_user_store_domain_in_local_subject_identifier",
 )
-_USER_FIELDS = ("username", "tenant_id")
+_USER_FIELDS = ("username", "tenant_id", "is_active", "is_locked")
 _ACCESS_FIELDS = (
     *("tenant_id", "application", "user", "scope", "expires", "created", "resource", "jti", "grant_type"),
     "revoked",
 )
-_REFRESH_FIELDS = ("tenant_id", "expires", "created", "resource", "jti", "revoked", "access_token__scope")
-_RELATED = (*(f"application__{name}" for name in _CLIENT_FIELDS), *(f"user__{name}" for name in _USER_FIELDS))
+_REFRESH_FIELDS = ("tenant_id", "application", "user", "expires", "created", "resource", "jti", "revoked")
+
+
+class _Unknown(LookupError):
+    """No token has this digest: nothing to keep in the cache."""
 
 
 def find_token(token: str, hint: str = "") -> AccessToken | RefreshToken | None:
     """Return the access or refresh token whose digest matches ``token``, or None."""
     checksum = token_checksum(token)
+    try:
+        return cached("token", checksum, lambda: _load(checksum, hint), token_tags, _seconds_left)
+    except _Unknown:
+        return None
+
+
+def token_tags(token: AccessToken | RefreshToken) -> list[Tag]:
+    """The rows a cached token's state was built from."""
+    tags: list[Tag] = [("t", token.tenant_id), ("c", token.application_id)]
+    if isinstance(token, RefreshToken):
+        tags += [("rt", token.pk), ("at", token.access_token_id)]
+    else:
+        tags.append(("at", token.pk))
+    if token.user_id is not None:
+        tags.append(("u", token.user_id))
+    return tags
+
+
+def _seconds_left(token: AccessToken | RefreshToken) -> float | None:
+    if token.expires is None:
+        return None
+    return (token.expires - timezone.now()).total_seconds()
+
+
+def _load(checksum: str, hint: str) -> AccessToken | RefreshToken:
     finders = (_refresh_token, _access_token) if hint == "refresh_token" else (_access_token, _refresh_token)
     for find in finders:
         found = find(checksum)
         if found is not None:
+            if found.application_id is not None:
+                found.application = client_row(found.application_id)
+            if found.user_id is not None:
+                found.user = user_row(found.user_id)
             return found
-    return None
+    raise _Unknown()
 
 
 def _access_token(checksum: str) -> AccessToken | None:
-    # One table, one unique index: the client and user come from per-process caches. A slice,
-    # not .first(), whose ORDER BY id would cost a sort on every request.
+    # One table, one unique index. A slice, not .first(), whose ORDER BY id would cost a sort.
     found = AccessToken.objects.all_tenants().only(*_ACCESS_FIELDS).filter(token_checksum=checksum)[:1]
-    if not found:
-        return None
-    token = found[0]
-    if token.application_id is not None:
-        token.application = _cached(clients, Client, token.application_id, _CLIENT_FIELDS)
-    if token.user_id is not None:
-        token.user = _cached(users, User, token.user_id, _USER_FIELDS)
-    return token
-
-
-def _cached(cache, model, pk: int, fields: tuple[str, ...]):
-    """Return the row ``pk`` of ``model`` with ``fields``, from ``cache`` or one read."""
-    row = cache.get(pk)
-    if row is None:
-        row = model.objects.all_tenants().only(*fields).get(pk=pk)
-        cache.set(pk, row)
-    return row
+    return found[0] if found else None
 
 
 def _refresh_token(checksum: str) -> RefreshToken | None:
     # Rows may share a digest ((checksum, revoked) is unique): prefer the unrevoked one.
     return (
         RefreshToken.objects.all_tenants()
-        .select_related("application", "user", "access_token")
-        .only(*_REFRESH_FIELDS, *_RELATED)
+        .select_related("access_token")
+        .only(*_REFRESH_FIELDS, "access_token__scope")
         .filter(token_checksum=checksum)
         .order_by(F("revoked").desc(nulls_first=True))
         .first()
+    )
+
+
+def client_row(pk: int) -> Client:
+    """Return client ``pk`` with what introspection needs, from the cache or one read."""
+    return cached(
+        "client-row",
+        pk,
+        lambda: Client.objects.all_tenants().only(*_CLIENT_FIELDS).get(pk=pk),
+        lambda client: [("c", pk), ("t", client.tenant_id)],
+    )
+
+
+def user_row(pk: int) -> User:
+    """Return user ``pk`` with what introspection needs, from the cache or one read."""
+    return cached(
+        "user-row",
+        pk,
+        lambda: User.objects.all_tenants().only(*_USER_FIELDS).get(pk=pk),
+        lambda user: [("u", pk), ("t", user.tenant_id)],
     )

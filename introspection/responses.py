@@ -20,7 +20,13 @@ INACTIVE = {"active": False}
 
 
 def is_active(token: AccessToken | RefreshToken) -> bool:
-    return token.is_active() and token.application_id is not None
+    """Active: neither revoked nor expired, and its user and tenant may still act."""
+    if not token.is_active() or token.application_id is None:
+        return False
+    if token.user_id is not None and not token.user.can_authenticate:
+        return False
+    tenant = Tenant.objects.get_by_id(token.tenant_id)
+    return tenant is not None and tenant.active
 
 
 def active_claims(token: AccessToken | RefreshToken, deployment: Deployment, request=None) -> dict:

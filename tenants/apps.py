@@ -6,4 +6,6 @@ class TenantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from tenants import signals  # noqa: F401  (cache invalidation)
+        from tenants import announcing
+
+        announcing.connect()

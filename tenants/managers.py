@@ -14,6 +14,8 @@ import contextvars
 
 from django.db import models
 
+from tenants.announcing import AnnouncingQuerySet
+
 # The tenant that third-party code (django-oauth-toolkit's validator) runs for. Set only by
 # ``use_tenant`` around such a call; our own code passes the tenant explicitly.
 _scope: contextvars.ContextVar = contextvars.ContextVar("tenant_scope", default=None)
@@ -38,7 +40,7 @@ class TenantScopeError(RuntimeError):
 _TENANT_KEYS = ("tenant", "tenant_id", "tenant__id", "tenant__domain", "tenant__in", "tenant_id__in")
 
 
-class TenantQuerySet(models.QuerySet):
+class TenantQuerySet(AnnouncingQuerySet):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._tenant_scoped = False

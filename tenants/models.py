@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import re
-import threading
-import time
 
 from django.core.exceptions import ValidationError
 from django.db import models
 
 from identity.conf import get_deployment
+from tenants.announcing import Announced, AnnouncingQuerySet
+from tenants.cache import Tag, cached
 
 DOMAIN_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
-
-# domain or id -> (tenant or None, time cached). A process-local cache: resolving a tenant costs no
-# query when warm. Saves and deletes clear it in this process (tenants.signals); other
-# processes see a change after [tenant] cache_seconds at most.
-_cache: dict[str | int, tuple[Tenant | None, float]] = {}
-_cache_lock = threading.Lock()
-# Unknown domains are cached too, so a flood of made-up /t/<domain> paths must not grow it forever.
-CACHE_MAX_ENTRIES = 10_000
 
 
 def validate_domain(value: str) -> None:
@@ -30,34 +22,22 @@ def validate_domain(value: str) -> None:
         )
 
 
-def clear_tenant_cache() -> None:
-    """Forget every cached tenant lookup of this process."""
-    with _cache_lock:
-        _cache.clear()
-
-
-class TenantManager(models.Manager):
+class TenantManager(models.Manager.from_queryset(AnnouncingQuerySet)):
     def get_by_domain(self, domain: str) -> Tenant | None:
-        """Return the tenant with ``domain`` (active or not), or None; cached, see ``_cache``."""
+        """Return the tenant with ``domain`` (active or not), or None; cached (tenants.cache)."""
         if not DOMAIN_PATTERN.match(domain):
             return None
-        return self._cached(domain, domain=domain)
+        return self._cached("domain", domain, domain=domain)
 
     def get_by_id(self, pk: int) -> Tenant | None:
         """Return the tenant with primary key ``pk`` (active or not), or None; cached."""
-        return self._cached(pk, pk=pk)
+        return self._cached("id", pk, pk=pk)
 
-    def _cached(self, key: str | int, **lookup) -> Tenant | None:
-        now = time.monotonic()
-        hit = _cache.get(key)
-        if hit is not None and now - hit[1] < get_deployment().tenant.cache_seconds:
-            return hit[0]
-        tenant = self.filter(**lookup).first()
-        with _cache_lock:
-            if len(_cache) >= CACHE_MAX_ENTRIES:
-                _cache.clear()
-            _cache[key] = (tenant, now)
-        return tenant
+    def _cached(self, by: str, key: str | int, **lookup) -> Tenant | None:
+        # An unknown domain is kept as None too: creating any tenant names ("tenants",).
+        return cached(
+            f"tenant-{by}", key, lambda: self.filter(**lookup).first(), lambda tenant: [("tenants",)]
+        )
 
     def get_active(self, domain: str) -> Tenant | None:
         """Return the active tenant with ``domain``, or None."""
@@ -75,7 +55,8 @@ class TenantManager(models.Manager):
         return tenant
 
 
-class Tenant(models.Model):
+class Tenant(Announced):
+    owner_tags = ()
     domain = models.CharField(max_length=253, unique=True, validators=[validate_domain])
     name = models.CharField(max_length=200, blank=True)
     active = models.BooleanField(default=True)
@@ -88,6 +69,9 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.domain
+
+    def change_tags(self) -> list[Tag]:
+        return [("t", self.pk), ("tenants",)]
 
     @property
     def is_super(self) -> bool:

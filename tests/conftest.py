@@ -33,36 +33,16 @@ def deployment_override():
 
 
 @pytest.fixture(autouse=True)
-def _fresh_tenant_cache():
-    """Forget cached tenants around each test: a rolled-back tenant must not outlive its test."""
-    from tenants.models import clear_tenant_cache
+def _fresh_cache():
+    """Forget everything cached: a rolled-back row must not outlive its test.
 
-    clear_tenant_cache()
-    yield
-    clear_tenant_cache()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_introspection_caches():
-    """Forget cached callers, clients and users: a rolled-back row must not outlive its test."""
-    from introspection.cache import clear_all
-
-    clear_all()
-    yield
-    clear_all()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_signing_keys():
-    """Forget cached signing keys: a rolled-back key must not sign the next test's JWTs.
-
-    (On SQLite a rolled-back tenant's primary key is given again, and the cache is by tenant.)
+    (On SQLite a rolled-back row's primary key is given again, and entries are tagged by key.)
     """
-    from identity.keys import clear_key_cache
+    from tenants.cache import cache
 
-    clear_key_cache()
+    cache.clear()
     yield
-    clear_key_cache()
+    cache.clear()
 
 
 @pytest.fixture(scope="module")

@@ -205,7 +205,7 @@ class TestOperator:
         page.select_option("select[name=action]", "deactivate")
         page.click("button[name=index]")
         expect(page.locator(".messagelist")).to_contain_text("Deactivated: shop.example")
-        # Every worker agrees within [tenant] cache_seconds (5 s by default).
+        # Every worker hears the change (the change bus) before the next request.
         assert wait_for(lambda: server.get("/t/shop.example/health").status_code == 404)
 
     def test_operator_sees_every_tenants_tokens(self, server, new_page):

@@ -82,7 +82,6 @@ DEFAULTS = [
     ("database.identity_db.pool_max_size", 4),
     ("database.identity_db.pool_timeout", 10.0),
     ("tenant.super_tenant_domain", "carbon.super"),
-    ("tenant.cache_seconds", 5),
     ("oauth.validation_response_subject_identifier_format", "fqn"),
     ("oauth.remove_username_from_introspection_response_for_app_tokens", False),
     ("oauth.access_token_validity", 3600),
@@ -141,7 +140,6 @@ RECOGNISED = [
     ("[database.identity_db]\npool_timeout = 2.5", "database.identity_db.pool_timeout", 2.5),
     ("[database.identity_db]\npool_timeout = 7", "database.identity_db.pool_timeout", 7.0),
     ('[tenant]\nsuper_tenant_domain = "root.example"', "tenant.super_tenant_domain", "root.example"),
-    ("[tenant]\ncache_seconds = 0", "tenant.cache_seconds", 0),
     (
         '[oauth]\nvalidation_response_subject_identifier_format = "app_configured"',
         "oauth.validation_response_subject_identifier_format",
@@ -203,7 +201,7 @@ ERRORS = [
     ),
     ("[database.identity_db]\npool_timeout = true\n", "database.identity_db.pool_timeout", 2, ["number"]),
     ('[tenant]\nsuper_tenant_domain = "Carbon.Super"\n', "tenant.super_tenant_domain", 2, ["lower-case"]),
-    ('[tenant]\ncache_seconds = "5"\n', "tenant.cache_seconds", 2, ["integer"]),
+    ('[cache]\nmax_age = "5"\n', "cache.max_age", 2, ["integer"]),
     (
         '[oauth]\nvalidation_response_subject_identifier_format = "email"\n',
         "oauth.validation_response_subject_identifier_format",

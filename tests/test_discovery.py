@@ -46,13 +46,6 @@ def world(build_once):
     return build_once(make)
 
 
-@pytest.fixture(autouse=True)
-def _forget_cached_signers():
-    """The signer cache is per process and keyed by tenant id; rolled-back keys must not outlive a test."""
-    yield
-    keys._signers.clear()
-
-
 def rotatekeys(*args: str) -> str:
     out = io.StringIO()
     call_command("rotatekeys", *args, stdout=out)

@@ -12,7 +12,6 @@ from django.conf import settings
 
 from identity.models import AccessToken, RefreshToken
 from identity.models.tokens import token_checksum
-from introspection.cache import callers
 from tenants.models import Tenant
 from tests.introspection_support import (
     CLIENT_ID,
@@ -61,14 +60,6 @@ def world(build_once):
         return world
 
     return build_once(make)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_callers():
-    """Each test authenticates its callers anew (a rolled-back password must not stay cached)."""
-    callers.clear()
-    yield
-    callers.clear()
 
 
 def introspect(client, *, path=ENDPOINT[SUPER], method="post", auth=ADMIN, **params):

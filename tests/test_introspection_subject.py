@@ -9,7 +9,6 @@ from types import SimpleNamespace
 import pytest
 from django.conf import settings
 
-from introspection.cache import callers
 from tests.introspection_support import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -62,13 +61,6 @@ def world(build_once):
         return world
 
     return build_once(make)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_callers():
-    callers.clear()
-    yield
-    callers.clear()
 
 
 @pytest.fixture

@@ -74,7 +74,7 @@ class TestReloadOnSighup:
         assert server.get("/health").status_code == 200
 
         server.toml.write_text(
-            good.replace('super_tenant_domain = "carbon.super"', "") + "\n[tenant]\ncache_seconds = 0\n"
+            good.replace('super_tenant_domain = "carbon.super"', "") + "\n[cache]\nmax_age = 60\n"
         )
         server.hup()
         assert wait_for(lambda: server.read_log().count("Booting worker") >= 4)

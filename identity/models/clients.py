@@ -13,6 +13,8 @@ from django.db import models
 from oauth2_provider.generators import generate_client_id
 from oauth2_provider.models import AbstractApplication
 
+from tenants.announcing import Announced
+from tenants.cache import Tag
 from tenants.managers import TenantScopedManager
 from tenants.models import Tenant
 
@@ -47,7 +49,7 @@ def _is_redirect_uri(uri: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.fragment
 
 
-class Client(AbstractApplication):
+class Client(Announced, AbstractApplication):
     class TokenFormat(models.TextChoices):
         OPAQUE = "opaque", "Opaque"
         JWT = "jwt", "JWT (RFC 9068)"
@@ -95,6 +97,9 @@ class Client(AbstractApplication):
 
     def __str__(self) -> str:
         return f"{self.name or self.client_id} ({self.tenant.domain})"
+
+    def change_tags(self) -> list[Tag]:
+        return [("c", self.pk)]
 
     def natural_key(self) -> tuple[str, str]:
         return (self.tenant.domain, self.client_id)

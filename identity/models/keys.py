@@ -16,11 +16,13 @@ from django.db import models
 from django.utils import timezone
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from tenants.announcing import Announced
+from tenants.cache import Tag
 from tenants.managers import TenantScopedManager
 from tenants.models import Tenant
 
 
-class SigningKey(models.Model):
+class SigningKey(Announced):
     class Algorithm(models.TextChoices):
         RS256 = "RS256"
         ES256 = "ES256"
@@ -42,6 +44,10 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.algorithm} key {self.kid} ({self.tenant.domain})"
+
+    def change_tags(self) -> list[Tag]:
+        # Signers are cached per tenant: any change to a tenant's keys names them all.
+        return [("k", self.tenant_id)]
 
     @classmethod
     def generate(cls, tenant: Tenant, algorithm: str = "RS256") -> SigningKey:

@@ -15,6 +15,8 @@ from django.db import models, transaction
 from django.utils import timezone
 from oauth2_provider.models import AbstractAccessToken, AbstractGrant, AbstractIDToken, AbstractRefreshToken
 
+from tenants.announcing import Announced
+from tenants.cache import Tag
 from tenants.managers import TenantScopedManager
 from tenants.models import Tenant
 
@@ -40,7 +42,18 @@ class TenantFromClient(models.Model):
         super().save(*args, **kwargs)
 
 
-class AccessToken(TenantFromClient, AbstractAccessToken):  # noqa: DJ008 (the toolkit's __str__ names the row, never the token)
+class AnnouncedToken(Announced):
+    """A token whose state the cache holds: a change names it; a bulk change, its clients."""
+
+    owner_tags = (("c", "application_id"), ("t", "tenant_id"))
+    # A new token was never cached (unknown tokens are not kept as unknown).
+    announce_creation = False
+
+    class Meta:
+        abstract = True
+
+
+class AccessToken(AnnouncedToken, TenantFromClient, AbstractAccessToken):  # noqa: DJ008 (the toolkit's __str__ names the row, never the token)
     jti = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name="JWT ID")
     grant_type = models.CharField(max_length=40, blank=True)
     revoked = models.DateTimeField(null=True, blank=True)
@@ -58,6 +71,9 @@ class AccessToken(TenantFromClient, AbstractAccessToken):  # noqa: DJ008 (the to
     def is_active(self) -> bool:
         return self.revoked is None and not self.is_expired()
 
+    def change_tags(self) -> list[Tag]:
+        return [("at", self.pk)]
+
     def is_valid(self, scopes=None) -> bool:
         return self.revoked is None and super().is_valid(scopes)
 
@@ -68,7 +84,7 @@ class AccessToken(TenantFromClient, AbstractAccessToken):  # noqa: DJ008 (the to
             self.save(update_fields=["revoked", "updated"])
 
 
-class RefreshToken(TenantFromClient, AbstractRefreshToken):  # noqa: DJ008 (the toolkit's __str__ names the row, never the token)
+class RefreshToken(AnnouncedToken, TenantFromClient, AbstractRefreshToken):  # noqa: DJ008 (the toolkit's __str__ names the row, never the token)
     expires = models.DateTimeField(null=True, blank=True)
     jti = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name="JWT ID")
 
@@ -80,6 +96,9 @@ class RefreshToken(TenantFromClient, AbstractRefreshToken):  # noqa: DJ008 (the 
 
     def is_active(self) -> bool:
         return self.revoked is None and not self.is_expired()
+
+    def change_tags(self) -> list[Tag]:
+        return [("rt", self.pk)]
 
     @classmethod
     def revoke_family(cls, token_family: uuid.UUID | None) -> None:

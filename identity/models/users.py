@@ -13,6 +13,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from identity import permissions
+from tenants.announcing import Announced
+from tenants.cache import Tag
 from tenants.managers import TenantQuerySet, TenantScopedManager, TenantScopedManagerMixin
 from tenants.models import Tenant
 
@@ -48,7 +50,7 @@ class UserManager(TenantScopedManagerMixin, BaseUserManager.from_queryset(Tenant
         return user
 
 
-class User(AbstractBaseUser):
+class User(Announced, AbstractBaseUser):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="users")
     username = models.CharField(max_length=150)
     email = models.EmailField(blank=True)
@@ -73,6 +75,9 @@ class User(AbstractBaseUser):
 
     def __str__(self) -> str:
         return self.qualified_name
+
+    def change_tags(self) -> list[Tag]:
+        return [("u", self.pk)]
 
     def natural_key(self) -> tuple[str]:
         return (self.qualified_name,)
@@ -123,7 +128,7 @@ class User(AbstractBaseUser):
         return self.has_any_permission([permissions.ADMIN])
 
 
-class Role(models.Model):
+class Role(Announced):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="roles")
     name = models.CharField(max_length=150)
     permissions = models.JSONField(
@@ -141,3 +146,6 @@ class Role(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}@{self.tenant.domain}"
+
+    def change_tags(self) -> list[Tag]:
+        return [("r", self.pk)]

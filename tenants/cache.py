@@ -1,0 +1,171 @@
+"""The one in-process cache of the server (docs/architecture.md, "One cache, one change bus").
+
+Everything a process reads often lives here: tenants, verified callers, clients, users and
+their permissions, signing keys, and the state of introspected tokens. Each entry carries
+*tags* naming the rows it was built from (``("u", 42)`` for user 42, ``("t", 3)`` for tenant
+3, ...). When a row changes, the change bus (``tenants.changes``) names its tags in every
+process, and exactly the entries built from it are dropped.
+
+Three rules keep it honest:
+
+- **Bounded**: at most ``[cache] max_entries`` entries, least recently used out first; no
+  entry lives longer than ``[cache] max_age`` seconds, nor past the expiry its loader gives
+  (a token leaves at its ``exp``).
+- **No stale write-back**: a value loaded while an invalidation arrived is returned but not
+  kept, so a read that raced a change cannot put the old state back.
+- **Trusted only while it can hear**: while the change bus cannot hear other processes
+  (its listener is disconnected), every lookup misses and nothing is kept.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
+
+from identity.conf import get_deployment
+
+Tag = tuple[Hashable, ...]
+# A tag every entry carries: naming it drops everything (a bulk change too large to name).
+EVERYTHING: Tag = ("*",)
+
+_MISSING = object()
+
+
+class _Entry:
+    __slots__ = ("expires", "tags", "value")
+
+    def __init__(self, value: Any, expires: float, tags: frozenset[Tag]):
+        self.value, self.expires, self.tags = value, expires, tags
+
+
+class Cache:
+    """A bounded LRU map from keys to values, each value tagged with the rows it came from."""
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._by_tag: dict[Tag, set[Hashable]] = {}
+        self._lock = threading.Lock()
+        # Bumped by every invalidation: a load that saw it move must not be kept.
+        self.generation = 0
+        # Set by the change bus: False while this process cannot hear changes.
+        self.trusted: Callable[[], bool] = lambda: True
+        self.hits = self.misses = 0
+        # Called with (kind, hit) on each lookup: the metrics module plugs in here.
+        self.observer: Callable[[str, bool], None] | None = None
+
+    def get(self, key: Hashable) -> Any:
+        """Return the cached value of ``key``, or ``_MISSING``."""
+        entry = self._entries.get(key)
+        if entry is None or not self.trusted():
+            return _MISSING
+        if entry.expires <= time.monotonic():
+            with self._lock:
+                self._remove(key)
+            return _MISSING
+        try:
+            self._entries.move_to_end(key)
+        except KeyError:  # dropped by another thread meanwhile
+            return _MISSING
+        return entry.value
+
+    def get_or_load(
+        self,
+        kind: str,
+        key: Hashable,
+        load: Callable[[], Any],
+        tags: Callable[[Any], Iterable[Tag]],
+        expires_in: Callable[[Any], float | None] | None = None,
+    ) -> Any:
+        """Return the value of ``(kind, key)``, calling ``load()`` on a miss and keeping its result.
+
+        ``tags(value)`` names the rows the value was built from; ``expires_in(value)`` (seconds,
+        or None for ``max_age``) bounds its life further. A value of None is kept too (an
+        unknown tenant); loaders raise rather than return None for what must not be kept.
+        """
+        full_key = (kind, key)
+        value = self.get(full_key)
+        hit = value is not _MISSING
+        if self.observer is not None:
+            self.observer(kind, hit)
+        if hit:
+            self.hits += 1
+            return value
+        self.misses += 1
+        generation = self.generation
+        value = load()
+        lifetime = expires_in(value) if expires_in is not None else None
+        self.put(full_key, value, tags(value), lifetime, generation)
+        return value
+
+    def put(
+        self,
+        key: Hashable,
+        value: Any,
+        tags: Iterable[Tag],
+        lifetime: float | None = None,
+        generation: int | None = None,
+    ) -> None:
+        """Keep ``value`` under ``key`` unless an invalidation came since ``generation``."""
+        config = get_deployment().cache
+        lifetime = config.max_age if lifetime is None else min(lifetime, config.max_age)
+        if lifetime <= 0 or not self.trusted():
+            return
+        entry = _Entry(value, time.monotonic() + lifetime, frozenset(tags) | {EVERYTHING})
+        with self._lock:
+            if generation is not None and generation != self.generation:
+                return
+            self._remove(key)
+            self._entries[key] = entry
+            for tag in entry.tags:
+                self._by_tag.setdefault(tag, set()).add(key)
+            while len(self._entries) > config.max_entries:
+                self._remove(next(iter(self._entries)))
+
+    def invalidate(self, tags: Iterable[Tag]) -> int:
+        """Drop every entry carrying one of ``tags``; return how many went."""
+        dropped = 0
+        with self._lock:
+            self.generation += 1
+            for tag in tags:
+                for key in self._by_tag.pop(tuple(tag), ()):
+                    dropped += self._remove(key)
+        return dropped
+
+    def clear(self) -> None:
+        """Drop everything (on (re)connecting to the change bus, and between tests)."""
+        with self._lock:
+            self.generation += 1
+            self._entries.clear()
+            self._by_tag.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _remove(self, key: Hashable) -> int:
+        entry = self._entries.pop(key, None)
+        if entry is None:
+            return 0
+        for tag in entry.tags:
+            keys = self._by_tag.get(tag)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_tag[tag]
+        return 1
+
+
+cache = Cache()
+
+
+def cached(
+    kind: str,
+    key: Hashable,
+    load: Callable[[], Any],
+    tags: Callable[[Any], Iterable[Tag]],
+    expires_in: Callable[[Any], float | None] | None = None,
+) -> Any:
+    """Return ``load()``'s value for ``(kind, key)`` from the process's cache (see ``Cache.get_or_load``)."""
+    return cache.get_or_load(kind, key, load, tags, expires_in)
