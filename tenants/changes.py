@@ -37,6 +37,8 @@ from tenants.cache import EVERYTHING, Tag, cache
 logger = logging.getLogger(__name__)
 
 CHANNEL = "identity_changes"
+# The listener's application_name in pg_stat_activity.
+LISTENER_NAME = "identity-change-listener"
 # Far below PostgreSQL's 8,000-byte NOTIFY limit.
 MAX_PAYLOAD = 4000
 JOURNAL_MAX_BYTES = 1 << 20
@@ -197,7 +199,8 @@ class Listener(threading.Thread):
     def _listen(self) -> None:
         import psycopg
 
-        with psycopg.connect(**{"connect_timeout": 5, **self.conninfo}, autocommit=True) as conn:
+        params = {"connect_timeout": 5, **self.conninfo, "application_name": LISTENER_NAME}
+        with psycopg.connect(**params, autocommit=True) as conn:
             conn.execute(f"LISTEN {CHANNEL}")
             # Changes made while we were not listening are unknown: start from nothing.
             cache.clear()

@@ -34,12 +34,15 @@ def free_port() -> int:
 class RunningServer:
     """One server process tree, its configuration file and its log."""
 
-    def __init__(self, folder: Path, config: str):
+    def __init__(
+        self, folder: Path, config: str, *, database: _Database | None = None, name: str = "deployment"
+    ):
         self.folder = folder
         self.port = free_port()
-        self.toml = folder / "deployment.toml"
-        self.log_path = folder / "server.log"
-        self.database = _Database()
+        self.toml = folder / f"{name}.toml"
+        self.log_path = folder / f"{name}.log"
+        self.database = database or _Database()
+        self.owns_database = database is None
         self.config = config
         self.write_config(config)
         self.process: subprocess.Popen | None = None
@@ -84,10 +87,16 @@ class RunningServer:
             raise RuntimeError(f"manage.py {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
         return done
 
+    def second_instance(self) -> RunningServer:
+        """Another server on the same database and folder, its configuration differing only in
+        the port: how two instances run side by side from one checkout."""
+        return RunningServer(self.folder, self.config, database=self.database, name=f"{self.toml.stem}-2")
+
     def start(self) -> RunningServer:
-        self.database.create()
-        self.manage("migrate", "--noinput", "-v0")
-        self.manage("bootstrap")
+        if self.owns_database:
+            self.database.create()
+            self.manage("migrate", "--noinput", "-v0")
+            self.manage("bootstrap")
         self.log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "identity.server"],
@@ -141,7 +150,8 @@ class RunningServer:
                 self.process.wait()
         if self.process is not None:
             self.log.close()
-        self.database.drop()
+        if self.owns_database:
+            self.database.drop()
 
 
 class _Database:
