@@ -1,9 +1,11 @@
-"""``python -m bench``: the introspection benchmark of SPEC §10 (docs/performance.md).
+"""``python -m bench``: the introspection benchmark (docs/performance.md).
 
 Starts the real server (gunicorn, PostgreSQL) once per caller mode, loads N tokens, and drives
-it with wrk from a separate process on loopback, alternating the introspection endpoint with
-the baseline view (bench/baseline.py) on the same server. Prints req/s, p50 and p99 per mode
-and the ratio to the baseline, and writes them to var/bench/latest.json.
+it with wrk from a separate process on loopback, alternating the introspection endpoint with a
+bare Django JSON view (bench/bare.py) served by gunicorn with the same settings. Per caller
+mode and token state (warm: seen before; cold: first sight) it prints req/s, p50 and p99 and
+the ratio to the bare view, then the change lag between two instances (bench/lag.py), and
+writes everything to var/bench/latest.json.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ from importlib import metadata
 from pathlib import Path
 from urllib.parse import urlencode
 
-from bench import data, report
+from bench import data, lag, report
 from bench.cpu import CpuMeter
 from bench.load import Measurement, require_wrk, run_wrk
-from bench.modes import BASELINE_PATH, INTROSPECT_PATH, MODES, Mode
-from bench.server import Database, Server
+from bench.modes import INTROSPECT_PATH, MODES, Mode
+from bench.server import BareServer, Database, Server
 from identity.deployment import REPO_ROOT
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -59,10 +61,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=REPO_ROOT / "var" / "bench" / "latest.json",
         help="[var/bench/latest.json]",
     )
+    parser.add_argument("--changes", type=int, default=70, help="changes of each kind for the lag [70]")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (config, server log)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.tokens, args.duration, args.warmup, args.rounds = [1_000], 3, 1, 1
+        args.tokens, args.duration, args.warmup, args.rounds, args.changes = [1_000], 3, 1, 1, 10
     return args
 
 
@@ -70,31 +73,44 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def check_answers(server: Server, mode: Mode, callers: data.Callers) -> None:
+# Warm runs draw from this many tokens, all introspected during the warm-up; cold runs from
+# the others, each drawn about once (so cold is measured only when N is much larger).
+WARM_TOKENS = 1_000
+COLD_FROM = 100_000
+
+
+def check_answers(server: Server, bare: BareServer, mode: Mode, callers: data.Callers) -> None:
     """One request each before timing: the figures must be of correct answers."""
     body = urlencode({"token": data.raw_token(0)}).encode()
-    status, answer = server.post(BASELINE_PATH, body)
-    if status != 200 or answer != {"active": True}:
-        raise RuntimeError(f"baseline view answered {status} {answer}; see {server.log_path}")
+    status, answer = bare.post(INTROSPECT_PATH, body)
+    if status != 200 or answer != {"active": False}:
+        raise RuntimeError(f"bare view answered {status} {answer}; see {bare.log_path}")
     status, answer = server.post(INTROSPECT_PATH, body, mode.authorization(callers))
     if status != 200 or not answer.get("active") or answer.get("client_id") != callers.client_id:
         raise RuntimeError(f"{mode.name}: introspection answered {status} {answer}; see {server.log_path}")
 
 
 def measure_mode(
-    server: Server, mode: Mode, callers: data.Callers, token_file: Path, tokens: int, args
+    server: Server,
+    bare: BareServer,
+    mode: Mode,
+    callers: data.Callers,
+    files: dict[str, Path],
+    tokens: int,
+    args,
 ) -> list[report.Run]:
-    """Serve ``mode``'s configuration; alternate baseline and mode runs on that server."""
+    """Serve ``mode``'s configuration; alternate bare-view and mode runs (warm, then cold)."""
     authorization = mode.authorization(callers)
     targets = {
-        "baseline": (server.base_url + BASELINE_PATH, ""),
-        "mode": (server.base_url + INTROSPECT_PATH, authorization),
+        "bare": (bare, bare.base_url + INTROSPECT_PATH, "", files["warm"]),
+        "warm": (server, server.base_url + INTROSPECT_PATH, authorization, files["warm"]),
     }
-
-    meter = CpuMeter(server)
+    if "cold" in files:
+        targets["cold"] = (server, server.base_url + INTROSPECT_PATH, authorization, files["cold"])
 
     def run(target: str, seconds: float) -> Measurement:
-        url, auth = targets[target]
+        measured, url, auth, token_file = targets[target]
+        meter = CpuMeter(measured)
         before = meter.snapshot()
         measurement = run_wrk(
             url, token_file, auth, seconds=seconds, connections=args.connections, threads=args.threads
@@ -111,20 +127,22 @@ def measure_mode(
 
     server.start()
     try:
-        check_answers(server, mode, callers)
-        run("baseline", args.warmup)  # every worker's pool, caches and PostgreSQL's buffers
-        run("mode", args.warmup)
+        check_answers(server, bare, mode, callers)
+        run("bare", args.warmup)  # every worker's pool and PostgreSQL's buffers
+        run("warm", args.warmup)  # and every worker's cache of the warm tokens
         runs = []
         for number in range(args.rounds):
-            baseline = run("baseline", args.duration)
-            measurement = run("mode", args.duration)
-            runs.append(report.Run(tokens, server.workers, mode.name, number, measurement, baseline))
-            say(
-                f"  N={tokens:,} workers={server.workers} {mode.name:<6} round {number + 1}: "
-                f"{measurement.rps:7.0f} req/s (baseline {baseline.rps:7.0f}), "
-                f"p99 {measurement.p99_ms:.1f} ms (baseline {baseline.p99_ms:.1f}), "
-                f"CPU {_ms(measurement.server_cpu_ms)} ms/request (baseline {_ms(baseline.server_cpu_ms)})"
-            )
+            baseline = run("bare", args.duration)
+            for state in [target for target in targets if target != "bare"]:
+                measurement = run(state, args.duration)
+                name = f"{mode.name}/{state}"
+                runs.append(report.Run(tokens, server.workers, name, number, measurement, baseline))
+                say(
+                    f"  N={tokens:,} workers={server.workers} {name:<12} round {number + 1}: "
+                    f"{measurement.rps:7.0f} req/s (bare {baseline.rps:7.0f}), "
+                    f"p99 {measurement.p99_ms:.1f} ms (bare {baseline.p99_ms:.1f}), "
+                    f"CPU {_ms(measurement.server_cpu_ms)} ms/request (bare {_ms(baseline.server_cpu_ms)})"
+                )
         return runs
     finally:
         server.stop()
@@ -141,7 +159,10 @@ def main(argv: list[str]) -> int:
     database = Database(args.database_url)
     database.create()
     server = Server(folder, database)
+    (folder / "bare").mkdir()
+    bare = BareServer(folder / "bare", database)
     runs: list[report.Run] = []
+    lags: dict = {}
     started = time.monotonic()
     finished = False
     try:
@@ -153,17 +174,30 @@ def main(argv: list[str]) -> int:
         for tokens in sorted(set(args.tokens)):
             clock = time.monotonic()
             data.load_tokens(server, callers, loaded, tokens)
-            token_file = data.write_token_file(folder / f"tokens-{tokens}.txt", tokens)
+            files = {
+                "warm": data.write_token_file(folder / f"warm-{tokens}.txt", 0, min(tokens, WARM_TOKENS))
+            }
+            if tokens >= COLD_FROM:
+                files["cold"] = data.write_token_file(folder / f"cold-{tokens}.txt", WARM_TOKENS, tokens)
             say(f"bench: {tokens:,} tokens loaded in {time.monotonic() - clock:.0f} s")
             loaded = tokens
             for workers in args.workers:
-                for name in args.modes:
-                    mode = MODES[name]
-                    server.configure(workers=workers, extra=mode.config)
-                    runs.extend(measure_mode(server, mode, callers, token_file, tokens, args))
+                bare.configure(workers=workers, extra="")
+                bare.start()
+                try:
+                    for name in args.modes:
+                        mode = MODES[name]
+                        server.configure(workers=workers, extra=mode.config)
+                        runs.extend(measure_mode(server, bare, mode, callers, files, tokens, args))
+                finally:
+                    bare.stop()
+        if args.changes:
+            server.configure(workers=args.workers[0], extra=lag.CONFIG)
+            lags = lag.measure(server, callers, changes=args.changes, say=say)
         finished = True
     finally:
         server.stop()
+        bare.stop()
         database.drop()
         if finished and not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
@@ -186,8 +220,11 @@ def main(argv: list[str]) -> int:
         "gunicorn": metadata.version("gunicorn"),
         "elapsed_s": round(time.monotonic() - started),
     }
-    report.write_json(args.output, settings=settings, runs=runs, rows=rows, checks=checks)
+    checks += lag.targets(lags)
+    report.write_json(args.output, settings=settings, runs=runs, rows=rows, checks=checks, lags=lags)
     print(report.table(rows, args.connections))
+    print()
+    print(lag.table(lags))
     print()
     print(report.target_lines(checks))
     say(f"bench: {settings['elapsed_s']} s in all; written to {args.output}")

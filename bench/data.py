@@ -147,11 +147,11 @@ def _drop_secondary_indexes(cursor) -> list[str]:
     return rebuild
 
 
-def write_token_file(path: Path, count: int) -> Path:
-    """Write the raw values of tokens ``0..count - 1``, one a line, for the load generator."""
+def write_token_file(path: Path, first: int, end: int) -> Path:
+    """Write the raw values of tokens ``first..end - 1``, one a line, for the load generator."""
     with path.open("w") as out:
-        for batch in range(0, count, COPY_BATCH):
-            out.write("".join(raw_token(i) + "\n" for i in range(batch, min(batch + COPY_BATCH, count))))
+        for batch in range(first, end, COPY_BATCH):
+            out.write("".join(raw_token(i) + "\n" for i in range(batch, min(batch + COPY_BATCH, end))))
     return path
 
 

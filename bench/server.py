@@ -120,10 +120,13 @@ class Server:
             raise RuntimeError(f"manage.py {args[0]} failed ({done.returncode}):\n{done.stderr}")
         return done.stdout
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "identity.server"]
+
     def start(self) -> None:
         self.log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "identity.server"],
+            self.command(),
             cwd=REPO_ROOT,
             env=self.env(bench_settings=True),
             stdout=self.log,
@@ -132,13 +135,13 @@ class Server:
         )
         self.wait_ready()
 
-    def wait_ready(self) -> None:
+    def wait_ready(self, path: str = "/health") -> None:
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the server exited ({self.process.returncode}); see {self.log_path}")
             try:
-                with urllib.request.urlopen(self.base_url + "/health", timeout=5) as response:  # noqa: S310
+                with urllib.request.urlopen(self.base_url + path, timeout=5) as response:  # noqa: S310
                     if response.status == 200:
                         return
             except OSError:  # not listening yet
@@ -171,3 +174,19 @@ class Server:
                 self.process.wait()
         self.log.close()
         self.process = None
+
+
+class BareServer(Server):
+    """``bench.bare`` (a bare Django JSON view) under gunicorn with the product's worker settings."""
+
+    def command(self) -> list[str]:
+        return [
+            *(sys.executable, "-m", "gunicorn", "bench.bare:application"),
+            *(f"--bind=127.0.0.1:{self.port}", f"--workers={self.workers}", "--worker-class=sync"),
+            "--log-level=warning",
+        ]
+
+    def env(self, *, bench_settings: bool = False) -> dict[str, str]:
+        env = super().env(bench_settings=bench_settings)
+        env.pop("DJANGO_SETTINGS_MODULE")  # bench.bare configures Django itself
+        return env

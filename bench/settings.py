@@ -1,16 +1,19 @@
-"""Settings of the server under benchmark: the product's, plus the baseline view's URL.
+"""Settings of the server under benchmark: the product's, plus a header naming the worker.
 
+``X-Bench-Worker`` (the worker's pid) and ``X-Bench-Start`` (``time.monotonic()`` when the
+request reached the worker) let bench/lag.py tell when each worker began answering a change.
 Only ``bench.server`` points ``DJANGO_SETTINGS_MODULE`` here, and it refuses to load without
-``IDENTITY_BENCH=1``, so the baseline view is never reachable in the product.
+``IDENTITY_BENCH=1``, so the product never sends these headers.
 """
 
 import os
 
 from django.core.exceptions import ImproperlyConfigured
 
-from identity.settings import *  # noqa: F403 (the product's settings, unchanged but for the URLconf)
+from identity.settings import *  # noqa: F403 (the product's settings, plus one middleware)
+from identity.settings import MIDDLEWARE
 
 if os.environ.get("IDENTITY_BENCH") != "1":
     raise ImproperlyConfigured("bench.settings is for the benchmark server only (python -m bench)")
 
-ROOT_URLCONF = "bench.urls"
+MIDDLEWARE = ["bench.worker.WorkerHeaders", *MIDDLEWARE]
