@@ -53,12 +53,13 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.TenantMiddleware",
     "tenants.middleware.AccessControlMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Browser-only middleware is skipped on the machine endpoints (identity/browser_middleware.py).
+    "identity.browser_middleware.Sessions",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "identity.browser_middleware.Csrf",
+    "identity.browser_middleware.Authentication",
+    "identity.browser_middleware.Messages",
+    "identity.browser_middleware.Clickjacking",
 ]
 
 ROOT_URLCONF = "identity.urls"
