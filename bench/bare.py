@@ -14,7 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 
 @csrf_exempt
-def answer(request) -> JsonResponse:
+def answer(request, anything: str = "") -> JsonResponse:
     """Answer what an inactive introspection answers, reading the form as introspection does."""
     request.POST.get("token")
     response = JsonResponse({"active": False})

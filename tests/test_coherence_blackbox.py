@@ -221,7 +221,7 @@ class TestEveryWorkerOfEveryInstance:
 @pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="the change listener is PostgreSQL's")
 class TestListenerOutage:
     def listeners(self, server) -> list[int]:
-        with psycopg.connect(server.database.url, autocommit=True) as conn:
+        with server.database._admin() as conn:
             rows = conn.execute(
                 "SELECT pid FROM pg_stat_activity WHERE application_name = %s AND datname = %s",
                 [LISTENER_NAME, server.database.name],
@@ -233,7 +233,7 @@ class TestListenerOutage:
         assert len(self.listeners(first)) == 4  # two workers per instance
         value = token(first)["access_token"]
         assert everywhere(instances, active(value))
-        with psycopg.connect(first.database.url, autocommit=True) as conn:
+        with first.database._admin() as conn:
             for pid in self.listeners(first):
                 conn.execute("SELECT pg_terminate_backend(%s)", [pid])
         # Changed while the listeners are down: nobody may answer from what it cached before.
