@@ -89,8 +89,8 @@ def deactivate_client(client: Client, *, actor: str) -> None:
     Activating it again revives none of them (docs/token-storage.md).
     """
     client.active = False
-    client.save(update_fields=["active", "updated"])
     revoked = revoke_client_tokens_quietly(client)
+    client.save(update_fields=["active", "updated"])
     audit.record(
         "client.deactivated",
         actor=actor,

@@ -36,8 +36,8 @@ def deactivate_tenant(tenant: Tenant, *, actor: str) -> None:
     if tenant.is_super:
         raise ValidationError({"domain": "the super tenant cannot be deactivated"})
     tenant.active = False
-    tenant.save(update_fields=["active"])
     revoked = revoke_tenant_tokens_quietly(tenant)
+    tenant.save(update_fields=["active"])
     audit.record(
         "tenant.deactivated", actor=actor, tenant=tenant.domain, tenant_id=tenant.pk, tokens_revoked=revoked
     )

@@ -108,8 +108,10 @@ def activate_user(user: User, *, actor: str) -> None:
 
 def _set_flag(user: User, flag: str, value: bool, event: str, actor: str) -> None:
     setattr(user, flag, value)
-    user.save(update_fields=[flag])
+    # Revoke, then save: the save's own safety net (identity.signals) then finds nothing left,
+    # and the count recorded is the real one.
     revoked = 0 if user.can_authenticate else revoke_user_tokens_quietly(user)
+    user.save(update_fields=[flag])
     audit.record(
         event,
         actor=actor,
