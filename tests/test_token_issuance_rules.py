@@ -15,10 +15,11 @@ from django.utils import timezone
 
 from identity import permissions
 from identity.bootstrap import DEMO_CLIENT
-from identity.models import Client, RefreshToken, User
+from identity.models import Client, Grant, RefreshToken, User
 from identity.oauth.scopes import INTERNAL_SCOPES, holds_scope, internal_scope_permissions
 from identity.provisioning import create_user
 from identity.services.clients import ClientSpec, create_client, deactivate_client
+from identity.services.tokens import clear_expired
 from identity.services.users import set_roles
 from tests.oauth_support import (
     REDIRECT_URI,
@@ -179,6 +180,13 @@ class TestCodeReplay:
         assert error_of(exchange_code(client, code, verifier, world.web)) == "invalid_grant"
         assert stored(refreshed["access_token"]).revoked is not None
         assert stored_refresh(refreshed["refresh_token"]).revoked is not None
+
+    def test_cleartokens_keeps_a_redeemed_code_while_its_tokens_live(self, client, world):
+        code, verifier, body = self.first_exchange(client, world)
+        Grant.objects.for_tenant(world.foo).update(expires=timezone.now() - timedelta(seconds=1))
+        assert clear_expired()["authorization codes"] == 0
+        assert error_of(exchange_code(client, code, verifier, world.web)) == "invalid_grant"
+        assert stored(body["access_token"]).revoked is not None
 
     def test_a_failed_exchange_does_not_spend_the_code(self, client, world):
         sign_in(client, "/t/foo.com", "alice", "alice-pw")

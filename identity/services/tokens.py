@@ -139,7 +139,9 @@ def clear_expired() -> dict[str, int]:
     )
     access = AccessToken.objects.all_tenants().filter(expires__lte=now).exclude(live_refresh)
     deleted["access tokens"] = access.delete()[1].get(AccessToken._meta.label, 0)
-    deleted["authorization codes"] = Grant.objects.all_tenants().filter(expires__lte=now).delete()[0]
+    # A redeemed code stays while a token issued from it does: a replay must still revoke it.
+    codes = Grant.objects.all_tenants().filter(expires__lte=now, access_tokens__isnull=True)
+    deleted["authorization codes"] = codes.delete()[0]
     deleted["ID tokens"] = IDToken.objects.all_tenants().filter(expires__lte=now).delete()[0]
     return deleted
 
