@@ -11,7 +11,7 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from identity.conf import get_deployment
 from identity.models import Grant
-from identity.oauth.scopes import held_scopes
+from identity.oauth.scopes import held_scopes, is_internal
 
 
 def subject_may_hold_tokens(request) -> None:
@@ -27,9 +27,10 @@ def grant_only_held_internal_scopes(request) -> None:
     """Leave out the ``internal_*`` scopes whose permission the token's subject does not hold
     now, as WSO2 does; the token is issued with the rest. The subject is the user, or the
     client's owner for ``client_credentials``."""
+    if not any(is_internal(scope) for scope in request.scopes or ()):
+        return  # no query for the owner on the common path
     holder = request.client.user if request.grant_type == "client_credentials" else request.user
-    if request.scopes:
-        request.scopes = held_scopes(holder, request.scopes, get_deployment())
+    request.scopes = held_scopes(holder, request.scopes, get_deployment())
 
 
 def resource_within_audiences(request) -> None:
