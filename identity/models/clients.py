@@ -86,6 +86,9 @@ class Client(Announced, AbstractApplication):
         help_text="Names of [[oauth.introspect.script]].",
     )
     run_introspection_script_before_jwt_creation = models.BooleanField(default=False)
+    active = models.BooleanField(
+        default=True, help_text="Inactive clients cannot authenticate anywhere; their tokens were revoked."
+    )
 
     objects = TenantScopedManager()
 
