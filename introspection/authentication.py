@@ -23,8 +23,10 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import check_password, make_password
 from django.utils import timezone
 
+from identity.conf import get_deployment
 from identity.models import AccessToken, Client
 from identity.models.tokens import token_checksum
+from identity.oauth.scopes import held_scopes
 from introspection.errors import AuthenticationFailed
 from tenants import get_current_tenant
 from tenants.cache import Tag, cached
@@ -96,7 +98,7 @@ class BasicClientAuthentication:
         def verify() -> tuple[Caller, list[Tag], float | None]:
             client = (
                 Client.objects.for_tenant(tenant)
-                .filter(client_id=client_id, client_type=Client.CLIENT_CONFIDENTIAL)
+                .filter(client_id=client_id, client_type=Client.CLIENT_CONFIDENTIAL, active=True)
                 .only("client_id", "client_secret")
                 .first()
             )
@@ -144,29 +146,29 @@ class OAuthAuthentication:
         def verify() -> tuple[Caller, list[Tag], float | None]:
             token = (
                 AccessToken.objects.all_tenants()
-                .select_related("application", "user")
-                .only(
-                    *("tenant_id", "scope", "expires", "revoked", "application__client_id"),
-                    *("user__is_active", "user__is_locked", "user__tenant_id"),
-                )
+                .select_related("application", "user", "application__user")
                 .filter(token_checksum=checksum)
                 .first()
             )
             if token is None or not token.is_active() or token.application_id is None:
                 raise _Refused()
             tenant = Tenant.objects.get_by_id(token.tenant_id)
-            if tenant is None or not tenant.active:
+            if tenant is None or not tenant.active or not token.application.active:
+                raise _Refused()
+            # Who holds the token's internal scopes now: its user, or for an app token the
+            # client's owner. Re-checked at use: a permission removed since issuance is gone.
+            holder = token.user if token.user_id is not None else token.application.user
+            if token.user_id is not None and not token.user.can_authenticate:
                 raise _Refused()
             tags = [("at", token.pk), ("c", token.application_id), ("t", tenant.pk)]
-            if token.user_id is not None:
-                if not token.user.can_authenticate:
-                    raise _Refused()
-                tags += [("u", token.user_id), *_role_tags(token.user)]
+            if holder is not None:
+                tags += [("u", holder.pk), *_role_tags(holder)]
+            deployment = get_deployment()
             caller = Caller(
                 kind="bearer",
                 tenant=tenant,
                 name=token.application.client_id,
-                scopes=frozenset(token.scope.split()),
+                scopes=frozenset(held_scopes(holder, token.scope.split(), deployment)),
             )
             # Never trusted past the token's expiry.
             return caller, tags, (token.expires - timezone.now()).total_seconds()

@@ -22,6 +22,7 @@ from tenants.cache import Tag, cached
 # What a response needs, and no more: the reads stay narrow.
 _CLIENT_FIELDS = (
     "client_id",
+    "active",
     "tenant_id",
     "token_format",
     "introspection_scripts",

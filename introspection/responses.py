@@ -20,8 +20,8 @@ INACTIVE = {"active": False}
 
 
 def is_active(token: AccessToken | RefreshToken) -> bool:
-    """Active: neither revoked nor expired, and its user and tenant may still act."""
-    if not token.is_active() or token.application_id is None:
+    """Active: neither revoked nor expired, and its client, user and tenant may still act."""
+    if not token.is_active() or token.application_id is None or not token.application.active:
         return False
     if token.user_id is not None and not token.user.can_authenticate:
         return False

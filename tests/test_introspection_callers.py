@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from identity import permissions
 from identity.deployment import Deployment
-from identity.models import AccessToken, Role
+from identity.models import AccessToken, Client, Role
 from identity.models.tokens import token_checksum
 from identity.provisioning import create_user
 from tests.introspection_support import (
@@ -577,6 +577,21 @@ class TestCallerCache:
         assert active(introspect(client, basic("viewer", "viewer-pw"), world.token))
         Role.objects.for_tenant(world.tenants[SUPER]).filter(users=world.users[SUPER]["viewer"]).delete()
         assert introspect(client, basic("viewer", "viewer-pw"), world.token).status_code == 403
+
+    def test_bearer_whose_owner_lost_the_permission(self, client, world):
+        """The internal scope is re-checked at use: the client's owner no longer holds it."""
+        caller = bearer(world.bearer.introspect)
+        assert active(introspect(client, caller, world.token))
+        Role.objects.for_tenant(world.tenants[SUPER]).filter(users=world.users[SUPER]["admin"]).update(
+            permissions=[LOGIN]
+        )
+        assert introspect(client, caller, world.token).status_code == 403
+
+    def test_bearer_of_a_deactivated_client(self, client, world):
+        caller = bearer(world.bearer.introspect)
+        assert active(introspect(client, caller, world.token))
+        Client.objects.for_tenant(world.tenants[SUPER]).update(active=False)
+        assert introspect(client, caller, world.token).status_code == 401
 
     def test_deactivated_tenant_of_the_caller(self, client, world, configure):
         """Regression: a cached caller of a tenant deactivated since stayed accepted for 10 s."""
