@@ -166,6 +166,9 @@ class OAuthConfig:
     remove_username_from_introspection_response_for_app_tokens: bool = False
     access_token_validity: int = 3600
     refresh_token_validity: int = 86400
+    # RFC 9700 §4.14.2: a refresh-token family (a grant and all its rotations) ends this many
+    # seconds after its first refresh token, however often it is refreshed.
+    refresh_token_max_lifetime: int = 2592000
     introspect: IntrospectConfig = field(default_factory=IntrospectConfig)
     dcr: DcrConfig = field(default_factory=DcrConfig)
 
@@ -399,7 +402,7 @@ def _check_whole(deployment: Deployment, reader: _Reader) -> None:
             ("oauth", "validation_response_subject_identifier_format"),
             f"must be one of {', '.join(SUBJECT_FORMATS)}",
         )
-    for key in ("access_token_validity", "refresh_token_validity"):
+    for key in ("access_token_validity", "refresh_token_validity", "refresh_token_max_lifetime"):
         if getattr(oauth, key) <= 0:
             fail(("oauth", key), "must be a positive number of seconds")
     names: set[str] = set()

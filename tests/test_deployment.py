@@ -87,6 +87,7 @@ DEFAULTS = [
     ("oauth.remove_username_from_introspection_response_for_app_tokens", False),
     ("oauth.access_token_validity", 3600),
     ("oauth.refresh_token_validity", 86400),
+    ("oauth.refresh_token_max_lifetime", 2592000),
     ("oauth.introspect.allow_cross_tenant", False),
     ("oauth.introspect.allow_get", True),
     ("oauth.introspect.skip_authorization", False),
@@ -212,6 +213,7 @@ ERRORS = [
     ),
     ("[oauth]\naccess_token_validity = 0\n", "oauth.access_token_validity", 2, ["positive"]),
     ("[oauth]\nrefresh_token_validity = -1\n", "oauth.refresh_token_validity", 2, ["positive"]),
+    ("[oauth]\nrefresh_token_max_lifetime = 0\n", "oauth.refresh_token_max_lifetime", 2, ["positive"]),
     ("[oauth.introspect]\nallow_get = 1\n", "oauth.introspect.allow_get", 2, ["true or false"]),
     (
         '[[oauth.introspect.script]]\nname = "a"\ncallable = "m:f"\n\n'

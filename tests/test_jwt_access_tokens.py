@@ -162,7 +162,7 @@ class TestClaims:
                 ["https://rs.example", "https://rs2.example"],
                 ["https://rs.example", "https://rs2.example"],
             ),
-            ("api", ["https://rs.example"], "https://rs.example"),
+            ("api", ["https://other.example"], "https://other.example"),
             # ... which win over the client id (RFC 9068 requires an aud, §5 of the SPEC).
             ("api", [], API_AUDIENCES),
             ("one", [], "https://api.example"),

@@ -522,7 +522,6 @@ class TestAudience:
         [
             ("api", None, ["https://api.example", "https://other.example"]),
             ("api", ["https://api.example"], ["https://api.example"]),
-            ("api", ["https://elsewhere.example/x"], ["https://elsewhere.example/x"]),
             ("demo", None, []),
             (
                 "demo",
@@ -539,6 +538,22 @@ class TestAudience:
         response = token_request(client, TOKEN_PATHS["foo.com"], data, auth)
         assert response.status_code == 200, response.content
         assert stored(json.loads(response.content)["access_token"]).resource == audience
+
+    @pytest.mark.parametrize(
+        "resource",
+        [["https://elsewhere.example/x"], ["https://api.example", "https://elsewhere.example/x"]],
+    )
+    def test_a_client_with_audiences_asks_only_for_those(self, client, world, resource):
+        """RFC 8707 §2: a resource outside the client's configured audiences is invalid_target
+        (it was granted before: any client could name any resource)."""
+        response = token_request(
+            client,
+            TOKEN_PATHS["foo.com"],
+            {"grant_type": "client_credentials", "resource": resource},
+            world.api,
+        )
+        assert error_of(response) == "invalid_target"
+        assert b"elsewhere.example" in response.content
 
     @pytest.mark.parametrize("resource", ["not a uri", "/relative", "https://api.example/#fragment"])
     def test_resource_must_be_an_absolute_uri(self, client, world, resource):

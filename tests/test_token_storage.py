@@ -19,6 +19,7 @@ from django.test import override_settings
 
 from identity import settings as production_settings
 from identity.models import AccessToken, Client, Grant, IDToken
+from identity.models.tokens import redeemed_code
 from identity.provisioning import create_user
 from identity.services.clients import ClientSpec, create_client
 from tests.oauth_support import (
@@ -121,8 +122,12 @@ class TestDatabase:
             assert refresh.token_checksum == hashlib.sha256(body["refresh_token"].encode()).hexdigest()
 
     def test_authorization_code_is_gone_once_redeemed(self, client, world):
-        authorization_code(client, world)
-        assert not Grant.objects.all_tenants().exists()
+        """The row stays, marked redeemed (a replay must be recognised, RFC 6749 §4.1.2), but
+        holds a digest in place of the code."""
+        body = authorization_code(client, world)
+        grant = Grant.objects.all_tenants().get()
+        assert grant.redeemed is not None
+        assert grant.code == redeemed_code(body["code"])
 
 
 @pytest.fixture

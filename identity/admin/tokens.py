@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.utils import timezone
-from oauth2_provider.models import revoke_access_token
 
 from identity.models import AccessToken, Grant, IDToken, RefreshToken
+from identity.services.tokens import revoke_token
 from tenants.admin_scoping import ReadOnlyTenantScopedAdmin, TenantRelatedFieldListFilter
-from tenants.managers import use_tenant
 
 ACTIVE, EXPIRED, REVOKED = "active", "expired", "revoked"
 
@@ -27,17 +26,14 @@ def token_state(token: AccessToken | RefreshToken) -> str:
     return EXPIRED if token.is_expired() else ACTIVE
 
 
-def revoke_access(token: AccessToken) -> None:
-    """Revoke ``token`` and its refresh token, as the revocation endpoint would (RFC 7009 §2.1)."""
-    # The toolkit's shared revoke path queries the refresh token model: confine it to the tenant.
-    with use_tenant(token.tenant):
-        revoke_access_token(token)
-
-
-def revoke_refresh(token: RefreshToken) -> None:
-    """Revoke ``token`` and the access token it was issued with."""
-    with use_tenant(token.tenant):
-        token.revoke()
+@admin.action(description="Revoke selected tokens", permissions=["revoke"])
+def revoke_tokens(modeladmin, request, queryset) -> None:
+    """Revoke the selected access or refresh tokens, as the revocation endpoint would (RFC 7009
+    §2.1): an access token with its refresh token, a refresh token with its grant's access tokens."""
+    tokens = list(queryset.filter(revoked__isnull=True).select_related("tenant"))
+    for token in tokens:
+        revoke_token(token, actor=request.user.qualified_name)
+    modeladmin.message_user(request, f"Revoked {len(tokens)} token(s) and the tokens issued with them.")
 
 
 def without_credential_permissions(deleted_objects: tuple) -> tuple:
@@ -121,16 +117,7 @@ class TokenAdmin(CredentialAdmin):
         "jti",
     )
     readonly_fields = ("issued", "state")
-    actions = ("revoke_tokens",)
-
-    @admin.action(description="Revoke selected access tokens", permissions=["revoke"])
-    def revoke_tokens(self, request, queryset):
-        tokens = list(queryset.filter(revoked__isnull=True).select_related("tenant"))
-        for token in tokens:
-            revoke_access(token)
-        self.message_user(
-            request, f"Revoked {len(tokens)} access token(s) and the refresh tokens issued with them."
-        )
+    actions = (revoke_tokens,)
 
 
 class RefreshTokenAdmin(CredentialAdmin):
@@ -138,16 +125,7 @@ class RefreshTokenAdmin(CredentialAdmin):
     list_filter = (StateFilter, CLIENT_FILTER, "user")
     fields = ("tenant", "application", "user", "resource", "issued", "expires", "state", "revoked", "jti")
     readonly_fields = ("issued", "state")
-    actions = ("revoke_tokens",)
-
-    @admin.action(description="Revoke selected refresh tokens", permissions=["revoke"])
-    def revoke_tokens(self, request, queryset):
-        tokens = list(queryset.filter(revoked__isnull=True).select_related("tenant"))
-        for token in tokens:
-            revoke_refresh(token)
-        self.message_user(
-            request, f"Revoked {len(tokens)} refresh token(s) and the access tokens issued with them."
-        )
+    actions = (revoke_tokens,)
 
 
 class GrantAdmin(CredentialAdmin):

@@ -90,6 +90,9 @@ class Client(AbstractApplication):
         editable=False,
         help_text="SHA-256 of the RFC 7592 registration access token of a client registered by DCR.",
     )
+    active = models.BooleanField(
+        default=True, help_text="Inactive clients cannot authenticate anywhere; their tokens were revoked."
+    )
 
     objects = TenantScopedManager()
 

@@ -24,6 +24,11 @@ def token_checksum(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def redeemed_code(code: str) -> str:
+    """Return what a redeemed authorization code's row keeps in place of the code."""
+    return "redeemed:" + token_checksum(code)
+
+
 class TenantFromClient(models.Model):
     """A row of the client's tenant: ``tenant`` is taken from ``application`` when not given."""
 
@@ -46,6 +51,11 @@ class AccessToken(TenantFromClient, AbstractAccessToken):  # noqa: DJ008 (the to
     revoked = models.DateTimeField(null=True, blank=True)
     # Not auto_now_add: a JWT access token's row takes the iat of its claims.
     created = models.DateTimeField(default=timezone.now, editable=False)
+    # The authorization code it was issued from, so that replaying the code revokes it
+    # (RFC 6749 §4.1.2).
+    code_grant = models.ForeignKey(
+        "identity.Grant", null=True, blank=True, on_delete=models.SET_NULL, related_name="access_tokens"
+    )
 
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
@@ -71,6 +81,9 @@ class AccessToken(TenantFromClient, AbstractAccessToken):  # noqa: DJ008 (the to
 class RefreshToken(TenantFromClient, AbstractRefreshToken):  # noqa: DJ008 (the toolkit's __str__ names the row, never the token)
     expires = models.DateTimeField(null=True, blank=True)
     jti = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name="JWT ID")
+    # RFC 9700 §4.14.2: the family (this token and its rotations) ends here, however often it
+    # is refreshed ([oauth] refresh_token_max_lifetime after the first refresh token).
+    family_expires = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta(AbstractRefreshToken.Meta):
         swappable = "OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL"
@@ -100,6 +113,10 @@ class RefreshToken(TenantFromClient, AbstractRefreshToken):  # noqa: DJ008 (the 
 
 
 class Grant(TenantFromClient, AbstractGrant):  # noqa: DJ008 (the toolkit's __str__ names the row, never the token)
+    # Set when the code is exchanged. The row stays until it expires, so a replayed code is
+    # recognised and the tokens issued from it revoked (RFC 6749 §4.1.2).
+    redeemed = models.DateTimeField(null=True, blank=True, editable=False)
+
     class Meta(AbstractGrant.Meta):
         swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
 

@@ -1,8 +1,10 @@
-"""oauthlib's server with the project's per-client token lifetimes and formats."""
+"""oauthlib's server with the project's per-client token lifetimes and formats, and the checks
+of identity.oauth.issuance run on every token request."""
 
 from oauthlib.oauth2 import Server
 from oauthlib.oauth2.rfc6749.tokens import random_token_generator
 
+from identity.oauth.issuance import POST_TOKEN
 from identity.oauth.jwt_tokens import AccessTokenGenerator
 from identity.oauth.lifetimes import access_token_lifetime
 
@@ -15,3 +17,5 @@ class TenantServer(Server):
         # generator is called with the request, so not oauthlib.common.generate_token itself.
         kwargs["refresh_token_generator"] = random_token_generator
         super().__init__(request_validator, **kwargs)
+        for grant in (self.auth_grant, self.password_grant, self.credentials_grant, self.refresh_grant):
+            grant.custom_validators.post_token.extend(POST_TOKEN)

@@ -10,20 +10,39 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.contrib.auth import authenticate
+from django.db import transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749 import errors
 
-from identity.models import AccessToken, RefreshToken
+from identity.conf import get_deployment
+from identity.models import AccessToken, Grant, RefreshToken
+from identity.models.tokens import redeemed_code, token_checksum
 from identity.oauth.lifetimes import refresh_token_lifetime
+from identity.services import tokens as token_service
+
+
+def _actor(request) -> str:
+    return f"client:{request.client.client_id}"
 
 
 class TenantOAuth2Validator(OAuth2Validator):
+    def authenticate_client(self, request, *args, **kwargs) -> bool:
+        """RFC 6749 §2.3: the toolkit's check, and an inactive client fails like a wrong secret."""
+        return super().authenticate_client(request, *args, **kwargs) and request.client.active
+
+    def authenticate_client_id(self, client_id, request, *args, **kwargs) -> bool:
+        """A public client (RFC 6749 §2.1) must be active too."""
+        return super().authenticate_client_id(client_id, request, *args, **kwargs) and request.client.active
+
     def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs) -> bool:
         """RFC 6749 §5.2 unauthorized_client: the grant must be in the client's list."""
         return grant_type in client.grant_types
 
     def validate_user(self, username, password, client, request, *args, **kwargs) -> bool:
-        """Password grant (RFC 6749 §4.3): ``username`` is a user of the client's tenant."""
+        """Password grant (RFC 6749 §4.3): ``username`` is an active, unlocked user of the
+        client's tenant (the authentication backend refuses the others)."""
         user = authenticate(
             self.build_http_request(request), username=username, password=password, tenant=client.tenant
         )
@@ -32,11 +51,56 @@ class TenantOAuth2Validator(OAuth2Validator):
         request.user = user
         return True
 
+    def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
+        """RFC 6749 §4.1.2: a code is used once; a second use revokes what the first one got."""
+        grants = Grant.objects.for_tenant(client.tenant).filter(application=client)
+        grant = grants.filter(Q(code=code) | Q(code=redeemed_code(code))).first()
+        if grant is None:
+            return False
+        if grant.redeemed is not None:
+            token_service.revoke_code_tokens(grant, actor=_actor(request))
+            return False
+        request.code_grant = grant
+        return super().validate_code(client_id, code, client, request, *args, **kwargs)
+
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
+        """Keep the code's row, marked redeemed before the token was made
+        (identity.oauth.issuance.redeem_code), so that a replay is recognised; the code itself
+        is replaced by its digest (no usable credential stays in the database)."""
+        Grant.objects.for_tenant(request.client.tenant).filter(pk=request.code_grant.pk).update(
+            code=redeemed_code(code)
+        )
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
+        """RFC 6749 §6, plus the refresh token's own absolute expiry."""
+        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            return False
+        instance: RefreshToken = request.refresh_token_instance
+        return instance.expires is None or instance.expires > timezone.now()
+
     def save_bearer_token(self, token, request, *args, **kwargs):
-        """Issue a refresh token only to a client allowed the refresh_token grant (its list, §5)."""
+        """Issue a refresh token only to a client allowed the refresh_token grant (its list, §5);
+        on the refresh grant, spend the presented refresh token first, once."""
         if not request.client.allows_grant_type("refresh_token"):
             token.pop("refresh_token", None)  # the response is this same dict
-        return super().save_bearer_token(token, request, *args, **kwargs)
+        with transaction.atomic():
+            if request.grant_type == "refresh_token":
+                self._spend_refresh_token(request)
+            return super().save_bearer_token(token, request, *args, **kwargs)
+
+    def _spend_refresh_token(self, request) -> None:
+        """RFC 9700 §4.14.2 rotation, race-free: revoke the presented refresh token (and the
+        access token issued with it) with a conditional UPDATE; of concurrent requests with the
+        same token exactly one changes the row, the others get ``invalid_grant``."""
+        instance: RefreshToken = request.refresh_token_instance
+        tenant, now = request.client.tenant, timezone.now()
+        spent = RefreshToken.objects.for_tenant(tenant).filter(pk=instance.pk, revoked__isnull=True)
+        if not spent.update(revoked=now, updated=now):
+            raise errors.InvalidGrantError(description="the refresh token was already used", request=request)
+        AccessToken.objects.for_tenant(tenant).filter(
+            pk=instance.access_token_id, revoked__isnull=True
+        ).update(revoked=now, updated=now)
+        instance.revoked = now
 
     def _create_access_token(self, expires, request, token, source_refresh_token=None) -> AccessToken:
         if request.grant_type == "client_credentials":
@@ -51,6 +115,7 @@ class TenantOAuth2Validator(OAuth2Validator):
             source_refresh_token=source_refresh_token,
             grant_type=request.grant_type,
             resource=getattr(request, "resource", None) or list(request.client.audiences),
+            code_grant=getattr(request, "code_grant", None),
         )
         jwt = getattr(request, "jwt", None)
         if jwt is not None:
@@ -69,15 +134,36 @@ class TenantOAuth2Validator(OAuth2Validator):
         refresh_token = super()._create_refresh_token(
             request, refresh_token_code, access_token, previous_refresh_token
         )
-        refresh_token.expires = refresh_token.created + timedelta(
-            seconds=refresh_token_lifetime(request.client)
+        # RFC 9700 §4.14.2: rotation slides the expiry, never past the family's end.
+        family_expires = getattr(previous_refresh_token, "family_expires", None) or (
+            refresh_token.created + timedelta(seconds=get_deployment().oauth.refresh_token_max_lifetime)
         )
-        refresh_token.save(update_fields=["expires"])
+        own_expiry = refresh_token.created + timedelta(seconds=refresh_token_lifetime(request.client))
+        refresh_token.family_expires = family_expires
+        refresh_token.expires = min(own_expiry, family_expires)
+        refresh_token.save(update_fields=["expires", "family_expires"])
         return refresh_token
 
-    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
-        """RFC 6749 §6, plus the refresh token's own absolute expiry."""
-        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
-            return False
-        instance: RefreshToken = request.refresh_token_instance
-        return instance.expires is None or instance.expires > timezone.now()
+    def revoke_token(self, token, token_type_hint, request, *args, **kwargs) -> None:
+        """RFC 7009 §2.1: revoke ``token`` if it was issued to the requesting client (else do
+        nothing, and say nothing: the answer is 200 either way)."""
+        found = _client_token(request.client, token, token_type_hint)
+        if found is not None and found.revoked is None:
+            token_service.revoke_token(found, actor=_actor(request))
+
+
+def _client_token(client, token: str, hint: str | None) -> AccessToken | RefreshToken | None:
+    """Return the unrevoked-first access or refresh token ``token`` of ``client``, or None;
+    ``hint`` only orders the search (RFC 7009 §2.1)."""
+    lookup = {"token_checksum": token_checksum(token), "application": client}
+    models = (RefreshToken, AccessToken) if hint == "refresh_token" else (AccessToken, RefreshToken)
+    for model in models:
+        found = (
+            model.objects.for_tenant(client.tenant)
+            .filter(**lookup)
+            .order_by(F("revoked").desc(nulls_first=True))
+            .first()
+        )
+        if found is not None:
+            return found
+    return None

@@ -12,6 +12,7 @@ from identity import audit
 from identity.conf import get_deployment
 from identity.models import Client, User
 from identity.provisioning import ADMIN_ROLE
+from identity.services.tokens import revoke_client_tokens_quietly
 from tenants.models import Tenant
 
 
@@ -140,3 +141,42 @@ def rotate_secret(client: Client, *, actor: str) -> str:
         "client.secret_rotated", actor=actor, tenant=client.tenant.domain, client_id=client.client_id
     )
     return secret
+
+
+# -- Deactivation and deletion: the client's tokens are revoked at once ---------------------
+
+
+@transaction.atomic
+def deactivate_client(client: Client, *, actor: str) -> None:
+    """Deactivate ``client``: it can no longer authenticate, and every token it holds is revoked.
+
+    Activating it again revives none of them (docs/token-storage.md).
+    """
+    client.active = False
+    revoked = revoke_client_tokens_quietly(client)
+    client.save(update_fields=["active", "updated"])
+    audit.record(
+        "client.deactivated",
+        actor=actor,
+        tenant=client.tenant.domain,
+        client_id=client.client_id,
+        tokens_revoked=revoked,
+    )
+
+
+@transaction.atomic
+def activate_client(client: Client, *, actor: str) -> None:
+    """Activate ``client`` again."""
+    client.active = True
+    client.save(update_fields=["active", "updated"])
+    audit.record("client.activated", actor=actor, tenant=client.tenant.domain, client_id=client.client_id)
+
+
+@transaction.atomic
+def delete_client(client: Client, *, actor: str) -> None:
+    """Delete ``client`` and its tokens, revoking them first (the revocation is what other
+    processes hear)."""
+    revoked = revoke_client_tokens_quietly(client)
+    client_id, domain = client.client_id, client.tenant.domain
+    client.delete()
+    audit.record("client.deleted", actor=actor, tenant=domain, client_id=client_id, tokens_revoked=revoked)

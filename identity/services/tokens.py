@@ -1,4 +1,8 @@
-"""Token housekeeping (SPEC §9 ``cleartokens``)."""
+"""Revoke tokens, one or all of a user, a client or a tenant (RFC 7009), and token housekeeping.
+
+Bulk revocations are one ``UPDATE`` per table through the tenant-scoped managers, never one save
+per row. A revoked row is kept (the admin lists it) until ``cleartokens`` removes it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,113 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from identity.models import AccessToken, Grant, IDToken, RefreshToken
+from identity import audit
+from identity.models import AccessToken, Client, Grant, IDToken, RefreshToken, User
+from tenants.models import Tenant
+
+
+@transaction.atomic
+def revoke_token(token: AccessToken | RefreshToken, *, actor: str) -> None:
+    """Revoke ``token``: an access token with its refresh token, a refresh token with the access
+    tokens of its grant (every rotation of it), as RFC 7009 §2.1 allows."""
+    now = timezone.now()
+    tenant = token.tenant
+    if isinstance(token, RefreshToken):
+        refresh = RefreshToken.objects.for_tenant(tenant).filter(pk=token.pk)
+        if token.token_family:
+            refresh = RefreshToken.objects.for_tenant(tenant).filter(token_family=token.token_family)
+        access_ids = list(refresh.exclude(access_token=None).values_list("access_token_id", flat=True))
+        kind = "refresh_token"
+    else:
+        refresh = RefreshToken.objects.for_tenant(tenant).filter(access_token_id=token.pk)
+        access_ids = [token.pk]
+        kind = "access_token"
+    access_count = _revoke(AccessToken.objects.for_tenant(tenant).filter(pk__in=access_ids), now)
+    refresh_count = _revoke(refresh, now)
+    token.revoked = token.revoked or now
+    audit.record(
+        "token.revoked",
+        actor=actor,
+        tenant=tenant.domain,
+        token_type=kind,
+        token_id=token.pk,
+        jti=str(token.jti),
+        access_tokens=access_count,
+        refresh_tokens=refresh_count,
+    )
+
+
+@transaction.atomic
+def revoke_user_tokens(user: User, *, actor: str) -> int:
+    """Revoke every token issued to ``user`` and drop its unused authorization codes; return how
+    many tokens were revoked.
+
+    Client-credentials tokens of the clients ``user`` owns are the clients' own, not the user's:
+    they stay.
+    """
+    count = revoke_user_tokens_quietly(user)
+    audit.record(
+        "user.tokens_revoked", actor=actor, tenant=user.tenant.domain, user=user.username, tokens=count
+    )
+    return count
+
+
+@transaction.atomic
+def revoke_client_tokens(client: Client, *, actor: str) -> int:
+    """Revoke every token issued to ``client`` and drop its unused codes; return the count."""
+    count = revoke_client_tokens_quietly(client)
+    audit.record(
+        "client.tokens_revoked",
+        actor=actor,
+        tenant=client.tenant.domain,
+        client_id=client.client_id,
+        tokens=count,
+    )
+    return count
+
+
+@transaction.atomic
+def revoke_tenant_tokens(tenant: Tenant, *, actor: str) -> int:
+    """Revoke every token of ``tenant`` and drop its unused codes; return the count."""
+    count = revoke_tenant_tokens_quietly(tenant)
+    audit.record("tenant.tokens_revoked", actor=actor, tenant=tenant.domain, tokens=count)
+    return count
+
+
+# The same without an audit record of their own: for a change (a lock, a deactivation) whose
+# record already counts the tokens it revoked.
+
+
+def revoke_user_tokens_quietly(user: User) -> int:
+    tenant = user.tenant
+    count = _revoke_owned(tenant, Q(user=user), exclude_app_tokens=True)
+    Grant.objects.for_tenant(tenant).filter(user=user, redeemed__isnull=True).delete()
+    return count
+
+
+def revoke_client_tokens_quietly(client: Client) -> int:
+    tenant = client.tenant
+    count = _revoke_owned(tenant, Q(application=client))
+    Grant.objects.for_tenant(tenant).filter(application=client, redeemed__isnull=True).delete()
+    return count
+
+
+def revoke_tenant_tokens_quietly(tenant: Tenant) -> int:
+    count = _revoke_owned(tenant, Q())
+    Grant.objects.for_tenant(tenant).filter(redeemed__isnull=True).delete()
+    return count
+
+
+def _revoke_owned(tenant: Tenant, owner: Q, *, exclude_app_tokens: bool = False) -> int:
+    now = timezone.now()
+    access = AccessToken.objects.for_tenant(tenant).filter(owner)
+    if exclude_app_tokens:
+        access = access.exclude(grant_type="client_credentials")
+    return _revoke(access, now) + _revoke(RefreshToken.objects.for_tenant(tenant).filter(owner), now)
+
+
+def _revoke(queryset, now) -> int:
+    return queryset.filter(revoked__isnull=True).update(revoked=now, updated=now)
 
 
 @transaction.atomic
@@ -32,3 +142,26 @@ def clear_expired() -> dict[str, int]:
     deleted["authorization codes"] = Grant.objects.all_tenants().filter(expires__lte=now).delete()[0]
     deleted["ID tokens"] = IDToken.objects.all_tenants().filter(expires__lte=now).delete()[0]
     return deleted
+
+
+@transaction.atomic
+def revoke_code_tokens(grant: Grant, *, actor: str) -> int:
+    """Revoke the tokens issued from authorization code ``grant``, and every rotation of their
+    refresh tokens: the code was replayed (RFC 6749 §4.1.2). Return the count."""
+    tenant, now = grant.tenant, timezone.now()
+    access = AccessToken.objects.for_tenant(tenant).filter(code_grant=grant)
+    refresh = RefreshToken.objects.for_tenant(tenant)
+    families = refresh.filter(access_token__in=access).values_list("token_family", flat=True)
+    family = RefreshToken.objects.for_tenant(tenant).filter(token_family__in=list(families))
+    family_access = AccessToken.objects.for_tenant(tenant).filter(
+        pk__in=list(family.exclude(access_token=None).values_list("access_token_id", flat=True))
+    )
+    count = _revoke(access, now) + _revoke(family_access, now) + _revoke(family, now)
+    audit.record(
+        "code.replayed",
+        actor=actor,
+        tenant=tenant.domain,
+        client_id=grant.application.client_id,
+        tokens_revoked=count,
+    )
+    return count

@@ -1,9 +1,7 @@
-from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
-from django.db import IntegrityError
+from django.core.management.base import BaseCommand
 
-from identity.provisioning import create_tenant
-from tenants.models import Tenant
+from identity.management.commands._support import ACTOR, refused
+from identity.services.tenants import create_tenant
 
 
 class Command(BaseCommand):
@@ -16,16 +14,8 @@ class Command(BaseCommand):
         parser.add_argument("--name", default="", help="a display name")
 
     def handle(self, *args, domain, admin, password, name, **options):
-        if Tenant.objects.filter(domain=domain).exists():
-            raise CommandError(f"tenant '{domain}' already exists")
-        try:
-            tenant = create_tenant(domain, admin_username=admin, admin_password=password, name=name)
-        except (ValidationError, IntegrityError) as exc:
-            raise CommandError(f"tenant '{domain}' not created: {_message(exc)}") from exc
+        with refused(f"tenant '{domain}' not created"):
+            tenant = create_tenant(
+                domain, admin_username=admin, admin_password=password, name=name, actor=ACTOR
+            )
         self.stdout.write(f"created tenant {tenant.domain} with admin {admin}@{tenant.domain}")
-
-
-def _message(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        return "; ".join(exc.messages)
-    return str(exc)

@@ -1,11 +1,7 @@
-from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
-from django.db import IntegrityError
+from django.core.management.base import BaseCommand
 
-from identity import permissions
-from identity.models import User
-from identity.provisioning import create_user
-from tenants.models import Tenant
+from identity.management.commands._support import ACTOR, refused, tenant_named
+from identity.services.users import create_user
 
 
 class Command(BaseCommand):
@@ -25,18 +21,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, username, tenant, password, permission, **options):
-        found = Tenant.objects.filter(domain=tenant).first()
-        if found is None:
-            raise CommandError(f"tenant '{tenant}' does not exist; create it with `manage.py createtenant`")
-        bad = [path for path in permission if not permissions.is_valid_path(path)]
-        if bad:
-            raise CommandError(
-                f"not a permission path: {', '.join(bad)} (expected e.g. /permission/admin/login)"
-            )
-        if User.objects.for_tenant(found).filter(username=username).exists():
-            raise CommandError(f"user '{username}@{tenant}' already exists")
-        try:
-            user = create_user(found, username, password, permission)
-        except (ValidationError, IntegrityError) as exc:
-            raise CommandError(f"user not created: {exc}") from exc
+        found = tenant_named(tenant)
+        with refused("user not created"):
+            user = create_user(found, username, password, permissions=permission, actor=ACTOR)
         self.stdout.write(f"created user {user.qualified_name}")

@@ -1,8 +1,8 @@
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from identity.keys import rotate
+from identity.management.commands._support import ACTOR, tenant_named
 from identity.models import SigningKey
-from tenants.models import Tenant
+from identity.services.keys import rotate_key
 
 
 class Command(BaseCommand):
@@ -15,8 +15,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, tenant, algorithm=None, **options):
-        found = Tenant.objects.filter(domain=tenant).first()
-        if found is None:
-            raise CommandError(f"tenant '{tenant}' does not exist")
-        key = rotate(found, algorithm)
+        found = tenant_named(tenant)
+        key = rotate_key(found, algorithm=algorithm, actor=ACTOR)
         self.stdout.write(f"tenant {found.domain} now signs with {key.algorithm} key {key.kid}")

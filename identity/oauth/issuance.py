@@ -1,0 +1,70 @@
+"""Checks run on every token request once oauthlib has validated it, before a token is made.
+
+Registered as oauthlib ``post_token`` custom validators (identity.oauth.server), the seam
+oauthlib documents for this; each raises an RFC 6749 §5.2 error or narrows the request.
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from oauthlib.oauth2.rfc6749 import errors
+
+from identity.conf import get_deployment
+from identity.models import Grant
+from identity.oauth.scopes import held_scopes
+
+
+def subject_may_hold_tokens(request) -> None:
+    """A locked or inactive user gets no token from a code or a refresh token (RFC 6749 §5.2
+    ``invalid_grant``: the grant was issued to someone who may no longer use it)."""
+    if request.grant_type in ("authorization_code", "refresh_token"):
+        user = request.user
+        if user is None or not user.can_authenticate:
+            raise errors.InvalidGrantError(description="the resource owner may not sign in", request=request)
+
+
+def grant_only_held_internal_scopes(request) -> None:
+    """Leave out the ``internal_*`` scopes whose permission the token's subject does not hold
+    now, as WSO2 does; the token is issued with the rest. The subject is the user, or the
+    client's owner for ``client_credentials``."""
+    holder = request.client.user if request.grant_type == "client_credentials" else request.user
+    if request.scopes:
+        request.scopes = held_scopes(holder, request.scopes, get_deployment())
+
+
+def resource_within_audiences(request) -> None:
+    """RFC 8707 §2: a client with configured ``audiences`` may ask only for those as
+    ``resource`` (``invalid_target`` otherwise); one without may ask for any."""
+    audiences = set(request.client.audiences)
+    if not audiences:
+        return
+    wanted = [value for key, value in (request.decoded_body or []) if key == "resource"]
+    code_grant = getattr(request, "code_grant", None)
+    if code_grant is not None:
+        wanted += list(code_grant.resource or [])
+    outside = sorted(set(wanted) - audiences)
+    if outside:
+        raise errors.CustomOAuth2Error(
+            error="invalid_target",
+            description=f"resource {', '.join(outside)} is not an audience of this client",
+            request=request,
+        )
+
+
+def redeem_code(request) -> None:
+    """Mark the authorization code used, once: a concurrent second exchange loses here and
+    counts as a replay (RFC 6749 §4.1.2)."""
+    if request.grant_type != "authorization_code":
+        return
+    grant = request.code_grant
+    claimed = Grant.objects.for_tenant(request.client.tenant).filter(pk=grant.pk, redeemed__isnull=True)
+    if not claimed.update(redeemed=timezone.now()):
+        raise errors.InvalidGrantError(description="the authorization code was already used", request=request)
+
+
+POST_TOKEN = (
+    subject_may_hold_tokens,
+    resource_within_audiences,
+    grant_only_held_internal_scopes,
+    redeem_code,
+)
