@@ -20,7 +20,7 @@ from tenants.models import Tenant
 
 MGMT_SECRET = "mgmt-secret-0123456789abcdef"
 VIEW_APPS = "/permission/admin/manage/identity/applicationmgt/view"
-PASSWORDS = {"foo.com": "admin", "bar.com": "bar-admin"}
+PASSWORDS = {"carbon.super": "admin", "foo.com": "admin", "bar.com": "bar-admin"}
 
 
 def prefix(domain: str) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from rest_framework import exceptions, permissions
 
 from identity.api.authentication import INVALID
-from identity.permissions import holds_any
+from identity.oauth.scopes import INTERNAL_SCOPES
 from tenants import get_current_tenant
 from tenants.access_control import caller_tenant_allowed
 
@@ -23,18 +23,17 @@ METHOD_VERBS = {"GET": "view", "HEAD": "view", "OPTIONS": "view", "POST": "creat
 METHOD_VERBS |= {"PATCH": "update", "DELETE": "delete"}
 
 
-def permission_path(resource: str, verb: str) -> str:
-    return f"/permission/admin/manage/identity/{resource}/{verb}"
-
-
 def scope_name(resource: str, verb: str) -> str:
     return f"internal_{SCOPE_STEMS[resource]}_{verb}"
 
 
-# Every API scope and the permission behind it (what a token must carry, what its user must hold).
-API_SCOPES = {
-    scope_name(resource, verb): permission_path(resource, verb) for resource in SCOPE_STEMS for verb in VERBS
-}
+def permission_path(resource: str, verb: str) -> str:
+    """Return the permission path behind the scope of ``verb`` on ``resource``."""
+    return INTERNAL_SCOPES[scope_name(resource, verb)][0]
+
+
+# The API's scopes: those of the internal scopes whose permission is a management path.
+API_SCOPES = tuple(scope for scope in INTERNAL_SCOPES if scope.endswith(VERBS))
 
 
 def required(view, request) -> tuple[str, str]:
@@ -90,9 +89,3 @@ class SuperTenantSuperuser(permissions.BasePermission):
             and user.tenant.is_super
             and get_current_tenant(request).is_super
         )
-
-
-def holds_all(user, paths) -> bool:
-    """Return whether ``user`` holds every one of ``paths``: what it may grant (no escalation)."""
-    held = user.permission_paths() if user.can_authenticate else set()
-    return all(holds_any(held, [path]) for path in paths)

@@ -45,6 +45,7 @@ class ClientSerializer(serializers.Serializer):
         return {
             "client_id": client.client_id,
             "name": client.name,
+            "active": client.active,
             "public": client.client_type == Client.CLIENT_PUBLIC,
             "owner": client.user.username if client.user_id else None,
             "grant_types": list(client.grant_types),
@@ -68,6 +69,7 @@ class ClientOutputSerializer(serializers.Serializer):
 
     client_id = serializers.CharField()
     name = serializers.CharField()
+    active = serializers.BooleanField()
     public = serializers.BooleanField()
     owner = serializers.CharField(allow_null=True)
     grant_types = serializers.ListField(child=serializers.CharField())
@@ -109,15 +111,21 @@ class RoleSerializer(serializers.ModelSerializer):
 
 
 class UserSerializer(serializers.ModelSerializer):
-    username = serializers.RegexField(r"^[^\s\x00/]+$", max_length=150)
-    password = serializers.CharField(write_only=True, max_length=1000, trim_whitespace=False)
+    """A user as the API shows it (never its password hash)."""
+
     roles = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
 
     class Meta:
         model = User
-        fields = ["id", "username", "email", "is_active", "is_locked", "roles", "password", "date_joined"]
-        read_only_fields = ["id", "is_active", "is_locked", "date_joined"]
+        fields = ["username", "email", "is_active", "is_locked", "roles", "date_joined"]
+        read_only_fields = fields
+
+
+class UserCreateSerializer(serializers.Serializer):
+    username = serializers.RegexField(r"^[^\s\x00/]+$", max_length=150)
+    password = serializers.CharField(write_only=True, max_length=1000, trim_whitespace=False)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    roles = serializers.ListField(child=serializers.CharField(max_length=150), default=list)
 
 
 class UserRolesSerializer(serializers.Serializer):
@@ -137,13 +145,24 @@ class TokenSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AccessToken
-        fields = ["id", "jti", "client_id", "user", "scope", "grant_type", "created", "expires", "revoked"]
-        fields += ["state"]
+        fields = ["jti", "client_id", "user", "scope", "grant_type", "created", "expires", "revoked", "state"]
 
     def get_state(self, token: AccessToken) -> str:
         if token.revoked is not None:
             return "revoked"
         return "expired" if token.is_expired() else "active"
+
+
+class RevokeAllSerializer(serializers.Serializer):
+    """Whose tokens to revoke: a user's (by username) or a client's (by client id)."""
+
+    user = serializers.CharField(max_length=150, required=False)
+    client_id = serializers.CharField(max_length=100, required=False)
+
+    def validate(self, data: dict) -> dict:
+        if len(data) != 1:
+            raise serializers.ValidationError("give exactly one of user, client_id")
+        return data
 
 
 class RevokedCountSerializer(serializers.Serializer):

@@ -5,13 +5,16 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
 from identity.api import schema  # noqa: F401 (registers the authentication schemes)
-from identity.api.views import clients, keys, roles
+from identity.api.views import clients, keys, roles, tenants, tokens, users
 from identity.api.views.fallback import NotFound
 
 router = SimpleRouter(trailing_slash=False)
 router.register("clients", clients.ClientViewSet, basename="api-client")
 router.register("roles", roles.RoleViewSet, basename="api-role")
 router.register("keys", keys.KeyViewSet, basename="api-key")
+router.register("users", users.UserViewSet, basename="api-user")
+router.register("tokens", tokens.TokenViewSet, basename="api-token")
+router.register("tenants", tenants.TenantManagementViewSet, basename="api-tenant")
 
 urlpatterns = [
     path(

@@ -91,3 +91,11 @@ class ClientViewSet(mixins.ListModelMixin, TenantViewSet):
         client = self.get_object()
         service.deactivate_client(client, actor=self.actor)
         return Response(_show(client))
+
+    @extend_schema(request=None, responses=serializers.ClientOutputSerializer)
+    @action(detail=True, methods=["post"], permission_verb="update")
+    def activate(self, request, client_id=None):
+        """Activate the client again (its revoked tokens stay revoked)."""
+        client = self.get_object()
+        service.activate_client(client, actor=self.actor)
+        return Response(_show(client))
