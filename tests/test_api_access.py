@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from identity.api.permissions import permission_path, scope_name
-from identity.models import Client, Role, SigningKey, User
+from identity.models import AccessToken, Client, Role, SigningKey, User
 from identity.provisioning import ADMIN_ROLE, create_user
 from tests.api_support import MGMT_SECRET, admin_of, basic, bearer, call, make_api_world
+from tests.introspection_support import make_token
 
 RESOURCES = ("applicationmgt", "rolemgt")
 VERBS = ("view", "create", "update", "delete")
@@ -21,6 +22,8 @@ def make_world():
             create_user(world.foo, f"{resource}-{verb}", "pw", [permission_path(resource, verb)])
     Role.objects.create(tenant=world.foo, name="spare", permissions=[])
     Role.objects.create(tenant=world.bar, name="spare", permissions=[])
+    for tenant in (world.foo, world.bar):
+        make_token(Client.objects.for_tenant(tenant).get(client_id="mgmt"), scope="test1")
     return world
 
 
@@ -177,6 +180,17 @@ ROUTES = [
     ("GET", "keys"),
     ("GET", "keys/{kid}"),
     ("POST", "keys/rotate"),
+    ("GET", "users"),
+    ("POST", "users"),
+    ("GET", "users/admin"),
+    ("DELETE", "users/admin"),
+    ("POST", "users/admin/lock"),
+    ("POST", "users/admin/password"),
+    ("POST", "users/admin/roles"),
+    ("GET", "tokens"),
+    ("GET", "tokens/{jti}"),
+    ("POST", "tokens/{jti}/revoke"),
+    ("POST", "tokens/revoke-all"),
 ]
 DIRECTIONS = [("foo.com", "bar.com"), ("bar.com", "foo.com")]
 BODIES = {
@@ -191,6 +205,8 @@ def fingerprint(tenant) -> tuple:
         sorted(Client.objects.for_tenant(tenant).values_list("client_id", "name", "client_secret")),
         sorted(Role.objects.for_tenant(tenant).values_list("name", "permissions")),
         sorted(SigningKey.objects.for_tenant(tenant).values_list("kid", "active")),
+        sorted(User.objects.for_tenant(tenant).values_list("username", "password", "is_locked", "is_active")),
+        sorted(AccessToken.objects.for_tenant(tenant).values_list("jti", "revoked")),
     )
 
 
@@ -201,13 +217,15 @@ def test_a_tenant_admin_cannot_reach_another_tenant(client, world, caller, targe
     tenants = {"foo.com": world.foo, "bar.com": world.bar}
     victim = tenants[target]
     kid = SigningKey.objects.for_tenant(victim).first().kid
-    path = route.format(role=role_id(victim), kid=kid)
+    jti = AccessToken.objects.for_tenant(victim).filter(scope="test1").get().jti
+    path = route.format(role=role_id(victim), kid=kid, jti=jti)
     headers = admin_of(caller) if scheme == "basic" else bearer(client, caller)
     before = fingerprint(victim)
     # At the victim's path: refused like a wrong credential (gate 1).
     response = call(client, method, target, path, headers, BODIES.get(method))
     assert response.status_code == 401, response.content
-    assert kid not in response.content.decode() and "spare" not in response.content.decode()
+    for secret_of_victim in (kid, "spare", str(jti)):
+        assert secret_of_victim not in response.content.decode()
     # At the caller's own path, naming the victim's rows: not found there.
     if "{" in route:
         own = call(client, method, caller, path, headers, BODIES.get(method))
