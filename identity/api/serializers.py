@@ -124,7 +124,7 @@ class UserSerializer(serializers.ModelSerializer):
 class UserCreateSerializer(serializers.Serializer):
     username = serializers.RegexField(r"^[^\s\x00/]+$", max_length=150)
     password = serializers.CharField(write_only=True, max_length=1000, trim_whitespace=False)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    email = serializers.EmailField(required=False, allow_blank=True)
     roles = serializers.ListField(child=serializers.CharField(max_length=150), default=list)
 
 
@@ -195,6 +195,6 @@ class TenantSerializer(serializers.ModelSerializer):
 
 class TenantCreateSerializer(serializers.Serializer):
     domain = serializers.RegexField(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$", max_length=253)
-    name = serializers.CharField(max_length=255, required=False, default="")
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     admin_username = serializers.RegexField(r"^[^\s\x00@/]+$", max_length=150)
     admin_password = serializers.CharField(max_length=1000, write_only=True, trim_whitespace=False)

@@ -66,7 +66,7 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
             values["username"],
             values["password"],
             roles=values["roles"],
-            email=values["email"],
+            email=values.get("email", ""),
             actor=self.actor,
         )
         return self._show(user, status.HTTP_201_CREATED)
