@@ -45,6 +45,12 @@ class TestCreate:
         )
         assert token.status_code == 200 and token.json()["scope"] == "reports"
 
+    def test_lifetimes_are_taken_at_creation(self, client, world):
+        """Regression (found by fuzzing): a lifetime in the create body answered 500."""
+        body = {**NEW_CLIENT, "access_token_lifetime": 120, "refresh_token_lifetime": None}
+        created = call(client, "POST", "foo.com", "clients", admin_of("foo.com"), body)
+        assert created.status_code == 201 and created.json()["access_token_lifetime"] == 120
+
     def test_the_secret_is_stored_hashed(self, client, world):
         body = call(client, "POST", "foo.com", "clients", admin_of("foo.com"), NEW_CLIENT).json()
         stored = Client.objects.for_tenant(world.foo).get(client_id=body["client_id"])

@@ -114,6 +114,7 @@ class UserSerializer(serializers.ModelSerializer):
     """A user as the API shows it (never its password hash)."""
 
     roles = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    email = serializers.CharField(read_only=True)  # may be empty, so not format "email"
 
     class Meta:
         model = User

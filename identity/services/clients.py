@@ -32,6 +32,8 @@ class ClientSpec:
     run_scripts_before_jwt: bool = False
     use_tenant_domain_in_subject: bool = False
     use_user_store_domain_in_subject: bool = False
+    access_token_lifetime: int | None = None  # seconds; None: [oauth] access_token_validity
+    refresh_token_lifetime: int | None = None
 
 
 @transaction.atomic
@@ -63,6 +65,8 @@ def create_client(tenant: Tenant, spec: ClientSpec, *, actor: str = "command") -
         run_introspection_script_before_jwt_creation=spec.run_scripts_before_jwt,
         use_tenant_domain_in_local_subject_identifier=spec.use_tenant_domain_in_subject,
         use_user_store_domain_in_local_subject_identifier=spec.use_user_store_domain_in_subject,
+        access_token_lifetime=spec.access_token_lifetime,
+        refresh_token_lifetime=spec.refresh_token_lifetime,
     )
     client.full_clean(exclude=["client_secret"])
     client.save()
