@@ -86,6 +86,12 @@ class Client(Announced, AbstractApplication):
         help_text="Names of [[oauth.introspect.script]].",
     )
     run_introspection_script_before_jwt_creation = models.BooleanField(default=False)
+    registration_access_token_digest = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="SHA-256 of the RFC 7592 registration access token of a client registered by DCR.",
+    )
     active = models.BooleanField(
         default=True, help_text="Inactive clients cannot authenticate anywhere; their tokens were revoked."
     )

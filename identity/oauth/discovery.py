@@ -41,6 +41,7 @@ def metadata(tenant: Tenant, request=None) -> dict:
         "revocation_endpoint": endpoint(tenant, "/oauth2/revoke", request),
         "introspection_endpoint": endpoint(tenant, "/oauth2/introspect", request),
         "jwks_uri": endpoint(tenant, "/oauth2/jwks", request),
+        "registration_endpoint": endpoint(tenant, "/oauth2/register", request),  # RFC 7591 §3
         "grant_types_supported": list(GRANT_TYPES),
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": ["S256"],

@@ -32,10 +32,12 @@ class ClientSpec:
     run_scripts_before_jwt: bool = False
     use_tenant_domain_in_subject: bool = False
     use_user_store_domain_in_subject: bool = False
+    access_token_lifetime: int | None = None  # seconds; None: [oauth] access_token_validity
+    refresh_token_lifetime: int | None = None
 
 
 @transaction.atomic
-def create_client(tenant: Tenant, spec: ClientSpec) -> tuple[Client, str]:
+def create_client(tenant: Tenant, spec: ClientSpec, *, actor: str = "command") -> tuple[Client, str]:
     """Create the client; return it and its secret in clear (shown once, stored hashed)."""
     client_id = spec.client_id or generate_client_id()
     if Client.objects.for_tenant(tenant).filter(client_id=client_id).exists():
@@ -63,9 +65,12 @@ def create_client(tenant: Tenant, spec: ClientSpec) -> tuple[Client, str]:
         run_introspection_script_before_jwt_creation=spec.run_scripts_before_jwt,
         use_tenant_domain_in_local_subject_identifier=spec.use_tenant_domain_in_subject,
         use_user_store_domain_in_local_subject_identifier=spec.use_user_store_domain_in_subject,
+        access_token_lifetime=spec.access_token_lifetime,
+        refresh_token_lifetime=spec.refresh_token_lifetime,
     )
     client.full_clean(exclude=["client_secret"])
     client.save()
+    audit.record("client.created", actor=actor, tenant=tenant.domain, client_id=client.client_id)
     return client, secret
 
 
@@ -77,6 +82,69 @@ def _owner(tenant: Tenant, username: str) -> User | None:
             raise ValidationError({"owner": f"no user '{username}' in tenant {tenant.domain}"})
         return owner
     return users.filter(roles__name=ADMIN_ROLE).order_by("pk").first()
+
+
+# What update_client may change, and the model field each name sets.
+UPDATABLE = {
+    "name": "name",
+    "grant_types": "grant_types",
+    "scopes": "allowed_scopes",
+    "redirect_uris": "redirect_uris",
+    "audiences": "audiences",
+    "token_format": "token_format",
+    "access_token_lifetime": "access_token_lifetime",
+    "refresh_token_lifetime": "refresh_token_lifetime",
+    "scripts": "introspection_scripts",
+    "run_scripts_before_jwt": "run_introspection_script_before_jwt_creation",
+    "use_tenant_domain_in_subject": "use_tenant_domain_in_local_subject_identifier",
+    "use_user_store_domain_in_subject": "use_user_store_domain_in_local_subject_identifier",
+}
+
+
+@transaction.atomic
+def update_client(client: Client, *, actor: str, **changes) -> Client:
+    """Change the client's settings named in ``changes`` (keys of ``UPDATABLE``); validate and save."""
+    unknown = sorted(set(changes) - set(UPDATABLE))
+    if unknown:
+        raise ValidationError({name: "cannot be changed" for name in unknown})
+    if "scripts" in changes:
+        known_scripts = {script.name for script in get_deployment().oauth.introspect.script}
+        missing = sorted(set(changes["scripts"]) - known_scripts)
+        if missing:
+            raise ValidationError({"scripts": f"no [[oauth.introspect.script]] named {', '.join(missing)}"})
+    for name, value in changes.items():
+        if name == "redirect_uris":
+            value = " ".join(value)
+        elif name in ("grant_types", "scopes"):
+            value = list(dict.fromkeys(value))
+        setattr(client, UPDATABLE[name], value)
+    client.full_clean(exclude=["client_secret"])
+    client.save()
+    audit.record(
+        "client.updated",
+        actor=actor,
+        tenant=client.tenant.domain,
+        client_id=client.client_id,
+        fields=sorted(changes),
+    )
+    return client
+
+
+@transaction.atomic
+def rotate_secret(client: Client, *, actor: str) -> str:
+    """Give a confidential client a new secret; return it in clear (shown once, stored hashed).
+
+    The old secret stops working at once; tokens already issued stay valid.
+    """
+    if client.client_type != Client.CLIENT_CONFIDENTIAL:
+        raise ValidationError({"client_type": "a public client has no secret"})
+    secret = generate_client_secret()
+    client.client_secret = secret
+    client.save()  # the toolkit's ClientSecretField hashes it on save
+    audit.record(
+        "client.secret_rotated", actor=actor, tenant=client.tenant.domain, client_id=client.client_id
+    )
+    return secret
 
 
 # -- Deactivation and deletion: the client's tokens are revoked at once ---------------------

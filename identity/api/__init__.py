@@ -1,0 +1,1 @@
+"""The management REST API of a tenant, at ``/t/<tenant>/api/v1/`` (docs/api.md)."""

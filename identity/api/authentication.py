@@ -1,0 +1,96 @@
+"""Who calls the management API: DRF authentication classes, one per scheme.
+
+Each returns None when the request does not use its scheme (or ``[[resource.access_control]]``
+does not accept it here), raises ``AuthenticationFailed`` for bad credentials, and otherwise
+returns ``(user, ApiCaller)``. Every failure reads the same, so a caller learns nothing about
+why (a valid credential of another tenant fails like a wrong one).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+
+from django.contrib.auth import authenticate
+from rest_framework import authentication, exceptions
+
+from identity.models import AccessToken, User
+from identity.models.tokens import token_checksum
+from tenants import get_current_tenant
+from tenants.access_control import allowed_auth_handlers
+from tenants.models import Tenant
+
+INVALID = "invalid credentials"
+
+
+@dataclass(frozen=True)
+class ApiCaller:
+    """An authenticated caller of the API (``request.auth``); ``request.user`` is its user."""
+
+    kind: str  # "bearer" or "user"
+    tenant: Tenant
+    actor: str  # what the audit trail records: "admin@foo.com" or "client:<client_id>"
+    scopes: frozenset[str] = field(default_factory=frozenset)
+
+
+def _accepts(request, handler: str) -> bool:
+    return handler in allowed_auth_handlers(getattr(request, "access_control", None))
+
+
+def _credential(request, scheme: str) -> str | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    name, _, payload = header.strip().partition(" ")
+    if name.lower() != scheme:
+        return None
+    return payload.strip()
+
+
+class BearerAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Bearer <access token>`` (RFC 6750 §2.1): an active token whose user
+    (the client's owner for client_credentials) can still sign in."""
+
+    def authenticate(self, request):
+        payload = _credential(request, "bearer")
+        if payload is None or not _accepts(request, "OAuthAuthentication"):
+            return None
+        token = (
+            AccessToken.objects.all_tenants()
+            .select_related("tenant", "application", "user")
+            .filter(token_checksum=token_checksum(payload))
+            .first()
+        )
+        if token is None or not token.is_active() or not token.tenant.active or not token.application.active:
+            raise exceptions.AuthenticationFailed(INVALID)
+        user = token.user
+        if user is None or not user.can_authenticate or user.tenant_id != token.tenant_id:
+            raise exceptions.AuthenticationFailed(INVALID)
+        actor = f"client:{token.application.client_id}" if token.is_app_token else user.qualified_name
+        return user, ApiCaller("bearer", token.tenant, actor, frozenset(token.scope.split()))
+
+    def authenticate_header(self, request) -> str:
+        return f'Bearer realm="{get_current_tenant(request).domain}"'
+
+
+class BasicUserAuthentication(authentication.BaseAuthentication):
+    """HTTP Basic (RFC 7617) with a user's name and password: ``user`` (super tenant) or
+    ``user@tenant``, as everywhere else on the server."""
+
+    def authenticate(self, request):
+        payload = _credential(request, "basic")
+        if payload is None or not _accepts(request, "BasicAuthentication"):
+            return None
+        try:
+            decoded = base64.b64decode(payload, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise exceptions.AuthenticationFailed(INVALID) from None
+        login, colon, password = decoded.partition(":")
+        if not colon or not login or "\x00" in decoded:
+            raise exceptions.AuthenticationFailed(INVALID)
+        user: User | None = authenticate(request._request, username=login, password=password)
+        if user is None:
+            raise exceptions.AuthenticationFailed(INVALID)
+        return user, ApiCaller("user", user.tenant, user.qualified_name)
+
+    def authenticate_header(self, request) -> str:
+        return f'Basic realm="{get_current_tenant(request).domain}"'

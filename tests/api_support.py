@@ -1,0 +1,74 @@
+"""World and callers shared by the management API's tests (docs/api.md).
+
+Tenants ``carbon.super`` and ``foo.com`` come from the demo data, ``bar.com`` is made here.
+Each of foo.com and bar.com has its admin (``admin``/``admin``, ``admin``/``bar-admin``), a
+user holding only ``applicationmgt/view`` and a ``mgmt`` client (client_credentials, owned by
+the admin, allowed every API scope) whose tokens are the Bearer callers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from types import SimpleNamespace
+
+from identity.api.permissions import API_SCOPES
+from identity.bootstrap import bootstrap
+from identity.provisioning import create_tenant, create_user
+from identity.services.clients import ClientSpec, create_client
+from tenants.models import Tenant
+
+MGMT_SECRET = "mgmt-secret-0123456789abcdef"
+VIEW_APPS = "/permission/admin/manage/identity/applicationmgt/view"
+PASSWORDS = {"carbon.super": "admin", "foo.com": "admin", "bar.com": "bar-admin"}
+
+
+def prefix(domain: str) -> str:
+    return "" if domain == "carbon.super" else f"/t/{domain}"
+
+
+def make_api_world() -> SimpleNamespace:
+    bootstrap()
+    foo = Tenant.objects.get(domain="foo.com")
+    bar = create_tenant("bar.com", admin_username="admin", admin_password=PASSWORDS["bar.com"])
+    for tenant in (foo, bar):
+        create_user(tenant, "viewer", "viewer-pw", [VIEW_APPS])
+        create_user(tenant, "nobody", "nobody-pw")
+        create_client(
+            tenant,
+            ClientSpec(
+                name="mgmt",
+                client_id="mgmt",
+                client_secret=MGMT_SECRET,
+                grant_types=["client_credentials", "password"],
+                owner="admin",
+                scopes=sorted(API_SCOPES),
+            ),
+        )
+    return SimpleNamespace(super=Tenant.objects.get(domain="carbon.super"), foo=foo, bar=bar)
+
+
+def basic(login: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()}
+
+
+def admin_of(domain: str) -> dict[str, str]:
+    return basic(f"admin@{domain}", PASSWORDS[domain])
+
+
+def bearer(http, domain: str, scope: str = " ".join(sorted(API_SCOPES)), **grant) -> dict[str, str]:
+    """Return the Authorization header of a token of ``domain``'s mgmt client."""
+    data = {"grant_type": "client_credentials", "scope": scope, **grant}
+    response = http.post(
+        f"{prefix(domain)}/oauth2/token", data, secure=True, headers=basic("mgmt", MGMT_SECRET)
+    )
+    assert response.status_code == 200, response.content
+    return {"Authorization": "Bearer " + response.json()["access_token"]}
+
+
+def call(http, method: str, domain: str, path: str, headers: dict, body=None):
+    """Send ``method`` to ``domain``'s API at ``path`` (relative to api/v1/), JSON body."""
+    kwargs = {"secure": True, "headers": headers}
+    if body is not None:
+        kwargs |= {"data": json.dumps(body), "content_type": "application/json"}
+    return getattr(http, method.lower())(f"{prefix(domain)}/api/v1/{path}", **kwargs)

@@ -1,0 +1,233 @@
+"""Who may call the management API (docs/api.md): the scope/permission matrix, re-checks at
+use, no escalation, and the cross-tenant table (a tenant's caller never reaches another's rows)."""
+
+from __future__ import annotations
+
+import pytest
+
+from identity.api.permissions import permission_path, scope_name
+from identity.models import AccessToken, Client, Role, SigningKey, User
+from identity.provisioning import ADMIN_ROLE, create_user
+from tests.api_support import MGMT_SECRET, admin_of, basic, bearer, call, make_api_world
+from tests.introspection_support import make_token
+
+RESOURCES = ("applicationmgt", "rolemgt")
+VERBS = ("view", "create", "update", "delete")
+
+
+def make_world():
+    world = make_api_world()
+    for resource in RESOURCES:
+        for verb in VERBS:
+            create_user(world.foo, f"{resource}-{verb}", "pw", [permission_path(resource, verb)])
+    Role.objects.create(tenant=world.foo, name="spare", permissions=[])
+    Role.objects.create(tenant=world.bar, name="spare", permissions=[])
+    for tenant in (world.foo, world.bar):
+        make_token(Client.objects.for_tenant(tenant).get(client_id="mgmt"), scope="test1")
+    return world
+
+
+@pytest.fixture
+def world(build_once, db):
+    return build_once(make_world)
+
+
+def role_id(tenant, name="spare") -> int:
+    return Role.objects.for_tenant(tenant).get(name=name).pk
+
+
+# method, path (under api/v1/), resource, verb, body
+OPERATIONS = [
+    ("GET", "clients", "applicationmgt", "view", None),
+    ("GET", "clients/mgmt", "applicationmgt", "view", None),
+    ("POST", "clients", "applicationmgt", "create", {"name": "n", "grant_types": ["client_credentials"]}),
+    ("PATCH", "clients/mgmt", "applicationmgt", "update", {"name": "renamed"}),
+    ("POST", "clients/mgmt/rotate-secret", "applicationmgt", "update", None),
+    ("GET", "keys", "applicationmgt", "view", None),
+    ("POST", "keys/rotate", "applicationmgt", "update", {}),
+    ("GET", "roles", "rolemgt", "view", None),
+    ("GET", "roles/{role}", "rolemgt", "view", None),
+    ("POST", "roles", "rolemgt", "create", {"name": "new", "permissions": []}),
+    ("PATCH", "roles/{role}", "rolemgt", "update", {"name": "renamed"}),
+    ("DELETE", "roles/{role}", "rolemgt", "delete", None),
+]
+IDS = [f"{method} {path}" for method, path, *_ in OPERATIONS]
+
+
+def password_token(http, username: str, scope: str, password: str = "pw") -> dict[str, str]:  # noqa: S107
+    """A token of foo.com's mgmt client for ``username`` (the password grant acts for the user)."""
+    return bearer(http, "foo.com", scope=scope, grant_type="password", username=username, password=password)
+
+
+@pytest.mark.parametrize(("method", "path", "resource", "verb", "body"), OPERATIONS, ids=IDS)
+class TestMatrix:
+    """Each operation against each kind of caller: only the one holding its permission (and,
+    with a token, its scope) gets through."""
+
+    def run(self, http, world, method, path, headers, body):
+        return call(http, method, "foo.com", path.format(role=role_id(world.foo)), headers, body)
+
+    def test_a_user_holding_the_permission_passes(self, client, world, method, path, resource, verb, body):
+        headers = basic(f"{resource}-{verb}@foo.com", "pw")
+        response = self.run(client, world, method, path, headers, body)
+        assert response.status_code < 300, response.content
+
+    def test_a_user_holding_another_verb_is_403(self, client, world, method, path, resource, verb, body):
+        other = VERBS[(VERBS.index(verb) + 1) % len(VERBS)]
+        response = self.run(client, world, method, path, basic(f"{resource}-{other}@foo.com", "pw"), body)
+        assert response.status_code == 403, response.content
+        assert permission_path(resource, verb) in response.json()["detail"]
+
+    def test_a_user_of_another_resource_is_403(self, client, world, method, path, resource, verb, body):
+        other = RESOURCES[1 - RESOURCES.index(resource)]
+        response = self.run(client, world, method, path, basic(f"{other}-{verb}@foo.com", "pw"), body)
+        assert response.status_code == 403
+
+    def test_a_token_with_the_scope_of_a_user_holding_it_passes(
+        self, client, world, method, path, resource, verb, body
+    ):
+        headers = password_token(client, f"{resource}-{verb}", scope_name(resource, verb))
+        response = self.run(client, world, method, path, headers, body)
+        assert response.status_code < 300, response.content
+
+    def test_a_token_without_the_scope_is_403(self, client, world, method, path, resource, verb, body):
+        other = VERBS[(VERBS.index(verb) + 1) % len(VERBS)]
+        headers = bearer(client, "foo.com", scope=scope_name(resource, other))
+        response = self.run(client, world, method, path, headers, body)
+        assert response.status_code == 403
+        assert scope_name(resource, verb) in response.json()["detail"]
+
+    def test_a_token_whose_user_lacks_the_permission_is_403(
+        self, client, world, method, path, resource, verb, body
+    ):
+        """The scope alone is not enough: its user must hold the permission when the token is used."""
+        headers = password_token(client, "nobody", scope_name(resource, verb), "nobody-pw")
+        response = self.run(client, world, method, path, headers, body)
+        assert response.status_code == 403
+
+
+class TestRecheckAtUse:
+    def test_a_token_stops_working_when_its_user_loses_the_permission(self, client, world):
+        headers = password_token(client, "applicationmgt-view", "internal_application_mgt_view")
+        assert call(client, "GET", "foo.com", "clients", headers).status_code == 200
+        user = User.objects.for_tenant(world.foo).get(username="applicationmgt-view")
+        user.roles.clear()
+        assert call(client, "GET", "foo.com", "clients", headers).status_code == 403
+
+    @pytest.mark.parametrize("change", [{"is_locked": True}, {"is_active": False}])
+    def test_a_token_stops_working_when_its_user_cannot_sign_in(self, client, world, change):
+        headers = password_token(client, "applicationmgt-view", "internal_application_mgt_view")
+        User.objects.for_tenant(world.foo).filter(username="applicationmgt-view").update(**change)
+        response = call(client, "GET", "foo.com", "clients", headers)
+        assert response.status_code == 401
+        assert response["WWW-Authenticate"] == 'Bearer realm="foo.com"'
+
+    def test_an_app_token_acts_for_the_client_owner(self, client, world):
+        headers = bearer(client, "foo.com", scope="internal_application_mgt_view")
+        assert call(client, "GET", "foo.com", "clients", headers).status_code == 200
+        User.objects.for_tenant(world.foo).get(username="admin").roles.clear()  # the mgmt client's owner
+        assert call(client, "GET", "foo.com", "clients", headers).status_code == 403
+
+    def test_a_revoked_token_is_401(self, client, world):
+        headers = bearer(client, "foo.com", scope="internal_application_mgt_view")
+        token = headers["Authorization"].split()[1]
+        client.post(
+            "/t/foo.com/oauth2/revoke", {"token": token}, secure=True, headers=basic("mgmt", MGMT_SECRET)
+        )
+        assert call(client, "GET", "foo.com", "clients", headers).status_code == 401
+
+
+class TestNoEscalation:
+    def test_a_role_may_be_given_only_permissions_the_caller_holds(self, client, world):
+        headers = basic("rolemgt-create@foo.com", "pw")
+        admin = {"name": "admins2", "permissions": ["/permission/admin"]}
+        response = call(client, "POST", "foo.com", "roles", headers, admin)
+        assert response.status_code == 400
+        assert response.json()["invalid-params"][0]["name"] == "permissions"
+        own = {"name": "creators", "permissions": [permission_path("rolemgt", "create")]}
+        assert call(client, "POST", "foo.com", "roles", headers, own).status_code == 201
+
+    def test_a_role_may_not_be_raised_above_the_caller(self, client, world):
+        headers = basic("rolemgt-update@foo.com", "pw")
+        raise_it = {"permissions": ["/permission/admin/manage"]}
+        response = call(client, "PATCH", "foo.com", f"roles/{role_id(world.foo)}", headers, raise_it)
+        assert response.status_code == 400
+        assert Role.objects.for_tenant(world.foo).get(name="spare").permissions == []
+
+    def test_an_admin_role_may_not_be_deleted_by_a_lesser_caller(self, client, world):
+        admins = Role.objects.for_tenant(world.foo).get(name=ADMIN_ROLE)
+        response = call(
+            client, "DELETE", "foo.com", f"roles/{admins.pk}", basic("rolemgt-delete@foo.com", "pw")
+        )
+        assert response.status_code == 400
+        assert Role.objects.for_tenant(world.foo).filter(pk=admins.pk).exists()
+
+
+# The cross-tenant table: a caller of one tenant against every route of the other.
+ROUTES = [
+    ("GET", "clients"),
+    ("POST", "clients"),
+    ("GET", "clients/mgmt"),
+    ("PATCH", "clients/mgmt"),
+    ("DELETE", "clients/mgmt"),
+    ("POST", "clients/mgmt/rotate-secret"),
+    ("POST", "clients/mgmt/deactivate"),
+    ("GET", "roles"),
+    ("POST", "roles"),
+    ("GET", "roles/{role}"),
+    ("PATCH", "roles/{role}"),
+    ("DELETE", "roles/{role}"),
+    ("GET", "keys"),
+    ("GET", "keys/{kid}"),
+    ("POST", "keys/rotate"),
+    ("GET", "users"),
+    ("POST", "users"),
+    ("GET", "users/admin"),
+    ("DELETE", "users/admin"),
+    ("POST", "users/admin/lock"),
+    ("POST", "users/admin/password"),
+    ("POST", "users/admin/roles"),
+    ("GET", "tokens"),
+    ("GET", "tokens/{jti}"),
+    ("POST", "tokens/{jti}/revoke"),
+    ("POST", "tokens/revoke-all"),
+]
+DIRECTIONS = [("foo.com", "bar.com"), ("bar.com", "foo.com")]
+BODIES = {
+    "POST": {"name": "x", "grant_types": ["client_credentials"], "permissions": []},
+    "PATCH": {"name": "x"},
+}
+
+
+def fingerprint(tenant) -> tuple:
+    """What a write to ``tenant`` would change."""
+    return (
+        sorted(Client.objects.for_tenant(tenant).values_list("client_id", "name", "client_secret")),
+        sorted(Role.objects.for_tenant(tenant).values_list("name", "permissions")),
+        sorted(SigningKey.objects.for_tenant(tenant).values_list("kid", "active")),
+        sorted(User.objects.for_tenant(tenant).values_list("username", "password", "is_locked", "is_active")),
+        sorted(AccessToken.objects.for_tenant(tenant).values_list("jti", "revoked")),
+    )
+
+
+@pytest.mark.parametrize(("caller", "target"), DIRECTIONS)
+@pytest.mark.parametrize(("method", "route"), ROUTES, ids=[f"{m} {r}" for m, r in ROUTES])
+@pytest.mark.parametrize("scheme", ["basic", "bearer"])
+def test_a_tenant_admin_cannot_reach_another_tenant(client, world, caller, target, method, route, scheme):
+    tenants = {"foo.com": world.foo, "bar.com": world.bar}
+    victim = tenants[target]
+    kid = SigningKey.objects.for_tenant(victim).first().kid
+    jti = AccessToken.objects.for_tenant(victim).filter(scope="test1").get().jti
+    path = route.format(role=role_id(victim), kid=kid, jti=jti)
+    headers = admin_of(caller) if scheme == "basic" else bearer(client, caller)
+    before = fingerprint(victim)
+    # At the victim's path: refused like a wrong credential (gate 1).
+    response = call(client, method, target, path, headers, BODIES.get(method))
+    assert response.status_code == 401, response.content
+    for secret_of_victim in (kid, "spare", str(jti)):
+        assert secret_of_victim not in response.content.decode()
+    # At the caller's own path, naming the victim's rows: not found there.
+    if "{" in route:
+        own = call(client, method, caller, path, headers, BODIES.get(method))
+        assert own.status_code == 404, own.content
+    assert fingerprint(victim) == before

@@ -1,0 +1,66 @@
+"""Fuzz every operation of the OpenAPI description (schemathesis): no 5xx, no answer the
+description does not allow (status code, content type, body schema).
+
+A short run by default; ``make fuzz`` sets ``FUZZ_EXAMPLES`` for the long one and
+``FUZZ_MIN_REQUESTS`` for the count it must reach.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import pytest
+import schemathesis
+from django.core.wsgi import get_wsgi_application
+from django.test import Client
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from identity.bootstrap import bootstrap
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
+MIN_REQUESTS = int(os.environ.get("FUZZ_MIN_REQUESTS", "200"))
+CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance)
+# The super tenant's admin (deployment.toml's [super_admin]): every management operation is open to it.
+ADMIN = {"Authorization": "Basic " + base64.b64encode(b"admin:admin").decode()}
+sent = {"requests": 0}
+
+
+@pytest.fixture(scope="module")
+def world(build_once):
+    return build_once(bootstrap)
+
+
+@pytest.fixture
+def api_schema(world, db):
+    document = Client().get("/api/v1/openapi.json", secure=True).json()
+    return schemathesis.from_dict(document, app=get_wsgi_application())
+
+
+schema = schemathesis.from_pytest_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=EXAMPLES <= 10,  # the short run is the same every time
+    suppress_health_check=list(HealthCheck),
+)
+def test_no_server_error_and_no_schema_violation(case):
+    # The admin's credentials, whatever security parameters were generated.
+    case.headers = {**(case.headers or {}), **ADMIN}
+    response = case.call_wsgi(base_url="https://localhost")
+    sent["requests"] += 1
+    case.validate_response(response, checks=CHECKS)
+
+
+def test_enough_requests_were_sent():
+    """Runs after the fuzzing above (pytest keeps file order): it sent at least the count asked."""
+    assert sent["requests"] >= MIN_REQUESTS
