@@ -147,7 +147,7 @@ class TestTenantAdmin:
         page.goto(server.base_url + "/admin/identity/role/add/")
         page.fill("#id_name", "token auditors")
         page.check("input[value='/permission/admin/manage/identity/tokenmgt/view']")
-        page.fill("#id_other_permissions", "/permission/custom/audit")
+        page.fill("#id_other_permissions", "/permission/admin/manage/custom/audit")
         screenshot(page, "role-add")
         page.click("input[name=_save]")
         expect(page.locator(".messagelist")).to_contain_text("token auditors")

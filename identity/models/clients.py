@@ -87,6 +87,9 @@ class Client(AbstractApplication):
 
     objects = TenantScopedManager()
 
+    # Never a lookup, filter, search field, ordering or column in the admin (tenants.admin_scoping).
+    SECRET_FIELDS = ("client_secret",)
+
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
         constraints = [

@@ -37,6 +37,9 @@ class SigningKey(models.Model):
 
     objects = TenantScopedManager()
 
+    # Never a lookup, filter, search field, ordering or column in the admin (tenants.admin_scoping).
+    SECRET_FIELDS = ("private_key",)
+
     class Meta:
         ordering = ["-created", "-id"]
 

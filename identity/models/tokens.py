@@ -47,6 +47,9 @@ class AccessToken(TenantFromClient, AbstractAccessToken):  # noqa: DJ008 (the to
     # Not auto_now_add: a JWT access token's row takes the iat of its claims.
     created = models.DateTimeField(default=timezone.now, editable=False)
 
+    # Never a lookup, filter, search field, ordering or column in the admin (tenants.admin_scoping).
+    SECRET_FIELDS = ("token", "token_checksum")
+
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
 
@@ -71,6 +74,9 @@ class AccessToken(TenantFromClient, AbstractAccessToken):  # noqa: DJ008 (the to
 class RefreshToken(TenantFromClient, AbstractRefreshToken):  # noqa: DJ008 (the toolkit's __str__ names the row, never the token)
     expires = models.DateTimeField(null=True, blank=True)
     jti = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, verbose_name="JWT ID")
+
+    # Never a lookup, filter, search field, ordering or column in the admin (tenants.admin_scoping).
+    SECRET_FIELDS = ("token", "token_checksum")
 
     class Meta(AbstractRefreshToken.Meta):
         swappable = "OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL"
@@ -100,6 +106,9 @@ class RefreshToken(TenantFromClient, AbstractRefreshToken):  # noqa: DJ008 (the 
 
 
 class Grant(TenantFromClient, AbstractGrant):  # noqa: DJ008 (the toolkit's __str__ names the row, never the token)
+    # Never a lookup, filter, search field, ordering or column in the admin (tenants.admin_scoping).
+    SECRET_FIELDS = ("code", "code_challenge", "nonce")
+
     class Meta(AbstractGrant.Meta):
         swappable = "OAUTH2_PROVIDER_GRANT_MODEL"
 

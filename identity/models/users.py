@@ -61,6 +61,9 @@ class User(AbstractBaseUser):
     date_joined = models.DateTimeField(auto_now_add=True)
     roles = models.ManyToManyField("identity.Role", blank=True, related_name="users")
 
+    # Never a lookup, filter, search field, ordering or column in the admin (tenants.admin_scoping).
+    SECRET_FIELDS = ("password",)
+
     objects = UserManager()
 
     USERNAME_FIELD = "username"
