@@ -37,7 +37,8 @@ class TokenView(toolkit.TokenView):
 class RevokeTokenView(toolkit.RevokeTokenView):
     def post(self, request, *args, **kwargs) -> HttpResponse:
         with use_tenant(get_current_tenant(request)):
-            return super().post(request, *args, **kwargs)
+            response = super().post(request, *args, **kwargs)
+        return _revocation_response(response)
 
 
 class ConsentForm(AllowForm):
@@ -60,6 +61,16 @@ class AuthorizationView(toolkit.AuthorizationView):
             return redirect_to_login(request.get_full_path(), self.get_login_url())
         with use_tenant(tenant):
             return super().dispatch(request, *args, **kwargs)
+
+
+def _revocation_response(response: HttpResponse) -> HttpResponse:
+    """Never cache an RFC 7009 §2.2 answer; an error is JSON, a success has no body (not HTML)."""
+    response["Cache-Control"] = "no-store"
+    if response.content:
+        response["Content-Type"] = "application/json"
+    else:
+        del response["Content-Type"]
+    return response
 
 
 def _token_response(response: HttpResponse) -> HttpResponse:
