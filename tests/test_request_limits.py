@@ -8,6 +8,7 @@ are in test_security_blackbox.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from urllib.parse import urlencode
 
@@ -87,8 +88,6 @@ class TestBadBodies:
         assert response.status_code == 200, response.content
 
     def test_the_limits_come_from_deployment_toml(self, client, world, deployment_override, settings):
-        import dataclasses
-
         server = dataclasses.replace(settings.DEPLOYMENT.server, max_body_bytes=100, max_form_fields=3)
         deployment_override(server=server)
         small = urlencode({"grant_type": "client_credentials", "a": "1", "b": "2", "c": "3"})
@@ -127,3 +126,14 @@ class TestDjangosOwnAnswers:
             response = client.get("/admin/nothing-here/", secure=True)
         assert response.status_code in (302, 404)
         assert not response.get("Content-Type", "").startswith("application/json")
+
+
+class TestGunicornLimits:
+    @pytest.mark.parametrize("limit", [4096, 8190, 16384])
+    def test_header_line_limit_from_deployment_toml(self, settings, limit):
+        """A header line over [server] max_header_bytes is refused by gunicorn (431)."""
+        from identity.server import IdentityServer
+
+        server = dataclasses.replace(settings.DEPLOYMENT.server, max_header_bytes=limit)
+        app = IdentityServer(dataclasses.replace(settings.DEPLOYMENT, server=server))
+        assert app.cfg.limit_request_field_size == limit
