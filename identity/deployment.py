@@ -104,6 +104,7 @@ class DatabaseConfig:
 class TenantConfig:
     super_tenant_domain: str = "carbon.super"
     cache_seconds: int = 5
+    email_usernames: bool = False  # usernames may contain "@" (never "@<a tenant's domain>")
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ DEFAULTS = [
     ("database.identity_db.pool_timeout", 10.0),
     ("tenant.super_tenant_domain", "carbon.super"),
     ("tenant.cache_seconds", 5),
+    ("tenant.email_usernames", False),
     ("oauth.validation_response_subject_identifier_format", "fqn"),
     ("oauth.remove_username_from_introspection_response_for_app_tokens", False),
     ("oauth.access_token_validity", 3600),

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from identity import permissions
+from identity.usernames import validate_username
 from tenants.managers import TenantQuerySet, TenantScopedManager, TenantScopedManagerMixin
 from tenants.models import Tenant
 
@@ -86,6 +87,10 @@ class User(AbstractBaseUser):
         tenant = getattr(self, "tenant", None)
         if tenant is not None and "@" in self.username and self.username.rsplit("@", 1)[1] == tenant.domain:
             raise ValidationError({"username": "give the username without its @tenant suffix"})
+        try:
+            validate_username(self.username)
+        except ValidationError as error:
+            raise ValidationError({"username": error.messages}) from None
 
     def get_short_name(self) -> str:
         """Return the name the admin greets the user by: the fully qualified one."""
