@@ -7,10 +7,12 @@ import sys
 
 def main():
     if sys.argv[1:2] == ["checkdeployment"]:
-        # Checked without Django: settings themselves come from the file being checked.
+        # Checked without Django: settings themselves come from the file being checked. Its
+        # introspection scripts are imported in a child process, as the server's start-up does.
         from identity.deployment import check_command
+        from identity.server import script_problem
 
-        sys.exit(check_command(sys.argv[2:]))
+        sys.exit(check_command(sys.argv[2:], script_problem))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "identity.settings")
     from django.core.management import execute_from_command_line
 

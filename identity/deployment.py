@@ -103,6 +103,7 @@ class DatabaseConfig:
 @dataclass(frozen=True)
 class TenantConfig:
     super_tenant_domain: str = "carbon.super"
+    email_usernames: bool = False  # usernames may contain "@" (never "@<a tenant's domain>")
 
 
 @dataclass(frozen=True)
@@ -517,19 +518,24 @@ def _split_key(dotted: str) -> tuple:
     return tuple(part.strip().strip("\"'") for part in dotted.split("."))
 
 
-def check_command(argv: list[str]) -> int:
+def check_command(argv: list[str], problem: typing.Callable[[Deployment], str] | None = None) -> int:
     """``manage.py checkdeployment [PATH]``: validate a file without Django; return the exit code.
 
     It runs before Django loads its settings, so it can also diagnose the file the server reads.
+    ``problem`` returns why a valid file still cannot serve ("" when it can).
     """
     if len(argv) > 1 or (argv and argv[0].startswith("-")):
         print("usage: manage.py checkdeployment [PATH]", file=sys.stderr)
         return 2
     path = Path(argv[0]).resolve() if argv else default_path()
     try:
-        load(path)
+        deployment = load(path)
     except DeploymentError as exc:
         print(exc, file=sys.stderr)
+        return 1
+    why = problem(deployment) if problem is not None else ""
+    if why:
+        print(f"{path}: {why}", file=sys.stderr)
         return 1
     print(f"{path}: OK")
     return 0

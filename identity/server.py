@@ -22,6 +22,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
 from identity.deployment import ENV_VAR, REPO_ROOT, Deployment, DeploymentError, default_path, load
+from identity.private_files import make_private
 from identity.tls import ensure_self_signed
 
 logger = logging.getLogger("identity.server")
@@ -91,6 +92,8 @@ class IdentityServer(BaseApplication):
         # No access log: the request line of a GET introspection carries the token (§6.1).
         self.cfg.set("accesslog", None)
         self.cfg.set("errorlog", "-")
+        # A header line over [server] max_header_bytes is answered 400 by gunicorn itself.
+        self.cfg.set("limit_request_field_size", server.max_header_bytes)
         if server.tls:
             self.cfg.set("certfile", str(self.deployment.resolve_path(server.tls_cert)))
             self.cfg.set("keyfile", str(self.deployment.resolve_path(server.tls_key)))
@@ -125,6 +128,7 @@ def main() -> int:
     if problem:
         print(f"identity-server: not starting: {problem}", file=sys.stderr)
         return 1
+    make_private(deployment)  # before the certificate and key are written
     server = deployment.server
     if server.tls:
         cert = deployment.resolve_path(server.tls_cert)

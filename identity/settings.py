@@ -10,6 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from identity.database import database_settings
 from identity.deployment import REPO_ROOT, DeploymentError, load
+from identity.private_files import make_private
 
 BASE_DIR = REPO_ROOT
 
@@ -17,6 +18,9 @@ try:
     DEPLOYMENT = load()
 except DeploymentError as exc:
     raise ImproperlyConfigured(str(exc)) from None
+
+# Before anything is written to var/ (the secret key below, the SQLite database): owner only.
+make_private(DEPLOYMENT)
 
 
 def _secret_key() -> str:
@@ -54,6 +58,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "identity.middleware.JsonErrorsMiddleware",
+    "identity.middleware.RequestLimitsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.TenantMiddleware",
     "tenants.middleware.AccessControlMiddleware",
@@ -175,6 +181,19 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 WHITENOISE_USE_FINDERS = True  # the admin's assets without a collectstatic step
+
+# Input limits of [server] (docs/security.md): RequestLimitsMiddleware answers 413 and 400 first.
+DATA_UPLOAD_MAX_MEMORY_SIZE = DEPLOYMENT.server.max_body_bytes
+DATA_UPLOAD_MAX_NUMBER_FIELDS = DEPLOYMENT.server.max_form_fields
+
+# Error pages never show a secret of deployment.toml or of the environment, even in debug.
+DEFAULT_EXCEPTION_REPORTER = "identity.reporting.SecretMaskingReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "identity.reporting.SecretMaskingFilter"
+
+# Over TLS, browsers must come back over TLS only (RFC 6797); SecurityMiddleware sends it on
+# requests that came over TLS (or through a trusted proxy that saw TLS).
+SECURE_HSTS_SECONDS = 31_536_000 if DEPLOYMENT.server.tls else 0
+SECURE_CONTENT_TYPE_NOSNIFF = True
 
 SESSION_COOKIE_SECURE = DEPLOYMENT.server.tls
 CSRF_COOKIE_SECURE = DEPLOYMENT.server.tls

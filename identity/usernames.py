@@ -1,13 +1,37 @@
-"""Resolve a login name to its tenant and username (SPEC §4).
+"""Usernames: what they may be, and how a login name resolves to a tenant and username (SPEC §4).
 
 ``admin`` is the super tenant's admin (or, where a tenant is implied, as at
-``/t/foo.com/oauth2/token``, that tenant's); ``admin@foo.com`` is foo.com's. A name whose part
-after the last ``@`` is not a tenant domain is a whole username (``bob@example.org``).
+``/t/foo.com/oauth2/token``, that tenant's); ``admin@foo.com`` is foo.com's. A login splits at
+its **last** ``@``: ``bob@example.org@foo.com`` is ``bob@example.org`` of foo.com. A name whose
+part after the last ``@`` is not a tenant domain is a whole username (``bob@example.org``).
+
+A username never ends in ``@<domain of a tenant>`` (it would pass for that tenant's user, and
+show as such in ``sub``), and contains no ``@`` at all unless ``[tenant] email_usernames = true``.
 """
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+
+from identity.conf import get_deployment
 from tenants.models import Tenant
+
+
+def validate_username(username: str) -> None:
+    """Raise ValidationError unless ``username`` may name a user of any tenant."""
+    if "@" not in username:
+        return
+    if not get_deployment().tenant.email_usernames:
+        raise ValidationError(
+            "a username may not contain @ (usernames are given as username@tenant when signing in; "
+            "[tenant] email_usernames = true allows e-mail addresses)",
+            code="username_at",
+        )
+    domain = username.rpartition("@")[2]
+    if Tenant.objects.filter(domain__iexact=domain).exists():
+        raise ValidationError(
+            f"a username may not end in @{domain}, the domain of a tenant", code="username_domain"
+        )
 
 
 def resolve_login(login: str, default_tenant: Tenant | None = None) -> tuple[Tenant, str] | None:

@@ -2,8 +2,9 @@
 
 The response is a JWS signed with the path tenant's key: header ``typ:
 token-introspection+jwt`` (§5), claims ``iss``, ``aud`` (the caller, §6.6 of the SPEC),
-``iat``, ``jti`` and ``token_introspection``, which holds exactly the JSON response (§5),
-``{"active": false}`` included.
+``iat``, ``exp``, ``jti`` and ``token_introspection``, which holds exactly the JSON response
+(§5), ``{"active": false}`` included. ``exp`` is :data:`LIFETIME` after ``iat``: the answer is
+true now, and a resource server must not keep relying on it (RFC 9701 §8.1; docs/security.md).
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ from introspection.negotiation import JWT
 from tenants.models import Tenant
 
 TYP = "token-introspection+jwt"
+LIFETIME = 60  # seconds: a revocation must not be outlived for long by a stored answer
 
 
 def jwt_response(claims: dict, tenant: Tenant, caller: Caller, request=None) -> HttpResponse:
     """Return ``claims`` wrapped in an RFC 9701 JWT response of ``tenant``."""
+    now = int(time.time())
     payload = {
         "iss": issuer(tenant, request),
-        "iat": int(time.time()),
+        "iat": now,
+        "exp": now + LIFETIME,
         "jti": str(uuid.uuid4()),
         "token_introspection": claims,
     }

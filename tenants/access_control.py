@@ -1,8 +1,10 @@
 """The resource access control engine: ``[[resource.access_control]]`` of deployment.toml (§7).
 
-The first entry whose ``context`` (a case-insensitive regex) matches the whole request path,
-``/t/<tenant>`` included and the query excluded, and whose ``http_method`` admits the method,
-governs the request. It says which caller-authentication handlers are accepted, whether plain
+The first entry whose ``context`` (a case-insensitive regex) matches the whole canonical request
+path, ``/t/<tenant>`` included and the query excluded, and whose ``http_method`` admits the
+method, governs the request. The canonical path of the super tenant has no ``/t/<domain>``:
+``/t/carbon.super/x`` is ``/x``, so a rule for a super-tenant path cannot be dodged by naming
+the super tenant. It says which caller-authentication handlers are accepted, whether plain
 HTTP is refused, and whether callers of other tenants may come in (gate 1 of §6.3).
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 from identity.conf import get_deployment
 from identity.deployment import AccessControlEntry
+from tenants.resolver import split_tenant_path
 
 DEFAULT_AUTH_HANDLERS = ("BasicAuthentication", "OAuthAuthentication")
 
@@ -20,6 +23,15 @@ def match_entry(path: str, method: str) -> AccessControlEntry | None:
         if entry.matches(path, method):
             return entry
     return None
+
+
+def canonical_path(request) -> str:
+    """Return the path rules match: ``request.path``, without ``/t/<domain>`` for the super tenant."""
+    split = split_tenant_path(request.path)
+    tenant = getattr(request, "tenant", None)
+    if split.domain is not None and tenant is not None and tenant.is_super:
+        return split.rest
+    return request.path
 
 
 def allowed_auth_handlers(entry: AccessControlEntry | None) -> tuple[str, ...]:

@@ -5,6 +5,10 @@ admin (a tenant admin: ``is_staff`` and ``/permission/admin`` in their own tenan
 their tenant's rows: in lists, search, filters, autocomplete, related-object widgets and by
 typed URL. :class:`TenantScopedAdmin` does it once for every model admin of tenant-owned rows;
 the tenant-scoped managers (``tenants.managers``) make any query it forgets to scope fail.
+
+Secret fields (a model's ``SECRET_FIELDS``: password hashes, private keys, secret and token
+digests) are never a lookup, filter, search field, ordering or column, not even through a
+relation: ``?private_key__gte=...`` is refused as Django refuses any disallowed lookup.
 """
 
 from __future__ import annotations
@@ -12,8 +16,9 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import get_fields_from_path
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
+from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404
 
 from tenants.managers import TenantScopedManagerMixin
@@ -30,6 +35,26 @@ def is_operator(user) -> bool:
 def admin_tenant(request) -> Tenant | None:
     """Return the tenant the admin user of ``request`` is confined to; None for an operator."""
     return None if is_operator(request.user) else request.user.tenant
+
+
+def secret_fields(model: type[models.Model]) -> frozenset[str]:
+    """Return the names of ``model``'s secret fields (its ``SECRET_FIELDS``)."""
+    return frozenset(getattr(model, "SECRET_FIELDS", ()))
+
+
+def touches_secret(model: type[models.Model], lookup: str) -> bool:
+    """Return whether the lookup path ``lookup`` (``user__password__startswith``) reads a secret."""
+    for part in lookup.lstrip("-=^@").split(LOOKUP_SEP):
+        if part in secret_fields(model):
+            return True
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return False  # a transform or lookup name: the fields are behind
+        if not field.is_relation or field.related_model is None:
+            return False
+        model = field.related_model
+    return False
 
 
 def is_tenant_owned(model: type[models.Model]) -> bool:
@@ -65,6 +90,8 @@ class TenantScopedForm(forms.ModelForm):
     # The tenant admin's tenant, set by TenantScopedAdmin.get_form; None for operators, who
     # choose the tenant on the form.
     admin_tenant: Tenant | None = None
+    # The signed-in admin, set by TenantScopedAdmin.get_form: forms check what it may grant.
+    admin_user = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -117,6 +144,21 @@ class TenantScopedAdmin(admin.ModelAdmin):
     operator_only_fields: tuple[str, ...] = ()
 
     # -- what can be read
+    def lookup_allowed(self, lookup, value, request=None):
+        if touches_secret(self.model, lookup):
+            return False  # the change list answers 400, as for any disallowed lookup
+        return super().lookup_allowed(lookup, value, request)
+
+    def get_search_fields(self, request):
+        return [f for f in super().get_search_fields(request) if not touches_secret(self.model, f)]
+
+    def get_ordering(self, request):
+        return [f for f in super().get_ordering(request) or () if not touches_secret(self.model, f)]
+
+    def get_sortable_by(self, request):
+        columns = super().get_sortable_by(request)
+        return [c for c in columns if not (isinstance(c, str) and touches_secret(self.model, c))]
+
     def get_queryset(self, request):
         return scoped(super().get_queryset(request), request)
 
@@ -149,7 +191,11 @@ class TenantScopedAdmin(admin.ModelAdmin):
         return rows.order_by(*ordering) if ordering else rows
 
     def get_list_filter(self, request):
-        filters = [self._scoped_filter(entry) for entry in super().get_list_filter(request)]
+        filters = [
+            self._scoped_filter(entry)
+            for entry in super().get_list_filter(request)
+            if not (isinstance(entry, str) and touches_secret(self.model, entry))
+        ]
         return [TENANT_FIELD, *filters] if is_operator(request.user) else filters
 
     def _scoped_filter(self, entry):
@@ -161,7 +207,11 @@ class TenantScopedAdmin(admin.ModelAdmin):
         return entry
 
     def get_list_display(self, request):
-        columns = list(super().get_list_display(request))
+        columns = [
+            c
+            for c in super().get_list_display(request)
+            if not (isinstance(c, str) and touches_secret(self.model, c))
+        ]
         if is_operator(request.user) and TENANT_FIELD not in columns:
             columns.insert(1, TENANT_FIELD)
         return columns
@@ -172,6 +222,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
             kwargs.setdefault("form", self.add_form)
         form = super().get_form(request, obj, change, **kwargs)
         form.admin_tenant = admin_tenant(request)  # a class of this request's own
+        form.admin_user = request.user
         return form
 
     def _hidden_fields(self, request) -> set[str]:

@@ -6,7 +6,7 @@ from django.urls import set_script_prefix
 
 from identity.conf import get_deployment
 from identity.errors import InsecureTransport, NoSuperTenant, UnknownTenant, error_response
-from tenants.access_control import match_entry, request_is_secure
+from tenants.access_control import canonical_path, match_entry, request_is_secure
 from tenants.models import Tenant
 from tenants.resolver import split_tenant_path
 
@@ -49,7 +49,7 @@ class AccessControlMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        entry = match_entry(request.path, request.method)
+        entry = match_entry(canonical_path(request), request.method)
         request.access_control = entry
         if entry is not None and entry.secure and not request_is_secure(request):
             return error_response(InsecureTransport())

@@ -305,3 +305,20 @@ class TestThroughTheStack:
         assert response.status_code == status
         if status == 403:
             assert response.json()["error"] == "insecure_transport"
+
+    # path, status over plain HTTP, status over TLS: a rule for /health covers the super tenant
+    # however the path names it, and no other tenant
+    CANONICAL = [
+        ("/health", 403, 200),
+        ("/t/carbon.super/health", 403, 200),
+        ("/t/CARBON.SUPER/health", 404, 404),  # domains are exact: no tenant, no rule to dodge
+        ("/t/foo.com/health", 200, 200),
+        ("/t/foo.com/t/carbon.super/health", 404, 404),
+    ]
+
+    @pytest.mark.parametrize(("path", "plain", "tls"), CANONICAL)
+    def test_rules_match_the_canonical_path(self, client, access_control, path, plain, tls):
+        """Finding 6: a rule for /health was skipped by asking /t/carbon.super/health."""
+        access_control("[[resource.access_control]]\ncontext = '/health'\n")
+        assert client.get(path).status_code == plain
+        assert client.get(path, secure=True).status_code == tls

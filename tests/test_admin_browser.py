@@ -147,7 +147,7 @@ class TestTenantAdmin:
         page.goto(server.base_url + "/admin/identity/role/add/")
         page.fill("#id_name", "token auditors")
         page.check("input[value='/permission/admin/manage/identity/tokenmgt/view']")
-        page.fill("#id_other_permissions", "/permission/custom/audit")
+        page.fill("#id_other_permissions", "/permission/admin/manage/custom/audit")
         screenshot(page, "role-add")
         page.click("input[name=_save]")
         expect(page.locator(".messagelist")).to_contain_text("token auditors")
@@ -215,3 +215,48 @@ class TestOperator:
         content = page.content()
         assert "foo.com" in content and "carbon.super" in content
         screenshot(page, "clients-operator")
+
+
+class TestNoEscalation:
+    """Finding 1 of the security audit, in a browser: a staff admin of the super tenant who is not
+    a superuser could set the superuser's password, and so take over every tenant."""
+
+    def test_a_deputy_cannot_take_over_the_superuser(self, server, new_page):
+        operator = new_page()
+        sign_in(operator, server, "admin", "admin")
+        operator.goto(server.base_url + "/admin/identity/user/add/")
+        operator.select_option("#id_tenant", label="carbon.super")
+        operator.fill("#id_username", "deputy")
+        operator.fill("#id_password1", "Deputy-pw-123")
+        operator.fill("#id_password2", "Deputy-pw-123")
+        operator.check("#id_is_staff")
+        operator.locator("label", has_text="admin@carbon.super").locator("input[name=roles]").check()
+        operator.click("input[name=_save]")
+        expect(operator.locator(".messagelist")).to_contain_text("deputy")
+        operator.goto(server.base_url + "/admin/identity/user/?q=admin")
+        row = operator.locator("#result_list tbody tr", has_text="carbon.super")
+        link = row.locator("a:text-is('admin')").first.get_attribute("href")
+        admin_url = link.split("?")[0]  # /admin/identity/user/<pk>/change/
+
+        deputy = new_page()
+        sign_in(deputy, server, "deputy", "Deputy-pw-123")
+        # The superuser's page is read-only, and its password page refused.
+        deputy.goto(server.base_url + admin_url)
+        expect(deputy.locator("input[name=_save]")).to_have_count(0)
+        assert deputy.goto(server.base_url + admin_url.replace("/change/", "/password/")).status == 403
+        # No staff or superuser flag to give, no permission it does not hold.
+        deputy.goto(server.base_url + "/admin/identity/user/add/")
+        expect(deputy.locator("#id_is_staff")).to_have_count(0)
+        expect(deputy.locator("#id_is_superuser")).to_have_count(0)
+        deputy.goto(server.base_url + "/admin/identity/role/add/")
+        deputy.fill("#id_name", "everything")
+        deputy.fill("#id_other_permissions", "/permission")
+        deputy.click("input[name=_save]")
+        expect(deputy.locator(".errornote, .errorlist").first).to_be_visible()
+        expect(deputy.locator("body")).to_contain_text(
+            "you may grant only permissions you hold, not /permission"
+        )
+        screenshot(deputy, "no-escalation")
+
+        response = server.post("/oauth2/introspect", data={"token": "x"}, auth=("admin", "admin"))
+        assert response.status_code == 200  # the superuser's password is still its own

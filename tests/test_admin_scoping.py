@@ -590,18 +590,18 @@ class TestUsersAndRoles:
             {
                 "name": "auditors",
                 "known_permissions": ["/permission/admin/manage/identity/tokenmgt/view"],
-                "other_permissions": "/permission/custom/audit",
+                "other_permissions": "/permission/admin/manage/custom/audit",
             },
         )
         assert response.status_code == 302
         role = Role.objects.for_tenant(world.tenants[FOO]).get(name="auditors")
         assert role.permissions == [
+            "/permission/admin/manage/custom/audit",
             "/permission/admin/manage/identity/tokenmgt/view",
-            "/permission/custom/audit",
         ]
 
         page = foo_admin.get(f"{ADMIN}/role/{role.pk}/change/").content.decode()
-        assert "/permission/custom/audit</textarea>" in page
+        assert "/permission/admin/manage/custom/audit</textarea>" in page
 
     def test_bad_permission_path_is_refused(self, foo_admin):
         response = foo_admin.post(f"{ADMIN}/role/add/", {"name": "bad", "other_permissions": "admin/login"})

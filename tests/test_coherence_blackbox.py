@@ -16,7 +16,6 @@ import json
 import os
 import time
 
-import psycopg
 import pytest
 
 from tenants.changes import LISTENER_NAME

@@ -82,6 +82,7 @@ DEFAULTS = [
     ("database.identity_db.pool_max_size", 4),
     ("database.identity_db.pool_timeout", 10.0),
     ("tenant.super_tenant_domain", "carbon.super"),
+    ("tenant.email_usernames", False),
     ("oauth.validation_response_subject_identifier_format", "fqn"),
     ("oauth.remove_username_from_introspection_response_for_app_tokens", False),
     ("oauth.access_token_validity", 3600),

@@ -95,7 +95,9 @@ class TestMetadata:
         # RFC 9701 §7; the tenant's key is RS256. Regression: this §5 key was missing.
         assert document["introspection_signing_alg_values_supported"] == ["RS256"]
         # The demo client's scopes (and, at foo.com, those of the test clients).
-        assert {"test1", "test2", "internal_oauth2_introspect"} <= set(document["scopes_supported"])
+        assert {"test1", "test2"} <= set(document["scopes_supported"])
+        # Decided with the security audit: internal scopes are for permission holders, not advertised.
+        assert not [scope for scope in document["scopes_supported"] if scope.startswith("internal_")]
 
     @pytest.mark.parametrize(("tenant", "path"), DOCUMENTS)
     def test_no_empty_values(self, client, world, tenant, path):

@@ -478,6 +478,30 @@ class TestStartUp:
         assert "'failing_hooks:hook'" in done.stderr
         assert "boom at import" in done.stderr
 
+    @pytest.mark.parametrize(
+        "callable_path",
+        [
+            "tests.no_such_module:first",
+            "tests.script_hooks:no_such_function",
+            "tests.script_hooks:NOT_CALLABLE",
+        ],
+    )
+    def test_checkdeployment_imports_every_script(self, tmp_path, callable_path):
+        """Regression (security audit): checkdeployment said OK for a script it could not import."""
+        entries = script_entries("first") + (
+            f'\n[[oauth.introspect.script]]\nname = "broken"\ncallable = "{callable_path}"\n'
+        )
+        done = run_manage(tmp_path, entries, "checkdeployment", str(tmp_path / "deployment.toml"))
+        assert done.returncode == 1, done.stdout
+        assert "'broken'" in done.stderr and callable_path in done.stderr
+        assert "OK" not in done.stdout
+
+    def test_checkdeployment_with_good_scripts(self, tmp_path):
+        entries = script_entries("add_department", module="docs.examples.introspection_script")
+        done = run_manage(tmp_path, entries, "checkdeployment", str(tmp_path / "deployment.toml"))
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().endswith(": OK")
+
     def test_good_scripts(self, tmp_path):
         entries = script_entries("add_department", "add_tenant", module="docs.examples.introspection_script")
         done = run_manage(tmp_path, entries, "check")

@@ -162,7 +162,7 @@ class TestAsking:
 
 
 class TestContents:
-    """Header typ/alg/kid; claims iss, aud, iat, jti and token_introspection (RFC 9701 §5)."""
+    """Header typ/alg/kid; claims iss, aud, iat, exp, jti and token_introspection (RFC 9701 §5)."""
 
     def test_header(self, client, tokens):
         response = introspect(client, "foo.com", {"token": tokens.opaque, "response_as_jwt": "true"}, ADMIN)
@@ -177,7 +177,9 @@ class TestContents:
         response = introspect(client, "foo.com", {"token": token, "response_as_jwt": "true"}, ADMIN)
         after = int(time.time())
         claims = as_jwt(client, response).claims
-        assert set(claims) == {"iss", "aud", "iat", "jti", "token_introspection"}
+        assert set(claims) == {"iss", "aud", "iat", "exp", "jti", "token_introspection"}
+        # Decided with the security audit: a signed answer expires (it had no exp).
+        assert claims["exp"] == claims["iat"] + 60
         assert claims["iss"] == issuer_of("foo.com")
         assert claims["aud"] == "admin@foo.com"
         assert before <= claims["iat"] <= after

@@ -79,6 +79,14 @@ def foo_client(client_id: str) -> Client:
 class TestCreateClient:
     """Every option of §9, JSON on stdout."""
 
+    @pytest.mark.parametrize(
+        "uri", ["http://127.0.0.1:8400/cb", "http://[::1]/cb", "http://localhost:3000/cb"]
+    )
+    def test_plain_http_redirect_to_a_loopback_host(self, world, uri):
+        """Native apps (RFC 8252 §7.3) keep plain http, to their own machine only."""
+        result = createclient(*BASE, *CODE, "--client-id", "native", "--redirect-uris", uri)
+        assert foo_client(result["client_id"]).redirect_uris == uri
+
     def test_every_option(self, world, scripts):
         result = createclient(
             "--tenant", "foo.com",
@@ -188,6 +196,9 @@ class TestCreateClientRefuses:
             ([*BASE, *CODE, "--public", "--client-secret", "s"], "a --public client has no secret"),
             ([*BASE, *CODE], "needs at least one redirect URI"),
             ([*BASE, *CODE, "--redirect-uris", "https://a.example/#frag"], "redirect_uris: not an absolute"),
+            # Decided with the security audit: plain http only to a loopback host (RFC 8252 §7.3).
+            ([*BASE, *CODE, "--redirect-uris", "http://a.example/cb"], "redirect_uris: not an absolute"),
+            ([*BASE, *CODE, "--redirect-uris", "http://10.0.0.1/cb"], "redirect_uris: not an absolute"),
             ([*BASE, *CC, "--scopes", ""], "allowed_scopes"),
             ([*BASE, *CC, "--token-format", "xml"], "invalid choice: 'xml'"),
         ],

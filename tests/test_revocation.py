@@ -35,6 +35,8 @@ def assert_revoked_answer(response) -> None:
     """RFC 7009 §2.2: 200 whether or not there was anything to revoke."""
     assert response.status_code == 200, response.content
     assert response.content == b""
+    # Finding 10 of the security audit: the answer was text/html, with no Cache-Control.
+    assert response["Cache-Control"] == "no-store" and not response.has_header("Content-Type")
 
 
 class TestAccessToken:

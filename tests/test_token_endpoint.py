@@ -387,6 +387,46 @@ class TestAuthorizationCode:
         assert response.status_code == 200, response.content
         assert set(json.loads(response.content)) == {"access_token", "token_type", "expires_in"}
 
+    # a token alice already holds for webapp (grant type, revoked, scope), the scope asked, silent
+    AUTO_APPROVAL = [
+        (None, "test1", False),
+        (("authorization_code", False, "test1 test2"), "test1", True),
+        (("authorization_code", False, "test1"), "test1 test2", False),
+        (("authorization_code", True, "test1 test2"), "test1", False),  # consent revoked
+        (("password", False, "test1 test2"), "test1", False),  # no consent was ever shown
+    ]
+
+    @pytest.mark.parametrize(("held", "scope", "silent"), AUTO_APPROVAL)
+    def test_approval_prompt_auto_needs_an_earlier_consent(self, client, world, held, scope, silent):
+        """Decided with the security audit: ``approval_prompt=auto`` approved silently on any token."""
+        sign_in(client, "/t/foo.com", "alice", "alice-pw")
+        if held is not None:
+            grant_type, revoked, held_scope = held
+            AccessToken.objects.create(
+                tenant=world.foo,
+                application=world.foo.clients.get(client_id="webapp"),
+                user=world.foo.users.get(username="alice"),
+                grant_type=grant_type,
+                scope=held_scope,
+                revoked=timezone.now() if revoked else None,
+                expires=timezone.now() + timedelta(hours=1),
+                token_checksum=f"checksum-{grant_type}-{revoked}-{held_scope}",
+            )
+        _, challenge = pkce_pair()
+        query = {
+            "response_type": "code",
+            "client_id": "webapp",
+            "redirect_uri": REDIRECT_URI,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "scope": scope,
+            "approval_prompt": "auto",
+        }
+        response = client.get(f"/t/foo.com/oauth2/authorize?{urlencode(query)}", secure=True)
+        assert response.status_code == (302 if silent else 200), response.content[:300]
+        if silent:
+            assert response["Location"].startswith(REDIRECT_URI + "?code=")
+
     @pytest.mark.parametrize(
         "verifier",
         [

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from io import StringIO
 from types import SimpleNamespace
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
+from django.test import override_settings
 
 from identity import permissions
 from identity.models import Role, User
@@ -20,6 +23,12 @@ from tenants.models import Tenant
 pytestmark = pytest.mark.django_db
 
 INTROSPECT_VIEW = "/permission/admin/manage/identity/applicationmgt/view"
+
+
+def emails_allowed(allowed: bool) -> override_settings:
+    """Return settings where ``[tenant] email_usernames`` is ``allowed``."""
+    tenant = dataclasses.replace(settings.DEPLOYMENT.tenant, email_usernames=allowed)
+    return override_settings(DEPLOYMENT=dataclasses.replace(settings.DEPLOYMENT, tenant=tenant))
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +45,10 @@ def world(build_once):
             "locked@foo.com": User.objects.create_user(foo, "locked", "pw-locked", is_locked=True),
             "gone@foo.com": User.objects.create_user(foo, "gone", "pw-gone", is_active=False),
             "admin@sleepy.org": create_admin(sleepy, "admin", "pw-sleepy"),
-            # A whole username with an @ that names no tenant (§4).
-            "bob@example.org@carbon.super": create_user(root, "bob@example.org", "pw-bob"),
         }
+        # A whole username with an @ that names no tenant (§4), where e-mail usernames are allowed.
+        with emails_allowed(True):
+            users["bob@example.org@carbon.super"] = create_user(root, "bob@example.org", "pw-bob")
         return SimpleNamespace(root=root, foo=foo, sleepy=sleepy, users=users)
 
     return build_once(make)
@@ -425,3 +435,55 @@ class TestCreateUserCommand:
         with pytest.raises(CommandError, match=message):
             run("createuser", *args)
         assert (User.objects.all_tenants().count(), Role.objects.all_tenants().count()) == (users, roles)
+
+
+class TestUsernames:
+    """Finding 14 of the security audit: ``admin@carbon.super`` could be created inside foo.com,
+    and then showed as ``sub``. One validator, for the model, the admin's forms and the command."""
+
+    # email_usernames, username (in foo.com), valid
+    CASES = [
+        (False, "alice2", True),
+        (False, "bob@example.org", False),
+        (False, "admin@carbon.super", False),
+        (False, "x@", False),
+        (True, "bob@example.org", True),
+        (True, "admin@carbon.super", False),
+        (True, "admin@CARBON.SUPER", False),
+        (True, "admin@sleepy.org", False),  # an inactive tenant is a tenant still
+        (True, "admin@foo.com", False),
+        (True, "bob@example.org@carbon.super", False),
+    ]
+
+    @pytest.mark.parametrize(("emails", "username", "valid"), CASES)
+    def test_model(self, world, emails, username, valid):
+        with emails_allowed(emails):
+            if valid:
+                assert create_user(world.foo, username, "pw").username == username
+            else:
+                with pytest.raises(ValidationError) as raised:
+                    create_user(world.foo, username, "pw")
+                assert "username" in raised.value.message_dict
+
+    @pytest.mark.parametrize(("emails", "username", "valid"), CASES)
+    def test_command(self, world, emails, username, valid):
+        with emails_allowed(emails):
+            if valid:
+                call_command(
+                    "createuser", username, "--tenant", "foo.com", "--password", "pw", stdout=StringIO()
+                )
+            else:
+                with pytest.raises(CommandError, match="username"):
+                    call_command("createuser", username, "--tenant", "foo.com", "--password", "pw")
+        assert User.objects.for_tenant(world.foo).filter(username=username).exists() is valid
+
+    @pytest.mark.parametrize(("emails", "username", "valid"), CASES)
+    def test_admin_form(self, client, world, emails, username, valid):
+        client.force_login(world.users["admin@foo.com"])
+        with emails_allowed(emails):
+            response = client.post(
+                "/admin/identity/user/add/",
+                {"username": username, "password1": "Xy9-long-pw", "password2": "Xy9-long-pw"},
+            )
+        assert response.status_code == (302 if valid else 200)
+        assert User.objects.for_tenant(world.foo).filter(username=username).exists() is valid

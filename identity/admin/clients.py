@@ -20,6 +20,7 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 from oauth2_provider.generators import generate_client_secret
 
+from identity.admin.privileges import may_act_as
 from identity.admin.tokens import without_credential_permissions
 from identity.conf import get_deployment
 from identity.models import Client
@@ -75,6 +76,14 @@ class ClientForm(TenantScopedForm):
             self.fields["introspection_scripts"].choices = [(name, name) for name in configured] + [
                 (name, f"{name} (no longer in deployment.toml)") for name in bound
             ]
+
+    def clean_user(self):
+        # The client's tokens act for its owner: owning a client with a user is using its powers.
+        owner = self.cleaned_data.get("user")
+        changed = owner is not None and owner.pk != self.instance.user_id
+        if changed and self.admin_user is not None and not may_act_as(self.admin_user, owner):
+            raise forms.ValidationError("you may not give a client an owner who holds more than you do")
+        return owner
 
 
 class ClientAdmin(TenantScopedAdmin):

@@ -23,6 +23,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
 from identity import permissions
+from identity.admin.privileges import may_act_as, may_manage_user, not_held
 from identity.admin.tokens import without_credential_permissions
 from identity.admin.widgets import PermissionTreeWidget
 from identity.models import Role, User
@@ -38,6 +39,12 @@ class UserChangeForm(TenantScopedForm):
         tenant = self.row_tenant()
         if cleaned_data.get("is_superuser") and tenant is not None and not tenant.is_super:
             self.add_error("is_superuser", "only users of the super tenant can be superusers")
+        if "roles" in cleaned_data and self.admin_user is not None:
+            before = set(self.instance.roles.all()) if self.instance.pk else set()
+            added = [path for role in set(cleaned_data["roles"]) - before for path in role.permissions]
+            refused = not_held(self.admin_user, added)
+            if refused:
+                self.add_error("roles", f"you may grant only permissions you hold, not {', '.join(refused)}")
         return cleaned_data
 
 
@@ -67,7 +74,8 @@ class UserAdmin(TenantScopedAdmin):
     list_filter = ("is_active", "is_locked", "is_staff", "roles")
     search_fields = ("username", "email")
     list_select_related = ("tenant",)
-    operator_only_fields = ("is_superuser",)
+    # Only an operator makes admins: a tenant admin neither sees nor sets these flags.
+    operator_only_fields = ("is_superuser", "is_staff")
     fieldsets = (
         (None, {"fields": ("tenant", "username", "email", "password_status")}),
         ("Access", {"fields": ("is_active", "is_locked", "is_staff", "is_superuser")}),
@@ -108,18 +116,36 @@ class UserAdmin(TenantScopedAdmin):
         return format_html_join("", "<code>{}</code><br>", ((p,) for p in paths)) if paths else "none"
 
     def get_deleted_objects(self, objs, request):
-        return without_credential_permissions(super().get_deleted_objects(objs, request))
+        to_delete, counts, perms_needed, protected = without_credential_permissions(
+            super().get_deleted_objects(objs, request)
+        )
+        # Django's bulk "delete selected" asks only the model-wide permission: ask for each row.
+        if not all(self.has_delete_permission(request, user) for user in objs):
+            perms_needed = {*perms_needed, str(self.opts.verbose_name)}
+        return to_delete, counts, perms_needed, protected
+
+    # -- who may change whom: only an operator changes a superuser
+    def has_change_permission(self, request, obj=None):
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or may_manage_user(request.user, obj))
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or may_manage_user(request.user, obj))
+
+    def _changeable(self, request, queryset):
+        return queryset if is_operator(request.user) else queryset.filter(is_superuser=False)
 
     # -- locking
     @admin.action(description="Lock selected users", permissions=["change"])
     def lock_users(self, request, queryset):
         if queryset.filter(pk=request.user.pk).exists():
             messages.warning(request, "You cannot lock yourself out: your own account was left as it is.")
-        self._set_locked(request, queryset.exclude(pk=request.user.pk), True)
+        self._set_locked(request, self._changeable(request, queryset).exclude(pk=request.user.pk), True)
 
     @admin.action(description="Unlock selected users", permissions=["change"])
     def unlock_users(self, request, queryset):
-        self._set_locked(request, queryset, False)
+        self._set_locked(request, self._changeable(request, queryset), False)
 
     def _set_locked(self, request, queryset, locked: bool) -> None:
         changed = 0
@@ -149,7 +175,8 @@ class UserAdmin(TenantScopedAdmin):
     @sensitive_post_parameters_m
     def user_change_password(self, request, object_id: str):
         user = self.get_object(request, unquote(object_id))
-        if not self.has_change_permission(request, user):
+        # Another admin's password would be its powers: only an operator sets it.
+        if not (self.has_change_permission(request, user) and may_act_as(request.user, user)):
             raise PermissionDenied
         form = self.change_password_form(user, request.POST if request.method == "POST" else None)
         if form.is_valid():
@@ -222,6 +249,12 @@ class RoleForm(TenantScopedForm):
     def clean(self):
         cleaned_data = super().clean()
         chosen = [*cleaned_data.get("known_permissions", []), *cleaned_data.get("other_permissions", [])]
+        if self.admin_user is not None:
+            refused = not_held(self.admin_user, set(chosen) - set(self.instance.permissions or []))
+            if refused:
+                raise forms.ValidationError(
+                    f"you may grant only permissions you hold, not {', '.join(refused)}"
+                )
         self.instance.permissions = sorted(set(chosen))
         return cleaned_data
 

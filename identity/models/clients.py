@@ -6,6 +6,7 @@ A client may hold several grant types (RFC 6749 names), unlike the toolkit's one
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
@@ -44,9 +45,23 @@ def validate_string_list(value) -> None:
 
 
 def _is_redirect_uri(uri: str) -> bool:
-    """RFC 6749 §3.1.2: absolute, no fragment."""
+    """RFC 6749 §3.1.2: absolute, no fragment; plain http only to a loopback host.
+
+    RFC 9700 §4.1.1 and RFC 8252 §7.3: an http redirect elsewhere carries the code in clear.
+    """
     parts = urlsplit(uri)
-    return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.fragment
+    if not parts.netloc or parts.fragment:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(parts.hostname or ""))
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Client(Announced, AbstractApplication):
@@ -98,6 +113,9 @@ class Client(Announced, AbstractApplication):
 
     objects = TenantScopedManager()
 
+    # Never a lookup, filter, search field, ordering or column in the admin (tenants.admin_scoping).
+    SECRET_FIELDS = ("client_secret",)
+
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
         constraints = [
@@ -128,6 +146,9 @@ class Client(Announced, AbstractApplication):
             errors["user"] = "the owner must be a user of the client's tenant"
         bad_uris = [uri for uri in self.redirect_uris.split() if not _is_redirect_uri(uri)]
         if bad_uris:
-            errors["redirect_uris"] = f"not an absolute http(s) URI without fragment: {', '.join(bad_uris)}"
+            errors["redirect_uris"] = (
+                "not an absolute https URI without fragment (http only to localhost, 127.0.0.1 or ::1): "
+                + ", ".join(bad_uris)
+            )
         if errors:
             raise ValidationError(errors)

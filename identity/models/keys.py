@@ -39,6 +39,9 @@ class SigningKey(Announced):
 
     objects = TenantScopedManager()
 
+    # Never a lookup, filter, search field, ordering or column in the admin (tenants.admin_scoping).
+    SECRET_FIELDS = ("private_key",)
+
     class Meta:
         ordering = ["-created", "-id"]
 

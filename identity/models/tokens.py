@@ -70,6 +70,9 @@ class AccessToken(AnnouncedToken, TenantFromClient, AbstractAccessToken):  # noq
         "identity.Grant", null=True, blank=True, on_delete=models.SET_NULL, related_name="access_tokens"
     )
 
+    # Never a lookup, filter, search field, ordering or column in the admin (tenants.admin_scoping).
+    SECRET_FIELDS = ("token", "token_checksum")
+
     class Meta(AbstractAccessToken.Meta):
         swappable = "OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL"
 
@@ -100,6 +103,9 @@ class RefreshToken(AnnouncedToken, TenantFromClient, AbstractRefreshToken):  # n
     # RFC 9700 §4.14.2: the family (this token and its rotations) ends here, however often it
     # is refreshed ([oauth] refresh_token_max_lifetime after the first refresh token).
     family_expires = models.DateTimeField(null=True, blank=True, editable=False)
+
+    # Never a lookup, filter, search field, ordering or column in the admin (tenants.admin_scoping).
+    SECRET_FIELDS = ("token", "token_checksum")
 
     class Meta(AbstractRefreshToken.Meta):
         swappable = "OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL"
@@ -135,6 +141,8 @@ class Grant(TenantFromClient, AbstractGrant):  # noqa: DJ008 (the toolkit's __st
     # Set when the code is exchanged. The row stays until it expires, so a replayed code is
     # recognised and the tokens issued from it revoked (RFC 6749 §4.1.2).
     redeemed = models.DateTimeField(null=True, blank=True, editable=False)
+    # Never a lookup, filter, search field, ordering or column in the admin (tenants.admin_scoping).
+    SECRET_FIELDS = ("code", "code_challenge", "nonce")
 
     class Meta(AbstractGrant.Meta):
         swappable = "OAUTH2_PROVIDER_GRANT_MODEL"

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from identity import permissions
+from identity.usernames import validate_username
 from tenants.announcing import Announced
 from tenants.cache import Tag
 from tenants.managers import TenantQuerySet, TenantScopedManager, TenantScopedManagerMixin
@@ -63,6 +64,9 @@ class User(Announced, AbstractBaseUser):
     date_joined = models.DateTimeField(auto_now_add=True)
     roles = models.ManyToManyField("identity.Role", blank=True, related_name="users")
 
+    # Never a lookup, filter, search field, ordering or column in the admin (tenants.admin_scoping).
+    SECRET_FIELDS = ("password",)
+
     objects = UserManager()
 
     USERNAME_FIELD = "username"
@@ -88,6 +92,10 @@ class User(Announced, AbstractBaseUser):
         tenant = getattr(self, "tenant", None)
         if tenant is not None and "@" in self.username and self.username.rsplit("@", 1)[1] == tenant.domain:
             raise ValidationError({"username": "give the username without its @tenant suffix"})
+        try:
+            validate_username(self.username)
+        except ValidationError as error:
+            raise ValidationError({"username": error.messages}) from None
 
     def get_short_name(self) -> str:
         """Return the name the admin greets the user by: the fully qualified one."""

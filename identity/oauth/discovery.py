@@ -7,6 +7,7 @@ at the RFC 8414 §3 location ``/.well-known/oauth-authorization-server[/t/<tenan
 from __future__ import annotations
 
 from django.http import JsonResponse
+from django.views.decorators.http import require_safe
 
 from identity.errors import UnknownTenant, error_response
 from identity.models import Client, SigningKey
@@ -15,6 +16,9 @@ from identity.oauth.issuer import endpoint, issuer
 from tenants import get_current_tenant
 from tenants.access_control import allowed_auth_handlers, match_entry
 from tenants.models import Tenant
+
+# Scopes only holders of a permission get (internal_oauth2_introspect...): not advertised.
+INTERNAL_SCOPE_PREFIX = "internal_"
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
@@ -45,7 +49,7 @@ def metadata(tenant: Tenant, request=None) -> dict:
         "grant_types_supported": list(GRANT_TYPES),
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": sorted(scopes),
+        "scopes_supported": sorted(s for s in scopes if not s.startswith(INTERNAL_SCOPE_PREFIX)),
         "token_endpoint_auth_methods_supported": [*CLIENT_AUTH_METHODS, "none"],
         "revocation_endpoint_auth_methods_supported": [*CLIENT_AUTH_METHODS, "none"],
         "introspection_endpoint_auth_methods_supported": [INTROSPECTION_AUTH_METHODS[h] for h in handlers],
@@ -55,11 +59,13 @@ def metadata(tenant: Tenant, request=None) -> dict:
     return {key: value for key, value in document.items() if value not in ([], "", None)}
 
 
+@require_safe
 def openid_configuration(request):
     """``{issuer}/.well-known/openid-configuration`` of the path's tenant."""
     return JsonResponse(metadata(get_current_tenant(request), request))
 
 
+@require_safe
 def authorization_server_metadata(request, domain: str | None = None):
     """RFC 8414 §3: ``/.well-known/oauth-authorization-server`` + the issuer's path."""
     tenant = get_current_tenant(request) if domain is None else Tenant.objects.get_active(domain)
@@ -68,6 +74,7 @@ def authorization_server_metadata(request, domain: str | None = None):
     return JsonResponse(metadata(tenant, request))
 
 
+@require_safe
 def jwks(request):
     """RFC 7517 §5: the public keys of the tenant, current and recently rotated."""
     keys = SigningKey.objects.for_tenant(get_current_tenant(request))

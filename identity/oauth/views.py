@@ -11,13 +11,15 @@ import json
 
 from django import forms
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.urls import reverse
 from oauth2_provider import views as toolkit
 from oauth2_provider.forms import AllowForm
 
 from identity.errors import ApiError, UnsupportedGrantType, error_response
+from identity.models import Client
 from identity.models.clients import GRANT_TYPES
+from identity.oauth.consent import has_consented
 from tenants import get_current_tenant
 from tenants.managers import use_tenant
 
@@ -37,7 +39,8 @@ class TokenView(toolkit.TokenView):
 class RevokeTokenView(toolkit.RevokeTokenView):
     def post(self, request, *args, **kwargs) -> HttpResponse:
         with use_tenant(get_current_tenant(request)):
-            return super().post(request, *args, **kwargs)
+            response = super().post(request, *args, **kwargs)
+        return _revocation_response(response)
 
 
 class ConsentForm(AllowForm):
@@ -58,8 +61,31 @@ class AuthorizationView(toolkit.AuthorizationView):
         tenant = get_current_tenant(request)
         if request.user.is_authenticated and request.user.tenant_id != tenant.id:
             return redirect_to_login(request.get_full_path(), self.get_login_url())
+        if request.method == "GET" and request.GET.get("approval_prompt") == "auto":
+            request.GET = _without_silent_approval(request, tenant)
         with use_tenant(tenant):
             return super().dispatch(request, *args, **kwargs)
+
+
+def _without_silent_approval(request, tenant) -> QueryDict:
+    """Return the query, asking for the consent page unless the user consented before."""
+    client = Client.objects.for_tenant(tenant).filter(client_id=request.GET.get("client_id", "")).first()
+    scopes = set(request.GET.get("scope", "").split())
+    if client is not None and has_consented(request.user, client, scopes):
+        return request.GET
+    query = request.GET.copy()
+    query["approval_prompt"] = "force"
+    return query
+
+
+def _revocation_response(response: HttpResponse) -> HttpResponse:
+    """Never cache an RFC 7009 §2.2 answer; an error is JSON, a success has no body (not HTML)."""
+    response["Cache-Control"] = "no-store"
+    if response.content:
+        response["Content-Type"] = "application/json"
+    else:
+        del response["Content-Type"]
+    return response
 
 
 def _token_response(response: HttpResponse) -> HttpResponse:

@@ -1,0 +1,181 @@
+"""Input limits and JSON errors for the API and OAuth endpoints (RFC 6749 §5.2, RFC 7009, RFC 7662).
+
+Every error of the product's programmatic endpoints is JSON, even with ``[server] debug = true``:
+only the admin, the sign-in page and the authorization endpoint's pages (which people read) keep
+HTML. Request bodies are limited by ``[server] max_body_bytes`` (413, decided from
+``Content-Length`` before the body is read) and ``max_form_fields``; the form endpoints take
+``application/x-www-form-urlencoded`` UTF-8 only. See docs/security.md.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from urllib.parse import parse_qsl
+
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.http import HttpResponse
+from django.http.multipartparser import MultiPartParserError
+
+from identity.conf import get_deployment
+from identity.errors import ApiError, error_response
+from tenants.resolver import split_tenant_path
+
+# The endpoints whose parameters are an RFC 6749 form (application/x-www-form-urlencoded).
+FORM_ENDPOINTS = ("/oauth2/token", "/oauth2/revoke", "/oauth2/introspect")
+# Pages for people: their own HTML answers stay (the authorization endpoint's 5xx does not).
+HTML_PREFIXES = ("/admin/", "/login/", "/static/")
+AUTHORIZE = "/oauth2/authorize"
+FORM_TYPE = "application/x-www-form-urlencoded"
+MULTIPART_TYPE = "multipart/form-data"
+# A refused body up to this size is read and dropped before the 413 goes out, so that the client,
+# still sending, reads the answer instead of a reset connection (TLS makes that reset certain).
+DRAIN_LIMIT = 32 * 1024 * 1024
+CHUNK = 64 * 1024
+
+
+class BodyTooLarge(ApiError):
+    status = 413
+    error = "invalid_request"
+
+
+class UnsupportedContent(ApiError):
+    error = "invalid_request"
+
+
+def canonical_path(path_info: str) -> str:
+    """Return the path the URLconf routes: without its ``/t/<domain>`` prefix."""
+    return split_tenant_path(path_info).rest
+
+
+def is_html_page(path: str, status: int) -> bool:
+    if path.startswith(HTML_PREFIXES):
+        return True
+    return path == AUTHORIZE and status < 500
+
+
+class RequestLimitsMiddleware:
+    """Refuse a too-large body from its ``Content-Length``, and a form Django would misread."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        server = get_deployment().server
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return error_response(UnsupportedContent("Content-Length is not a number"))
+        if length > server.max_body_bytes:
+            _drain(request, length)
+            return error_response(
+                BodyTooLarge(f"the request body is larger than {server.max_body_bytes} bytes")
+            )
+        if canonical_path(request.path_info) in FORM_ENDPOINTS:
+            try:
+                _check_form(request, length, server.max_form_fields)
+            except ApiError as exc:
+                return error_response(exc)
+        return self.get_response(request)
+
+
+def _drain(request, length: int) -> None:
+    """Read and drop a refused body (up to DRAIN_LIMIT), so that the 413 reaches the client."""
+    stream = request.META.get("wsgi.input")
+    left = min(length, DRAIN_LIMIT)
+    while stream is not None and left > 0:
+        chunk = stream.read(min(CHUNK, left))
+        if not chunk:
+            break
+        left -= len(chunk)
+
+
+def _check_form(request, length: int, max_fields: int) -> None:
+    """Raise unless the query and the body are UTF-8 forms of at most ``max_fields`` fields.
+
+    Django would decode another charset (``utf-16``) or bad bytes into garbage or a 500, and
+    parse a multipart body without its boundary into its HTML 400 page.
+    """
+    _parse(request.META.get("QUERY_STRING", ""), max_fields, "query")
+    if length == 0 or request.method != "POST":
+        return
+    content_type, _, options = request.META.get("CONTENT_TYPE", "").partition(";")
+    content_type = content_type.strip().lower()
+    params = {}
+    for option in options.split(";"):
+        name, _, value = option.strip().partition("=")
+        params[name.lower()] = value.strip().strip('"')
+    if params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
+        raise UnsupportedContent("the only charset taken is UTF-8 (RFC 6749 Appendix B)")
+    if content_type == FORM_TYPE:
+        _parse(request.body, max_fields, "body")
+    elif content_type == MULTIPART_TYPE and params.get("boundary"):
+        # Not RFC 6749's form, but what many HTTP clients (and Django's test client) send: taken,
+        # parsed here so that a bad one is answered here.
+        try:
+            request.POST  # noqa: B018 (parsed for its errors)
+        except (MultiPartParserError, RequestDataTooBig, TooManyFieldsSent):
+            raise UnsupportedContent(
+                f"the multipart body is unreadable or has over {max_fields} parts"
+            ) from None
+    else:
+        raise UnsupportedContent(f"send the parameters as {FORM_TYPE} (RFC 6749 §3.2)")
+
+
+def _parse(data: bytes | str, max_fields: int, where: str) -> None:
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+        parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=max_fields)
+    except UnicodeDecodeError:
+        raise UnsupportedContent(f"the {where} is not UTF-8 (RFC 6749 Appendix B)") from None
+    except ValueError:
+        raise UnsupportedContent(f"the {where} has more than {max_fields} parameters") from None
+
+
+class JsonErrorsMiddleware:
+    """Turn any error answer of an API or OAuth endpoint that is not JSON into JSON.
+
+    Django's own answers (its 400 for a request it refuses, a view's 405, its 404 and 500 pages,
+    the debug page) are HTML; the clients of these endpoints are programs (RFC 6749 §5.2).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        path = canonical_path(request.path_info)
+        response = self.get_response(request)
+        if response.status_code < 400 or is_html_page(path, response.status_code):
+            return response
+        if _is_json(response):
+            response.headers.setdefault("Cache-Control", "no-store")
+            return response
+        return json_error(response)
+
+
+def _is_json(response: HttpResponse) -> bool:
+    return response.get("Content-Type", "").split(";")[0].strip() == "application/json"
+
+
+def json_error(response: HttpResponse) -> HttpResponse:
+    """Return the JSON answer standing for the error ``response``, with its status and ``Allow``."""
+    status = response.status_code
+    exc = ApiError(_description(status))
+    exc.status = status
+    exc.error = "server_error" if status >= 500 else _ERRORS.get(status, "invalid_request")
+    if status >= 500:
+        exc.description = ""  # never details
+    if response.has_header("Allow"):
+        exc.headers["Allow"] = response["Allow"]
+    if response.has_header("Retry-After"):
+        exc.headers["Retry-After"] = response["Retry-After"]
+    return error_response(exc)
+
+
+_ERRORS = {401: "invalid_client", 403: "access_denied", 404: "not_found"}
+
+
+def _description(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase.lower()
+    except ValueError:
+        return ""

@@ -1,0 +1,139 @@
+"""Errors are JSON and input is limited at the API and OAuth endpoints (finding 10 of the security audit).
+
+Before: a multipart body without a boundary got Django's HTML 400; ``charset=utf-16`` at the
+introspection endpoint a 500; more than 1000 fields or a 2.5 MB body an HTML 400; the token
+endpoint's 405 was HTML. Django's test client, over "HTTPS"; the real server's answers over TLS
+are in test_security_blackbox.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from urllib.parse import urlencode
+
+import pytest
+from django.test import override_settings
+
+from tests.oauth_support import DEMO, basic, make_world
+
+pytestmark = pytest.mark.django_db
+
+FORM = "application/x-www-form-urlencoded"
+ENDPOINTS = [
+    "/oauth2/token",
+    "/t/foo.com/oauth2/token",
+    "/oauth2/revoke",
+    "/t/foo.com/oauth2/revoke",
+    "/oauth2/introspect",
+    "/t/foo.com/oauth2/introspect",
+]
+MANY_FIELDS = urlencode({f"f{i}": "x" for i in range(1001)}).encode()
+BIG = b"token=" + b"x" * (2_500_000)
+
+# content type, body, the status and error expected at every form endpoint
+BAD_BODIES = [
+    ("multipart/form-data", b"token=abc", 400, "invalid_request"),  # no boundary
+    ("multipart/form-data; boundary=", b"token=abc", 400, "invalid_request"),
+    (f"{FORM}; charset=utf-16", "token=abc".encode("utf-16"), 400, "invalid_request"),
+    (f"{FORM}; charset=latin-1", b"token=\xe9", 400, "invalid_request"),
+    (FORM, b"token=\xff\xfe", 400, "invalid_request"),  # undecodable bytes
+    (FORM, b"token=%ff%fe", 400, "invalid_request"),  # undecodable once unquoted
+    ("application/json", b'{"token": "abc"}', 400, "invalid_request"),
+    ("text/plain", b"token=abc", 400, "invalid_request"),
+    (FORM, MANY_FIELDS, 400, "invalid_request"),
+    (FORM, BIG, 413, "invalid_request"),
+    ("multipart/form-data; boundary=x", BIG, 413, "invalid_request"),
+]
+
+
+@pytest.fixture(scope="module")
+def world(build_once):
+    return build_once(make_world)
+
+
+def assert_json_error(response, status: int, error: str) -> dict:
+    assert response.status_code == status, response.content[:300]
+    assert response["Content-Type"] == "application/json"
+    assert response["Cache-Control"] == "no-store"
+    body = json.loads(response.content)
+    assert body["error"] == error
+    return body
+
+
+class TestBadBodies:
+    @pytest.mark.parametrize("debug", [False, True])
+    @pytest.mark.parametrize("path", ENDPOINTS)
+    @pytest.mark.parametrize(("content_type", "body", "status", "error"), BAD_BODIES)
+    def test_answered_json(self, client, world, path, content_type, body, status, error, debug):
+        """Finding 10: HTML 400s, a 500 for utf-16, HTML for too many fields or too large a body."""
+        with override_settings(DEBUG=debug):
+            response = client.generic(
+                "POST", path, body, content_type=content_type, secure=True, headers=basic(*DEMO)
+            )
+        assert_json_error(response, status, error)
+
+    def test_too_many_fields_in_the_query(self, client, world):
+        response = client.get("/oauth2/introspect?" + MANY_FIELDS.decode(), secure=True)
+        assert_json_error(response, 400, "invalid_request")
+
+    def test_a_good_form_still_works(self, client, world):
+        response = client.post(
+            "/t/foo.com/oauth2/token",
+            urlencode({"grant_type": "client_credentials"}),
+            content_type=f"{FORM}; charset=UTF-8",
+            secure=True,
+            headers=basic(*DEMO),
+        )
+        assert response.status_code == 200, response.content
+
+    def test_the_limits_come_from_deployment_toml(self, client, world, deployment_override, settings):
+        server = dataclasses.replace(settings.DEPLOYMENT.server, max_body_bytes=100, max_form_fields=3)
+        deployment_override(server=server)
+        small = urlencode({"grant_type": "client_credentials", "a": "1", "b": "2", "c": "3"})
+        response = client.post("/oauth2/token", small, content_type=FORM, secure=True)
+        assert_json_error(response, 400, "invalid_request")
+        response = client.post("/oauth2/token", "x=" + "y" * 100, content_type=FORM, secure=True)
+        assert_json_error(response, 413, "invalid_request")
+
+
+# method, path, status, error: what Django answers itself (405, 404) is JSON too, even in debug
+ROUTING = [
+    ("GET", "/oauth2/token", 405, "invalid_request"),
+    ("PUT", "/t/foo.com/oauth2/token", 405, "invalid_request"),
+    ("GET", "/oauth2/revoke", 405, "invalid_request"),
+    ("GET", "/oauth2/nothing-here", 404, "not_found"),
+    ("GET", "/t/foo.com/.well-known/nothing", 404, "not_found"),
+    ("GET", "/api/nothing", 404, "not_found"),
+    ("POST", "/.well-known/openid-configuration", 405, "invalid_request"),
+]
+
+
+class TestDjangosOwnAnswers:
+    @pytest.mark.parametrize("debug", [False, True])
+    @pytest.mark.parametrize(("method", "path", "status", "error"), ROUTING)
+    def test_json(self, client, world, method, path, status, error, debug):
+        """Finding 10: the token endpoint's 405 was HTML (and a 404 in debug Django's page)."""
+        with override_settings(DEBUG=debug):
+            response = client.generic(method, path, secure=True)
+        assert_json_error(response, status, error)
+        if status == 405:
+            assert "POST" in response["Allow"] or "GET" in response["Allow"]
+
+    @pytest.mark.parametrize("debug", [False, True])
+    def test_the_admin_keeps_html(self, client, world, debug):
+        with override_settings(DEBUG=debug):
+            response = client.get("/admin/nothing-here/", secure=True)
+        assert response.status_code in (302, 404)
+        assert not response.get("Content-Type", "").startswith("application/json")
+
+
+class TestGunicornLimits:
+    @pytest.mark.parametrize("limit", [4096, 8190, 16384])
+    def test_header_line_limit_from_deployment_toml(self, settings, limit):
+        """A header line over [server] max_header_bytes is refused by gunicorn (431)."""
+        from identity.server import IdentityServer
+
+        server = dataclasses.replace(settings.DEPLOYMENT.server, max_header_bytes=limit)
+        app = IdentityServer(dataclasses.replace(settings.DEPLOYMENT, server=server))
+        assert app.cfg.limit_request_field_size == limit
