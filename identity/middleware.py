@@ -1,0 +1,69 @@
+"""Answer **503** JSON with ``Retry-After`` when the database cannot be reached (RFC 9110 §15.6.4).
+
+A refused, dropped or timed-out connection (Django's ``OperationalError`` / ``InterfaceError``,
+which wrap psycopg's and the pool's ``PoolTimeout``) is an outage, not a bug: the client is
+told to come back, never shown a 500 or a debug page. Nothing is answered from memory instead
+(docs/security-throttling-and-outage.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from django.core.signals import got_request_exception
+from django.db import InterfaceError, OperationalError
+from django.dispatch import receiver
+from django.http import JsonResponse
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5
+OUTAGE_ERRORS: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
+
+
+def is_outage(exc: BaseException | None) -> bool:
+    """Return whether ``exc`` (or what caused it) says the database is unreachable."""
+    while exc is not None:
+        if isinstance(exc, OUTAGE_ERRORS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def unavailable_response() -> JsonResponse:
+    response = JsonResponse(
+        {"error": "temporarily_unavailable", "error_description": "the database is unavailable; try again"},
+        status=503,
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Turn a database outage anywhere in the request into a 503; first in ``MIDDLEWARE``."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        # Another middleware's outage was already made a 500 by Django's handler: see below.
+        if getattr(request, "database_unavailable", False) and response.status_code == 500:
+            return unavailable_response()
+        return response
+
+    def process_exception(self, request, exception):
+        if is_outage(exception):
+            logger.warning("database unavailable: %s", type(exception).__name__)
+            return unavailable_response()
+        return None
+
+
+@receiver(got_request_exception)
+def _note_outage(sender, request=None, **kwargs) -> None:
+    """Mark a request whose unhandled exception is an outage (Django sends this in its except)."""
+    if request is not None and is_outage(sys.exc_info()[1]):
+        logger.warning("database unavailable: %s", type(sys.exc_info()[1]).__name__)
+        request.database_unavailable = True
