@@ -41,6 +41,10 @@ def unavailable_response() -> JsonResponse:
     return response
 
 
+class DatabaseUnavailable(Exception):
+    """An outage met outside the view, carried past Django's per-middleware exception handling."""
+
+
 class DatabaseUnavailableMiddleware:
     """Turn a database outage anywhere in the request into a 503; first in ``MIDDLEWARE``."""
 
@@ -48,11 +52,11 @@ class DatabaseUnavailableMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        response = self.get_response(request)
-        # Another middleware's outage was already made a 500 by Django's handler: see below.
-        if getattr(request, "database_unavailable", False) and response.status_code == 500:
+        try:
+            return self.get_response(request)
+        except DatabaseUnavailable as exc:
+            logger.warning("database unavailable: %s", type(exc.__cause__).__name__)
             return unavailable_response()
-        return response
 
     def process_exception(self, request, exception):
         if is_outage(exception):
@@ -62,8 +66,13 @@ class DatabaseUnavailableMiddleware:
 
 
 @receiver(got_request_exception)
-def _note_outage(sender, request=None, **kwargs) -> None:
-    """Mark a request whose unhandled exception is an outage (Django sends this in its except)."""
-    if request is not None and is_outage(sys.exc_info()[1]):
-        logger.warning("database unavailable: %s", type(sys.exc_info()[1]).__name__)
-        request.database_unavailable = True
+def _carry_outage(sender, request=None, **kwargs) -> None:
+    """Re-raise an outage that another middleware met, up to :class:`DatabaseUnavailableMiddleware`.
+
+    Django turns each middleware's exception into a response at once, and sends this signal
+    first: without it, the outage would be a 500 (or, with ``debug = true``, a debug page whose
+    rendering waits on the database again).
+    """
+    exc = sys.exc_info()[1]
+    if is_outage(exc):
+        raise DatabaseUnavailable() from (exc.__cause__ if isinstance(exc, DatabaseUnavailable) else exc)
