@@ -4,6 +4,10 @@ from urllib.parse import unquote, urlsplit
 
 from identity.deployment import Deployment, IdentityDbConfig
 
+CONNECT_TIMEOUT_SECONDS = 5  # libpq connect_timeout
+RECONNECT_SECONDS = 5  # psycopg_pool reconnect_timeout
+TCP_USER_TIMEOUT_MS = 15_000  # unacknowledged data for longer than this breaks the connection
+
 
 def database_settings(deployment: Deployment) -> dict:
     """Return the ``DATABASES["default"]`` dict for the configured database."""
@@ -30,8 +34,24 @@ def postgres_settings(db: IdentityDbConfig) -> dict:
         "PASSWORD": db.password or unquote(url.password or ""),
         "HOST": url.hostname or "127.0.0.1",
         "PORT": str(url.port or 5432),
-        # The pool replaces persistent connections (CONN_MAX_AGE must stay 0 with it).
+        # The pool checks a connection before lending it, so one broken by a database restart
+        # is replaced instead of failing a request (CONN_MAX_AGE must stay 0 with a pool).
+        "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {
-            "pool": {"min_size": db.pool_min_size, "max_size": db.pool_max_size, "timeout": db.pool_timeout},
+            "pool": {
+                "min_size": db.pool_min_size,
+                "max_size": db.pool_max_size,
+                "timeout": db.pool_timeout,  # a request waits this long for a connection, then 503
+                # The pool's reconnection backoff never waits longer than this, so the server
+                # is back within seconds of the database, however long the outage was.
+                "reconnect_timeout": RECONNECT_SECONDS,
+            },
+            # Bounded waits on the network: a dead host or a silent link is an error, not a hang.
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
         },
     }

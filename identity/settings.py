@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "identity.outage.DatabaseUnavailableMiddleware",  # outermost: a database outage is a 503
     "django.middleware.security.SecurityMiddleware",
     "identity.middleware.JsonErrorsMiddleware",
     "identity.middleware.RequestLimitsMiddleware",

@@ -29,7 +29,7 @@ from identity.models.tokens import token_checksum
 from identity.oauth.scopes import held_scopes
 from introspection.errors import AuthenticationFailed
 from tenants import get_current_tenant
-from tenants.cache import Tag, cached
+from tenants.cache import MISSING, Tag, cache, cached
 from tenants.models import Tenant
 
 # Checked against when the client does not exist, so that an unknown client id costs what a
@@ -184,6 +184,16 @@ def _cached_caller(kind: str, key, verify) -> Caller:
     except _Refused:
         raise AuthenticationFailed() from None
     return found[0]
+
+
+def is_known(kind: str, *credential: str) -> bool:
+    """Whether this process verified the credential before and still trusts it (no hash needed).
+
+    ``kind`` is "user" (login, password), "client" (tenant id, client id, secret) or "bearer"
+    (the token).
+    """
+    key = token_checksum(credential[0]) if kind == "bearer" else _digest(*credential)
+    return cache.get((f"caller-{kind}", key)) is not MISSING
 
 
 def _role_tags(user) -> list[Tag]:

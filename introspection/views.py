@@ -15,12 +15,19 @@ from identity.conf import get_deployment
 from identity.errors import ApiError, error_response
 from introspection import gates
 from introspection.authentication import authenticate_caller, challenge
-from introspection.errors import CallerTenantRefused, InvalidInput, MethodNotAllowed, UnreadableRequest
+from introspection.errors import (
+    AuthenticationFailed,
+    CallerTenantRefused,
+    InvalidInput,
+    MethodNotAllowed,
+    UnreadableRequest,
+)
 from introspection.jwt_response import jwt_response
 from introspection.lookup import find_token
 from introspection.negotiation import wants_jwt
 from introspection.responses import INACTIVE, active_claims, is_active, json_response
 from introspection.scripts import ScriptContext, run_scripts, scripts_for
+from introspection.throttling import check_caller
 from tenants import get_current_tenant
 from tenants.access_control import allowed_auth_handlers
 from tenants.models import Tenant
@@ -39,8 +46,17 @@ def introspect(request) -> HttpResponse:
         path_tenant = get_current_tenant(request)
         entry = request.access_control
         handlers = allowed_auth_handlers(entry)
-        caller = authenticate_caller(request, handlers, skip_authorization=config.skip_authorization)
-        gates.caller_vs_path(caller, path_tenant, entry)
+        # Before any hash: a throttled address or identity costs one counter read, no PBKDF2.
+        attempt = check_caller(request, handlers)
+        try:
+            caller = authenticate_caller(request, handlers, skip_authorization=config.skip_authorization)
+            gates.caller_vs_path(caller, path_tenant, entry)
+        except (AuthenticationFailed, CallerTenantRefused):
+            if attempt is not None:
+                attempt.failed()
+            raise
+        if attempt is not None:
+            attempt.succeeded()
         gates.permission_or_scope(caller, deployment.resource_access_control.introspect)
         token = params.get("token", "")
         if not token:

@@ -31,7 +31,8 @@ Tag = tuple[Hashable, ...]
 # A tag every entry carries: naming it drops everything (a bulk change too large to name).
 EVERYTHING: Tag = ("*",)
 
-_MISSING = object()
+# What ``Cache.get`` returns for a key it does not hold (None may be a cached value).
+MISSING = object()
 
 
 class _Entry:
@@ -57,18 +58,18 @@ class Cache:
         self.observer: Callable[[str, bool], None] | None = None
 
     def get(self, key: Hashable) -> Any:
-        """Return the cached value of ``key``, or ``_MISSING``."""
+        """Return the cached value of ``key``, or ``MISSING``."""
         entry = self._entries.get(key)
         if entry is None or not self.trusted():
-            return _MISSING
+            return MISSING
         if entry.expires <= time.monotonic():
             with self._lock:
                 self._remove(key)
-            return _MISSING
+            return MISSING
         try:
             self._entries.move_to_end(key)
         except KeyError:  # dropped by another thread meanwhile
-            return _MISSING
+            return MISSING
         return entry.value
 
     def get_or_load(
@@ -87,7 +88,7 @@ class Cache:
         """
         full_key = (kind, key)
         value = self.get(full_key)
-        hit = value is not _MISSING
+        hit = value is not MISSING
         if self.observer is not None:
             self.observer(kind, hit)
         if hit:

@@ -506,7 +506,16 @@ class TestDatabaseSettings:
             "PASSWORD": "p@ss",
             "HOST": "db.example",
             "PORT": "5433",
-            "OPTIONS": {"pool": {"min_size": 1, "max_size": 8, "timeout": 3.0}},
+            "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": {
+                "pool": {"min_size": 1, "max_size": 8, "timeout": 3.0, "reconnect_timeout": 5},
+                "connect_timeout": 5,
+                "keepalives": 1,
+                "keepalives_idle": 10,
+                "keepalives_interval": 5,
+                "keepalives_count": 3,
+                "tcp_user_timeout": 15_000,
+            },
         }
 
     def test_postgres_credentials_in_the_url(self):

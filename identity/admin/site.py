@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.http import Http404
+
+from identity import throttle
+from identity.errors import error_response
+from identity.usernames import resolve_login
 
 admin.site.site_header = "Identity Server"
 admin.site.site_title = "Identity Server"
@@ -24,3 +30,33 @@ def no_view_on_site(request, **kwargs):
     exist elsewhere; no row here has a page outside the admin anyway (SPEC §8).
     """
     raise Http404("no page outside the admin")
+
+
+def _throttled_login(login):
+    """Wrap the admin's login view: failed sign-ins are throttled like every credential check."""
+
+    @functools.wraps(login)
+    def view(request, extra_context=None):
+        if request.method != "POST" or not request.POST.get("username"):
+            return login(request, extra_context)
+        try:
+            attempt = throttle.check(request, _user_identity(request))
+        except throttle.Throttled as exc:
+            return error_response(exc)
+        response = login(request, extra_context)
+        if response.status_code == 302 and request.user.is_authenticated:
+            attempt.succeeded()
+        else:  # the form is shown again: wrong credentials, or not staff
+            attempt.failed()
+        return response
+
+    return view
+
+
+def _user_identity(request) -> str:
+    login = request.POST["username"]
+    resolved = resolve_login(login)  # a bare name is the super tenant's, as the backend reads it
+    return throttle.user_identity(*(resolved[0].domain, resolved[1]) if resolved else ("", login))
+
+
+admin.site.login = _throttled_login(admin.site.login)

@@ -2,7 +2,18 @@
 
 from identity.models.clients import Client
 from identity.models.keys import SigningKey
+from identity.models.throttle import ThrottleCounter
 from identity.models.tokens import AccessToken, Grant, IDToken, RefreshToken
 from identity.models.users import Role, User
 
-__all__ = ["AccessToken", "Client", "Grant", "IDToken", "RefreshToken", "Role", "SigningKey", "User"]
+__all__ = [
+    "AccessToken",
+    "Client",
+    "Grant",
+    "IDToken",
+    "RefreshToken",
+    "Role",
+    "SigningKey",
+    "ThrottleCounter",
+    "User",
+]

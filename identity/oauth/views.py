@@ -20,6 +20,8 @@ from identity.errors import ApiError, UnsupportedGrantType, error_response
 from identity.models import Client
 from identity.models.clients import GRANT_TYPES
 from identity.oauth.consent import has_consented
+from identity.oauth.throttling import guarded
+from identity.throttle import Throttled
 from tenants import get_current_tenant
 from tenants.managers import use_tenant
 
@@ -31,15 +33,27 @@ class TokenView(toolkit.TokenView):
             return error_response(ApiError("missing grant_type"))
         if grant_type not in GRANT_TYPES:
             return error_response(UnsupportedGrantType(f"use one of {', '.join(GRANT_TYPES)}"))
-        with use_tenant(get_current_tenant(request)):
-            response = super().post(request, *args, **kwargs)
+        tenant = get_current_tenant(request)
+        try:
+            with use_tenant(tenant):
+                response = guarded(
+                    request, tenant, lambda: super(TokenView, self).post(request, *args, **kwargs)
+                )
+        except Throttled as exc:
+            return error_response(exc)
         return _token_response(response)
 
 
 class RevokeTokenView(toolkit.RevokeTokenView):
     def post(self, request, *args, **kwargs) -> HttpResponse:
-        with use_tenant(get_current_tenant(request)):
-            response = super().post(request, *args, **kwargs)
+        tenant = get_current_tenant(request)
+        try:
+            with use_tenant(tenant):
+                response = guarded(
+                    request, tenant, lambda: super(RevokeTokenView, self).post(request, *args, **kwargs)
+                )
+        except Throttled as exc:
+            response = error_response(exc)
         return _revocation_response(response)
 
 

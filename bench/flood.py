@@ -1,0 +1,208 @@
+"""``python -m bench flood``: a correct caller's latency under a flood of bad credentials.
+
+Starts the real server (gunicorn, PostgreSQL) as ``python -m bench`` does, with the Basic user
+caller mode. A correct caller (its own address) introspects one token in a loop, first alone,
+then while 16 threads in another process send bad Basic credentials from another address
+(measured once the flood is answered 429: before that, each bad credential costs a hash);
+then the same with ``[throttle] enabled = false`` for comparison. Addresses come from
+``X-Forwarded-For``, the server trusting loopback as its proxy. Prints the medians and the
+ratio (target: flooded median <= 2x unloaded; docs/security-throttling-and-outage.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlencode
+
+from bench import data
+from bench.modes import INTROSPECT_PATH, MODES
+from bench.server import Database, Server
+from identity.deployment import REPO_ROOT
+
+CALLER_ADDRESS = "198.51.100.10"
+FLOOD_ADDRESS = "203.0.113.66"
+
+
+class FloodServer(Server):
+    """The benchmark server, trusting loopback as a proxy so each client names its address."""
+
+    def configure(self, *, workers: int, extra: str) -> None:
+        super().configure(workers=workers, extra=extra)
+        text = self.toml.read_text().replace("[server]\n", '[server]\ntrusted_proxies = ["127.0.0.1"]\n', 1)
+        self.toml.write_text(text)
+
+
+def post(url: str, body: bytes, authorization: str, address: str) -> int:
+    request = urllib.request.Request(url, data=body, method="POST")  # noqa: S310 (our loopback URL)
+    request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    request.add_header("Authorization", authorization)
+    request.add_header("X-Forwarded-For", address)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+            response.read()
+            return response.status
+    except urllib.error.HTTPError as exc:
+        exc.read()
+        return exc.code
+
+
+def latencies(url: str, body: bytes, authorization: str, seconds: float) -> list[float]:
+    """Introspect in a loop for ``seconds``; return each request's milliseconds."""
+    found = []
+    stop_at = time.monotonic() + seconds
+    while time.monotonic() < stop_at:
+        started = time.perf_counter()
+        status = post(url, body, authorization, CALLER_ADDRESS)
+        found.append((time.perf_counter() - started) * 1000)
+        if status != 200:
+            raise RuntimeError(f"the correct caller got {status}")
+    return found
+
+
+def flood_worker(url: str, stop_file: str, threads: int) -> None:
+    """Run in a separate process: ``threads`` threads of bad Basic credentials until
+    ``stop_file`` exists; print the count of each answer."""
+    counts: dict[int, int] = {}
+    lock = threading.Lock()
+    stop = Path(stop_file)
+    started = stop.with_suffix(".started")
+
+    def run(index: int) -> None:
+        number = 0
+        while not stop.exists():
+            number += 1
+            bad = "Basic " + base64.b64encode(f"intruder{index}-{number}:wrong".encode()).decode()
+            status = post(url, urlencode({"token": "x"}).encode(), bad, FLOOD_ADDRESS)
+            with lock:
+                counts[status] = counts.get(status, 0) + 1
+            started.touch()
+
+    workers = [threading.Thread(target=run, args=(index,)) for index in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    print(" ".join(f"{status}:{count}" for status, count in sorted(counts.items())), flush=True)
+
+
+def wait_throttled(url: str, timeout: float) -> float:
+    """Return the seconds until the flood's address is answered 429 (the throttle engaged)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        # A new identity each time: only the address's limit answers it 429.
+        bad = "Basic " + base64.b64encode(f"probe-{time.monotonic()}:wrong".encode()).decode()
+        if post(url, urlencode({"token": "x"}).encode(), bad, FLOOD_ADDRESS) == 429:
+            return time.monotonic() - started
+        time.sleep(0.5)
+    raise RuntimeError(f"the flood was not throttled within {timeout} s")
+
+
+def _wait_for(path: Path, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the flood did not start within {timeout} s")
+        time.sleep(0.1)
+
+
+def measure(server: Server, callers: data.Callers, args, *, throttle: bool) -> dict:
+    mode = MODES["user"]
+    extra = mode.config + ("" if throttle else "\n[throttle]\nenabled = false\n")
+    server.configure(workers=args.workers, extra=extra)
+    server.start()
+    try:
+        url = server.base_url + INTROSPECT_PATH
+        body = urlencode({"token": data.raw_token(0)}).encode()
+        authorization = mode.authorization(callers)
+        latencies(url, body, authorization, args.warmup)
+        unloaded = latencies(url, body, authorization, args.duration)
+        stop_file = server.folder / "stop-flood"
+        stop_file.unlink(missing_ok=True)
+        stop_file.with_suffix(".started").unlink(missing_ok=True)
+        flood = subprocess.Popen(
+            [sys.executable, "-m", "bench.flood", "--flood-worker", url, str(stop_file), str(args.threads)],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            _wait_for(stop_file.with_suffix(".started"), 60)
+            # Until the limits are reached every bad credential costs a hash: the steady state
+            # of a flood is what a correct caller lives with.
+            engaged = wait_throttled(url, args.engage_timeout) if throttle else None
+            flooded = latencies(url, body, authorization, args.duration)
+        finally:
+            stop_file.touch()
+        flood_answers = flood.communicate(timeout=120)[0].strip()
+    finally:
+        server.stop()
+    return {
+        "throttle": throttle,
+        "unloaded_ms": statistics.median(unloaded),
+        "flooded_ms": statistics.median(flooded),
+        "flood_answers": flood_answers,
+        "engaged_s": engaged,
+    }
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--flood-worker"]:
+        flood_worker(argv[1], argv[2], int(argv[3]))
+        return 0
+    parser = argparse.ArgumentParser(prog="python -m bench flood", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=8, help="seconds per measurement [8]")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up [2]")
+    parser.add_argument("--threads", type=int, default=16, help="flooding threads [16]")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers [3]")
+    parser.add_argument(
+        "--engage-timeout", type=float, default=300, help="seconds to wait for the 429s [300]"
+    )
+    parser.add_argument("--no-compare", action="store_true", help="skip the run without throttling")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    )
+    args = parser.parse_args(argv)
+    folder = Path(tempfile.mkdtemp(prefix="identity-flood-"))
+    database = Database(args.database_url)
+    database.create()
+    server = FloodServer(folder, database)
+    try:
+        callers = data.create_callers(server)
+        data.load_tokens(server, callers, 0, 1)
+        results = [measure(server, callers, args, throttle=True)]
+        if not args.no_compare:
+            results.append(measure(server, callers, args, throttle=False))
+    finally:
+        server.stop()
+        database.drop()
+        shutil.rmtree(folder, ignore_errors=True)
+    for result in results:
+        ratio = result["flooded_ms"] / result["unloaded_ms"]
+        print(
+            f"throttle {'on ' if result['throttle'] else 'off'}: correct caller median "
+            f"{result['unloaded_ms']:.1f} ms unloaded, {result['flooded_ms']:.1f} ms under "
+            f"{args.threads} flooding threads = {ratio:.2f}x"
+        )
+        if result["throttle"]:
+            print(
+                f"  target <= 2x: {'met' if ratio <= 2 else 'MISSED'}; 429s from {result['engaged_s']:.1f} s"
+            )
+        print(f"  flood answers (status:count): {result['flood_answers']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,272 @@
+"""Throttling of failed authentications: 429 + ``Retry-After`` (RFC 6585 §4, RFC 9110 §10.2.3).
+
+Failures are counted per client address and per (identity, client address); with
+``[throttle] lock_identity`` also per identity from any address. An identity is a tenant and a
+username, a tenant and a client id, or a Bearer token's SHA-256 digest. Past ``per_address`` or
+``per_identity`` failures within ``window`` seconds, :func:`check` refuses the attempt before
+any password is hashed, until the window ends. Counters live in the database (one small table)
+or in Redis (``[throttle] redis_url``), so every process and instance shares them.
+
+Usage, around any credential check::
+
+    attempt = throttle.check(request, throttle.user_identity(tenant.domain, username))
+    ...  # raises Throttled (a 429 ApiError) before this line when over the limits
+    if ok: attempt.succeeded() else: attempt.failed()
+
+A success forgets the failures of the identities that succeeded (a user who mistyped is not
+left near the limit), never the address's: an attacker's interleaved successes must not reset
+its count. See docs/security-throttling-and-outage.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import math
+import random
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from identity.conf import get_deployment
+from identity.deployment import ThrottleConfig
+from identity.errors import ApiError
+from identity.models.throttle import ThrottleCounter
+
+logger = logging.getLogger(__name__)
+
+PURGE_PROBABILITY = 0.01  # share of failures that also delete the expired rows
+REDIS_PREFIX = "identity:throttle:"
+
+
+class Throttled(ApiError):
+    """Too many failed authentications (RFC 6585 §4); ``Retry-After`` says when to try again."""
+
+    status = 429
+    error = "too_many_requests"
+
+    def __init__(self, retry_after: int):
+        super().__init__(
+            "too many failed authentications; try again later",
+            headers={"Retry-After": str(retry_after)},
+        )
+        self.retry_after = retry_after
+
+
+# --- identities ---------------------------------------------------------------------------
+
+
+def user_identity(tenant_domain: str, username: str) -> str:
+    """Return the throttling identity of a user."""
+    return f"user\0{tenant_domain.lower()}\0{username}"
+
+
+def client_identity(tenant_domain: str, client_id: str) -> str:
+    """Return the throttling identity of a client."""
+    return f"client\0{tenant_domain.lower()}\0{client_id}"
+
+
+def bearer_identity(token: str) -> str:
+    """Return the throttling identity of a Bearer token: its SHA-256 digest, never the token."""
+    return "bearer\0" + hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def client_address(request) -> str:
+    """Return the client's address: the peer, or, from a ``[server] trusted_proxies`` peer, the
+    rightmost ``X-Forwarded-For`` entry that is not itself a trusted proxy."""
+    peer = request.META.get("REMOTE_ADDR", "")
+    trusted = get_deployment().server.trusted_proxies
+    if peer not in trusted:
+        return peer
+    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted:
+            return _valid_address(hop) or peer
+    return peer
+
+
+def _valid_address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return ""
+
+
+def _key(*parts: str) -> str:
+    return hashlib.sha256("\0\0".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+# --- the attempt ----------------------------------------------------------------------------
+
+
+@dataclass
+class Attempt:
+    """One authentication attempt of ``identities`` from ``address``, already checked."""
+
+    config: ThrottleConfig
+    address: str
+    identities: tuple[str, ...]
+    # Identities that already had failures when checked: only those are reset on success.
+    seen_failures: set[str] = field(default_factory=set)
+
+    def failed(self, *identities: str) -> None:
+        """Count a failure of ``identities`` (default: all of this attempt's) and of the address."""
+        if not self.config.enabled:
+            return
+        keys = [_key("address", self.address)]
+        for identity in identities or self.identities:
+            keys.append(_key("identity+address", identity, self.address))
+            if self.config.lock_identity:
+                keys.append(_key("identity", identity))
+        _store(self.config).increment(keys, self.config.window)
+
+    def succeeded(self, *identities: str) -> None:
+        """Forget the failures of ``identities`` (default: all), never the address's."""
+        stale = [identity for identity in identities or self.identities if identity in self.seen_failures]
+        if not self.config.enabled or not stale:
+            return
+        keys = [_key("identity+address", identity, self.address) for identity in stale]
+        keys += [_key("identity", identity) for identity in stale]
+        _store(self.config).reset(keys)
+
+
+def check(request, *identities: str) -> Attempt:
+    """Refuse with :class:`Throttled` when the address or an identity is over its limit.
+
+    Call it before computing any password hash; it reads the counters, it writes nothing.
+    """
+    config = get_deployment().throttle
+    attempt = Attempt(config, client_address(request), tuple(identities))
+    if not config.enabled:
+        return attempt
+    limits = {_key("address", attempt.address): (config.per_address, None)}
+    for identity in identities:
+        limits[_key("identity+address", identity, attempt.address)] = (config.per_identity, identity)
+        if config.lock_identity:
+            limits[_key("identity", identity)] = (config.per_identity, identity)
+    waits = []
+    for key, (count, seconds_left) in _store(config).read(list(limits)).items():
+        limit, identity = limits[key]
+        if identity is not None and count:
+            attempt.seen_failures.add(identity)
+        if count >= limit:
+            waits.append(seconds_left)
+    if waits:
+        raise Throttled(retry_after=max(1, math.ceil(max(waits))))
+    return attempt
+
+
+def failed(request, *identities: str) -> None:
+    """Count a failure of ``identities`` from the request's address (no check first)."""
+    config = get_deployment().throttle
+    Attempt(config, client_address(request), tuple(identities)).failed()
+
+
+# --- where counters live --------------------------------------------------------------------
+
+
+def _store(config: ThrottleConfig):
+    return RedisCounters(config.redis_url) if config.redis_url else DatabaseCounters()
+
+
+class DatabaseCounters:
+    """Counters in the ``ThrottleCounter`` table, through the ORM, on SQLite and PostgreSQL."""
+
+    def read(self, keys: list[str]) -> dict[str, tuple[int, float]]:
+        """Return ``{key: (count, seconds left)}`` for the keys counting in a live window."""
+        now = timezone.now()
+        rows = ThrottleCounter.objects.filter(key__in=keys, expires__gt=now).values_list(
+            "key", "count", "expires"
+        )
+        return {key: (count, (expires - now).total_seconds()) for key, count, expires in rows}
+
+    def increment(self, keys: list[str], window: int) -> None:
+        """Add one to each key's count, starting a new window where the old one ended."""
+        with transaction.atomic():
+            for key in keys:
+                for _ in range(3):  # only a concurrent first failure makes a second pass
+                    now = timezone.now()
+                    live = ThrottleCounter.objects.filter(key=key, expires__gt=now)
+                    if live.update(count=F("count") + 1):
+                        break
+                    # The WHERE is checked again on the locked row: of two processes renewing
+                    # one expired window, the second updates nothing and increments instead.
+                    renew = dict(count=1, expires=now + timedelta(seconds=window))
+                    if ThrottleCounter.objects.filter(key=key, expires__lte=now).update(**renew):
+                        break
+                    try:
+                        with transaction.atomic():
+                            ThrottleCounter.objects.create(key=key, **renew)
+                        break
+                    except IntegrityError:
+                        continue
+            if random.random() < PURGE_PROBABILITY:  # noqa: S311 (not for security)
+                ThrottleCounter.objects.filter(expires__lte=timezone.now()).delete()
+
+    def reset(self, keys: list[str]) -> None:
+        ThrottleCounter.objects.filter(key__in=keys).delete()
+
+
+class RedisCounters:
+    """Counters in Redis: ``INCR`` on a key whose expiry is the window (set by its first failure)."""
+
+    def __init__(self, url: str):
+        self.client = _redis_client(url)
+
+    def read(self, keys: list[str]) -> dict[str, tuple[int, float]]:
+        pipe = self.client.pipeline(transaction=False)
+        for key in keys:
+            pipe.get(REDIS_PREFIX + key)
+            pipe.pttl(REDIS_PREFIX + key)
+        try:
+            answers = pipe.execute()
+        except _redis_errors() as exc:
+            # Refusing every caller while Redis is away would be an outage of its own.
+            logger.warning("throttle: Redis unavailable, not throttling (%s)", type(exc).__name__)
+            return {}
+        found = {}
+        for key, count, ttl_ms in zip(keys, answers[::2], answers[1::2], strict=True):
+            if count is not None and ttl_ms > 0:
+                found[key] = (int(count), ttl_ms / 1000)
+        return found
+
+    def increment(self, keys: list[str], window: int) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        for key in keys:
+            pipe.set(REDIS_PREFIX + key, 0, ex=window, nx=True)  # the window starts at the first failure
+            pipe.incr(REDIS_PREFIX + key)  # INCR keeps the expiry
+        try:
+            pipe.execute()
+        except _redis_errors() as exc:
+            logger.warning("throttle: Redis unavailable, failure not counted (%s)", type(exc).__name__)
+
+    def reset(self, keys: list[str]) -> None:
+        try:
+            self.client.delete(*(REDIS_PREFIX + key for key in keys))
+        except _redis_errors() as exc:
+            logger.warning("throttle: Redis unavailable, counters not reset (%s)", type(exc).__name__)
+
+
+# One connection pool per process and URL: it holds sockets, never counters or rows.
+_redis_pools: dict = {}
+
+
+def _redis_client(url: str):
+    import redis
+
+    pool = _redis_pools.get(url)
+    if pool is None:
+        pool = _redis_pools.setdefault(
+            url, redis.ConnectionPool.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        )
+    return redis.Redis(connection_pool=pool)
+
+
+def _redis_errors() -> tuple[type[Exception], ...]:
+    import redis
+
+    return (redis.ConnectionError, redis.TimeoutError)

@@ -1,0 +1,56 @@
+"""Throttling at the introspection endpoint: which identities a credential claims, and whether
+checking it will cost a password hash (docs/security-throttling-and-outage.md).
+
+A credential already in the verified-caller cache costs neither a hash nor a counter read: only
+credentials that would be checked for real go through :func:`identity.throttle.check`.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote_plus
+
+from identity import throttle
+from identity.usernames import resolve_login
+from introspection import authentication
+from introspection.errors import AuthenticationFailed
+
+
+def check_caller(request, handler_names: tuple[str, ...]) -> throttle.Attempt | None:
+    """Return the checked attempt of the request's credential, or None when there is nothing to
+    count (no credential) or it is a cached caller. Raises ``Throttled`` over the limits."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header:
+        return None
+    scheme, _, payload = header.strip().partition(" ")
+    scheme, payload = scheme.lower(), payload.strip()
+    identities: list[str] = []
+    if scheme == "bearer" and "OAuthAuthentication" in handler_names and payload:
+        if authentication.is_known("bearer", payload):
+            return None
+        identities.append(throttle.bearer_identity(payload))
+    elif scheme == "basic":
+        try:
+            login, secret = authentication._basic_credentials(payload, form_encoded=False)
+        except AuthenticationFailed:
+            login = ""  # malformed: counted against the address alone
+        if login and "BasicAuthentication" in handler_names:
+            if authentication.is_known("user", login, secret):
+                return None
+            resolved = resolve_login(login)
+            identities.append(
+                throttle.user_identity(resolved[0].domain, resolved[1])
+                if resolved
+                else throttle.user_identity("", login)
+            )
+        if login and "BasicClientAuthentication" in handler_names:
+            client_id, client_secret = unquote_plus(login), unquote_plus(secret)
+            try:
+                tenant = authentication._app_tenant(request)
+            except AuthenticationFailed:
+                tenant = None
+            if tenant is not None and authentication.is_known(
+                "client", str(tenant.pk), client_id, client_secret
+            ):
+                return None
+            identities.append(throttle.client_identity(tenant.domain if tenant else "", client_id))
+    return throttle.check(request, *identities)
