@@ -6,4 +6,4 @@ class IdentityConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from identity import signals  # noqa: F401  (role/tenant consistency)
+        from identity import audit_events, signals  # noqa: F401  (audit receivers; role/tenant consistency)

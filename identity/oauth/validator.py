@@ -13,6 +13,7 @@ from django.contrib.auth import authenticate
 from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
+from identity import audit_events
 from identity.models import AccessToken, RefreshToken
 from identity.oauth.lifetimes import refresh_token_lifetime
 
@@ -21,6 +22,19 @@ class TenantOAuth2Validator(OAuth2Validator):
     def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs) -> bool:
         """RFC 6749 §5.2 unauthorized_client: the grant must be in the client's list."""
         return grant_type in client.grant_types
+
+    def authenticate_client(self, request, *args, **kwargs) -> bool:
+        """RFC 6749 §2.3.1, as the toolkit does it; a failure is audited (never the secret)."""
+        authenticated = super().authenticate_client(request, *args, **kwargs)
+        if not authenticated:
+            audit_events.client_authentication_failed(request)
+        return authenticated
+
+    def revoke_token(self, token, token_type_hint, request, *args, **kwargs) -> None:
+        """RFC 7009 §2.1, as the toolkit does it; the revocation is audited with the token ids."""
+        token_ids = audit_events.revoked_token_ids(request, token)
+        super().revoke_token(token, token_type_hint, request, *args, **kwargs)
+        audit_events.record_revocation(request, token_ids, token_type_hint)
 
     def validate_user(self, username, password, client, request, *args, **kwargs) -> bool:
         """Password grant (RFC 6749 §4.3): ``username`` is a user of the client's tenant."""
