@@ -3,8 +3,10 @@ django-oauth-toolkit offer (signals, validator hooks). See docs/operations.md fo
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from urllib.parse import urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
 from django.contrib.auth.signals import user_login_failed
@@ -68,7 +70,9 @@ def record_revocation(oauth_request, token_ids: list[str], token_type_hint: str 
 
 def client_authentication_failed(oauth_request) -> None:
     """A client failed to authenticate at the token or revocation endpoint (RFC 6749 §2.3)."""
-    client_id = getattr(oauth_request, "client_id", None)
+    client_id = (
+        _basic_client_id(oauth_request.headers.get("HTTP_AUTHORIZATION", "")) or oauth_request.client_id
+    )
     http_path = urlsplit(oauth_request.uri or "").path or None
     audit.record(
         "auth.failed",
@@ -76,6 +80,19 @@ def client_authentication_failed(oauth_request) -> None:
         identity=client_id[:MAX_NAME] if client_id else None,
         path=http_path,
     )
+
+
+def _basic_client_id(authorization: str) -> str | None:
+    """Return the client id of an RFC 6749 §2.3.1 Basic header (the secret is dropped), or None."""
+    scheme, _, payload = authorization.partition(" ")
+    if scheme != "Basic":
+        return None
+    try:
+        decoded = base64.b64decode(payload.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    client_id, colon, _secret = decoded.partition(":")
+    return unquote_plus(client_id) if colon else None
 
 
 @receiver(user_login_failed)
@@ -113,6 +130,6 @@ def admin_change(sender, instance: LogEntry, created: bool, **kwargs) -> None:
         actor=str(user),
         tenant=user.tenant.domain,
         model=f"{instance.content_type.app_label}.{instance.content_type.model}",
-        object_id=instance.object_id,
+        object_id=str(instance.object_id),
         fields=fields,
     )
