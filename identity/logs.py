@@ -2,10 +2,10 @@
 
 python-json-logger is a ``logging.Formatter``: Django's ``LOGGING``, the toolkit's loggers and
 ours keep the standard library's API, and only the handlers change. (structlog would bring a
-second logging pipeline for the same result.) A field is written only when it is in
-:data:`FIELDS`: a record's other attributes, such as the ``request`` that ``django.request``
+second logging pipeline for the same result.) A field is written only when it is
+named here: a record's other attributes, such as the ``request`` that ``django.request``
 attaches (its repr holds the query string, where a GET introspection carries its token), never
-reach a line. See docs/operations.md.
+reach a line (``REQUEST_LINE_FIELDS``). See docs/operations.md.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import json
 import logging
 import logging.handlers
 import os
+import time
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pythonjsonlogger.json import JsonFormatter
@@ -23,15 +23,13 @@ from pythonjsonlogger.json import JsonFormatter
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 tenant: ContextVar[str | None] = ContextVar("tenant", default=None)
 
-# What a JSON line may hold: the record's basics, the request context, and the request line's fields.
-FIELDS = frozenset(
-    {"time", "level", "logger", "message", "request_id", "tenant", "method", "path", "status", "duration_ms"}
-)
-FIELDS_OF_ERRORS = frozenset({"exc_info", "stack_info"})
+# What a JSON line may hold besides the record's basics and the request context.
+REQUEST_LINE_FIELDS = ("method", "path", "status", "duration_ms")
 
 
 def _iso_time(created: float) -> str:
-    return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """Return ``created`` as ISO 8601 UTC with milliseconds (``2026-12-01T22:00:00.123Z``)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{int(created % 1 * 1000):03d}Z"
 
 
 class RequestContextFilter(logging.Filter):
@@ -45,18 +43,30 @@ class RequestContextFilter(logging.Filter):
 
 class JsonLineFormatter(JsonFormatter):
     """One JSON object per line: time, level, logger, message, request id, tenant, and the
-    request line's method, path (never its query), status and duration."""
+    request line's method, path (never its query), status and duration.
 
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("fmt", "%(levelname)s %(name)s %(message)s")
-        kwargs.setdefault("rename_fields", {"levelname": "level", "name": "logger"})
-        super().__init__(*args, **kwargs)
+    The fields are picked up front rather than by python-json-logger's walk over every record
+    attribute: cheaper on the hot path, and nothing unlisted can slip in.
+    """
 
-    def add_fields(self, log_record: dict, record: logging.LogRecord, message_dict: dict) -> None:
-        log_record["time"] = _iso_time(record.created)
-        super().add_fields(log_record, record, message_dict)
-        for key in [key for key in log_record if key not in FIELDS and key not in FIELDS_OF_ERRORS]:
-            del log_record[key]
+    def format(self, record: logging.LogRecord) -> str:
+        attributes = record.__dict__
+        line = {
+            "time": _iso_time(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": attributes.get("request_id"),
+            "tenant": attributes.get("tenant"),
+        }
+        for key in REQUEST_LINE_FIELDS:
+            if key in attributes:
+                line[key] = attributes[key]
+        if record.exc_info:
+            line["exc_info"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            line["stack_info"] = self.formatStack(record.stack_info)
+        return self.serialize_log_record(line)
 
 
 class TextFormatter(logging.Formatter):

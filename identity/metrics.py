@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import time
 
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
@@ -72,8 +73,17 @@ CHANGE_BUS_RECONNECTS = Counter(
 )
 
 
-def observe_db_pool() -> None:
-    """Record the state of this process's PostgreSQL pool (nothing on SQLite, which has none)."""
+POOL_EVERY = 1.0  # seconds between two readings of the pool by one process
+_pool_read_at = [0.0]  # when this process last read its pool (a time, no row)
+
+
+def observe_db_pool(*, fresh: bool = False) -> None:
+    """Record the state of this process's PostgreSQL pool, at most once a second unless
+    ``fresh`` (nothing on SQLite, which has none)."""
+    now = time.monotonic()
+    if not fresh and now - _pool_read_at[0] < POOL_EVERY:
+        return
+    _pool_read_at[0] = now
     pool = getattr(connection, "pool", None)
     if pool is None:
         return
@@ -114,5 +124,5 @@ def metrics_view(request) -> HttpResponse:
             {"error": "access_denied", "error_description": "not in [observability] metrics_allowed"},
             status=403,
         )
-    observe_db_pool()
+    observe_db_pool(fresh=True)  # this worker's reading is fresh in the answer
     return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)

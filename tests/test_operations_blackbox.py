@@ -4,6 +4,7 @@ merged across workers, JSON log lines with request ids, and the audit file."""
 from __future__ import annotations
 
 import json
+import os
 import stat
 
 import pytest
@@ -76,6 +77,8 @@ class TestMetrics:
         count = "identity_http_request_duration_seconds_count"
         assert moved(before, after, count, endpoint="introspect") == 23
         assert list((server.folder / "var" / "metrics").glob("counter_*.db"))
+        if os.environ.get("TEST_DATABASE_URL"):  # SQLite has no connection pool
+            assert after[("identity_db_pool_connections", (("state", "size"),))] >= 1
 
     def test_no_tenant_or_client_in_labels(self, server):
         server.get("/t/foo.com/health")
