@@ -14,7 +14,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 from oauth2_provider.signals import app_authorized
 
-from identity import audit
+from identity import audit, logs
 from identity.models import AccessToken, RefreshToken
 from identity.models.tokens import token_checksum
 
@@ -98,14 +98,15 @@ def _basic_client_id(authorization: str) -> str | None:
 @receiver(user_login_failed)
 def user_authentication_failed(sender, credentials: dict, request=None, **kwargs) -> None:
     """A username and password did not authenticate: the admin's login, the password grant,
-    an introspection caller. Django has already masked the password in ``credentials``."""
+    an introspection caller. Django has already masked the password in ``credentials``. The
+    tenant is the one the login named, else the path's."""
     username = str(credentials.get("username") or "")
-    tenant = credentials.get("tenant")
+    tenant = getattr(credentials.get("tenant"), "domain", None) or logs.tenant.get()
     audit.record(
         "auth.failed",
         kind="user",
         identity=username[:MAX_NAME],
-        tenant=getattr(tenant, "domain", None),
+        tenant=tenant,
         path=_path(request),
     )
 

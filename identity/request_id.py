@@ -19,6 +19,7 @@ from django.dispatch import receiver
 
 from identity import logs, metrics
 from identity.conf import get_deployment
+from tenants.middleware import UNTENANTED_PATHS
 from tenants.resolver import split_tenant_path
 
 HEADER = "X-Request-ID"
@@ -50,8 +51,11 @@ def bind_request(sender, environ: dict, **kwargs) -> None:
     if not get_deployment().observability.enabled:
         return
     logs.request_id.set(request_id_for(environ.get("HTTP_X_REQUEST_ID")))
-    domain = split_tenant_path(environ.get("PATH_INFO", "")).domain
-    logs.tenant.set((domain or get_deployment().tenant.super_tenant_domain)[:253])
+    path = environ.get("PATH_INFO", "")
+    if path in UNTENANTED_PATHS:  # health probes and metrics belong to no tenant
+        return
+    domain = split_tenant_path(path).domain or get_deployment().tenant.super_tenant_domain
+    logs.tenant.set(domain[:253])
 
 
 @receiver(request_finished)

@@ -186,6 +186,8 @@ class TestFailedAuthentication:
         events = audit_lines.events("auth.failed")
         assert [(event["kind"], event["identity"]) for event in events] == [(kind, identity)]
         assert events[0]["path"].endswith(("/oauth2/token", "/oauth2/revoke", "/login/"))
+        if kind == "user":
+            assert events[0]["tenant"] == "foo.com"
         audit_lines.assert_free_of("bad-secret")
 
 

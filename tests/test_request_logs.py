@@ -97,6 +97,7 @@ class TestRequestId:
         assert {line["tenant"] for line in json_lines.lines} == {SUPER}
         assert client.get("/health/live").status_code == 200  # the next request has its own id
         assert json_lines.lines[-1]["request_id"] != "req-every-line"
+        assert json_lines.lines[-1]["tenant"] is None  # the probes belong to no tenant
 
 
 class TestRequestLine:
