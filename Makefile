@@ -4,9 +4,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-postgres lint bench screenshots clean
+# What the suite runs besides Python: Debian's Chromium (the admin's browser tests, driven by
+# Playwright, never a downloaded browser) and curl (the source documents' commands).
+TOOLS := /usr/bin/chromium:chromium /usr/bin/curl:curl
+
+.PHONY: run test test-postgres lint bench screenshots clean system-packages
 
 $(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) is missing: run  apt-get install -y python3.11 python3.11-venv" >&2; exit 1; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
@@ -20,8 +25,21 @@ run: $(STAMP)
 	$(PY) -m identity.server
 
 ## test: the whole suite (SQLite; TEST_DATABASE_URL=postgresql://... for PostgreSQL)
-test: $(STAMP)
+test: system-packages $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Install the missing TOOLS with apt-get when we are root; else stop at once, naming the command.
+system-packages:
+	@missing=""; for tool in $(TOOLS); do test -x "$${tool%%:*}" || missing="$$missing $${tool##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "make: installing$$missing with apt-get"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends$$missing >/dev/null || exit 1; \
+	  else \
+	    echo "make: the tests need$$missing: run  sudo apt-get update && sudo apt-get install -y$$missing" >&2; exit 1; \
+	  fi; \
+	fi
 
 ## lint: ruff, and migrations that match the models
 lint: $(STAMP)

@@ -6,4 +6,5 @@ class IdentityConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from identity import signals  # noqa: F401  (role/tenant consistency)
+        # Audit receivers, request ids, role/tenant consistency.
+        from identity import audit_events, request_id, signals  # noqa: F401

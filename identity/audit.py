@@ -1,15 +1,25 @@
 """The audit trail: one JSON object per event on the ``audit`` logger (docs/operations.md).
 
-Callers name the event and who did what; never pass a secret, a token or a password.
+The ``audit`` logger writes to ``[logging] audit_file`` (``var/log/audit.jsonl`` by default,
+owner-only) through :class:`identity.logs.AuditFormatter`, which adds the time and the request
+id. Callers name the event and who did what; never pass a secret, a token or a password (the
+names of changed fields are fine).
 """
 
 from __future__ import annotations
 
 import logging
 
+from identity.conf import get_deployment
+
 logger = logging.getLogger("audit")
 
 
 def record(event: str, **fields) -> None:
-    """Write one audit event (``event`` like ``"client.created"``) with its ``fields``."""
+    """Write one audit event (``event`` like ``"client.created"``) with its ``fields``.
+
+    Nothing is written when ``[observability] enabled = false``.
+    """
+    if not get_deployment().observability.enabled:
+        return
     logger.info(event, extra={"audit": {"event": event, **fields}})

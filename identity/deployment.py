@@ -128,6 +128,7 @@ class ThrottleConfig:
 
 @dataclass(frozen=True)
 class ObservabilityConfig:
+    enabled: bool = True  # false: no request ids, access lines, metrics or audit (to measure their cost)
     metrics_allowed: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
 
 

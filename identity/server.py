@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
@@ -63,6 +65,27 @@ def validate_reload(path) -> bool:
     return True
 
 
+METRICS_DIR = "var/metrics"  # prometheus_client's multiprocess files, relative to deployment.toml
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def prepare_metrics_dir(deployment: Deployment) -> Path:
+    """Empty the metrics folder (the samples of a previous run are not this run's) and point the
+    workers at it, before they fork: prometheus_client reads the variable when it is imported."""
+    folder = deployment.resolve_path(METRICS_DIR)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(mode=0o700, parents=True)
+    os.environ[METRICS_ENV] = str(folder)
+    return folder
+
+
+def child_exit(server, worker) -> None:
+    """Gunicorn hook: drop a dead worker's live gauges (its counters stay in the totals)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 class ReloadCheckingArbiter(Arbiter):
     def handle_hup(self):
         # The check may run a child process. The arbiter reaps every child on SIGCHLD, and
@@ -94,6 +117,7 @@ class IdentityServer(BaseApplication):
         self.cfg.set("errorlog", "-")
         # A header line over [server] max_header_bytes is answered 400 by gunicorn itself.
         self.cfg.set("limit_request_field_size", server.max_header_bytes)
+        self.cfg.set("child_exit", child_exit)
         if server.tls:
             self.cfg.set("certfile", str(self.deployment.resolve_path(server.tls_cert)))
             self.cfg.set("keyfile", str(self.deployment.resolve_path(server.tls_key)))
@@ -140,6 +164,7 @@ def main() -> int:
             return 1
         if created:
             logger.info("created a self-signed certificate for %s in %s", server.hostname, cert.parent)
+    prepare_metrics_dir(deployment)
     logger.info("serving %s://%s:%s/ (admin at /admin/)", deployment.scheme, server.hostname, server.port)
     IdentityServer(deployment).run()
     return 0

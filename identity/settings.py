@@ -10,6 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from identity.database import database_settings
 from identity.deployment import REPO_ROOT, DeploymentError, load
+from identity.logs import logging_config
 from identity.private_files import make_private
 
 BASE_DIR = REPO_ROOT
@@ -57,7 +58,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "identity.outage.DatabaseUnavailableMiddleware",  # outermost: a database outage is a 503
+    # First, so that every log line of the request carries its id ([observability] enabled).
+    *(["identity.request_id.RequestIdMiddleware"] if DEPLOYMENT.observability.enabled else []),
+    "identity.outage.DatabaseUnavailableMiddleware",  # a database outage is a 503
     "django.middleware.security.SecurityMiddleware",
     "identity.middleware.JsonErrorsMiddleware",
     "identity.middleware.RequestLimitsMiddleware",
@@ -200,18 +203,5 @@ SESSION_COOKIE_SECURE = DEPLOYMENT.server.tls
 CSRF_COOKIE_SECURE = DEPLOYMENT.server.tls
 SESSION_COOKIE_HTTPONLY = True
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": "INFO"},
-    "loggers": {
-        # Replaces Django's own DEBUG-only console handler, which would print every line twice.
-        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
-        # Their DEBUG messages carry tokens, codes and secrets ("Issuing token {...}"): they stay
-        # at INFO whatever the root level is, so tokens never reach a log (§5, §11).
-        "oauthlib": {"level": "INFO"},
-        "oauth2_provider": {"level": "INFO"},
-    },
-}
+# JSON lines or text, with request ids; the audit trail to [logging] audit_file (identity/logs.py).
+LOGGING = logging_config(DEPLOYMENT)

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 
-from identity import views
+from identity import health, metrics, views
 from identity.admin.site import no_view_on_site
 from identity.api.views.fallback import NotFound
 from identity.oauth import discovery, registration
@@ -16,6 +16,10 @@ urlpatterns = [
     path("health", views.health, name="health"),
     path("api/v1/", include("identity.api.urls")),
     re_path(r"^api(/.*)?$", NotFound.as_view()),
+    # Outside /t/: TenantMiddleware resolves no tenant for these (tenants.middleware.UNTENANTED_PATHS).
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("login/", TenantLoginView.as_view(), name="tenant-login"),
     path("oauth2/token", oauth.TokenView.as_view(), name="token"),
     path("oauth2/revoke", oauth.RevokeTokenView.as_view(), name="revoke"),

@@ -13,6 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from identity.conf import get_deployment
 from identity.errors import ApiError, error_response
+from introspection import audit as decision
 from introspection import gates
 from introspection.authentication import authenticate_caller, challenge
 from introspection.errors import (
@@ -39,9 +40,12 @@ def introspect(request) -> HttpResponse:
     deployment = get_deployment()
     config = deployment.oauth.introspect
     methods = ("GET", "POST") if config.allow_get else ("POST",)
+    caller = found = path_tenant = None
+    gate = decision.METHOD  # the step being taken: on an error, the gate that decided
     try:
         if request.method not in methods:
             raise MethodNotAllowed(methods)
+        gate = decision.INPUT
         params = _parameters(request)
         path_tenant = get_current_tenant(request)
         entry = request.access_control
@@ -49,7 +53,9 @@ def introspect(request) -> HttpResponse:
         # Before any hash: a throttled address or identity costs one counter read, no PBKDF2.
         attempt = check_caller(request, handlers)
         try:
+            gate = decision.AUTHENTICATION
             caller = authenticate_caller(request, handlers, skip_authorization=config.skip_authorization)
+            gate = decision.CALLER_VS_PATH
             gates.caller_vs_path(caller, path_tenant, entry)
         except (AuthenticationFailed, CallerTenantRefused):
             if attempt is not None:
@@ -57,7 +63,9 @@ def introspect(request) -> HttpResponse:
             raise
         if attempt is not None:
             attempt.succeeded()
+        gate = decision.PERMISSION_OR_SCOPE
         gates.permission_or_scope(caller, deployment.resource_access_control.introspect)
+        gate = decision.INPUT
         token = params.get("token", "")
         if not token:
             raise InvalidInput()
@@ -65,15 +73,26 @@ def introspect(request) -> HttpResponse:
     except CallerTenantRefused as exc:
         # RFC 7235 §3.1: a 401 names the schemes that could succeed here, as for bad credentials.
         exc.headers.setdefault("WWW-Authenticate", challenge(request, handlers))
+        _decided(caller, path_tenant, None, gate, str(exc.status), deployment)
         return error_response(exc)
     except ApiError as exc:
+        _decided(caller, path_tenant, None, gate, str(exc.status), deployment)
         return error_response(exc)
     visible = found is not None and gates.token_vs_path(
         found.tenant_id, path_tenant, config.allow_cross_tenant
     )
     if not visible or not is_active(found):
         claims = INACTIVE
+        gate = (
+            decision.LOOKUP
+            if found is None
+            else decision.TOKEN_VS_PATH
+            if not visible
+            else decision.TOKEN_STATE
+        )
+        _decided(caller, path_tenant, found, gate, "inactive", deployment)
     else:
+        _decided(caller, path_tenant, found, decision.PASSED, "active", deployment)
         claims = active_claims(found, deployment, request)
         scripts = scripts_for(found.application, deployment)
         if scripts:
@@ -90,6 +109,11 @@ def introspect(request) -> HttpResponse:
     if wants_jwt(request):
         return jwt_response(claims, path_tenant, caller, request)
     return json_response(claims)
+
+
+def _decided(caller, path_tenant, found, gate: str, outcome: str, deployment) -> None:
+    if deployment.observability.enabled:
+        decision.decided(caller=caller, path_tenant=path_tenant, found=found, gate=gate, outcome=outcome)
 
 
 def _parameters(request) -> QueryDict:

@@ -10,6 +10,9 @@ from tenants.access_control import canonical_path, match_entry, request_is_secur
 from tenants.models import Tenant
 from tenants.resolver import split_tenant_path
 
+# Operational endpoints (health probes, metrics): no tenant, so they answer without the database.
+UNTENANTED_PATHS = frozenset({"/health/live", "/health/ready", "/metrics"})
+
 
 class TenantMiddleware:
     """Set ``request.tenant`` from ``/t/<domain>/`` and strip that prefix before URL routing.
@@ -21,6 +24,9 @@ class TenantMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if request.path_info in UNTENANTED_PATHS:
+            set_script_prefix(request.path[: len(request.path) - len(request.path_info)] + "/")
+            return self.get_response(request)
         split = split_tenant_path(request.path_info)
         # Set the prefix from this request's own script name, on every request: the prefix is
         # thread-local, and not every handler resets it (Django's test client does not).

@@ -97,6 +97,12 @@ class RunningServer:
             self.database.create()
             self.manage("migrate", "--noinput", "-v0")
             self.manage("bootstrap")
+        self.launch()
+        self.wait_ready()
+        return self
+
+    def launch(self) -> None:
+        """Start ``python -m identity.server`` as `make run` does, without waiting for it."""
         self.log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "identity.server"],
@@ -106,16 +112,14 @@ class RunningServer:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self.wait_ready()
-        return self
 
-    def wait_ready(self, timeout: float = READY_TIMEOUT) -> None:
+    def wait_ready(self, timeout: float = READY_TIMEOUT, path: str = "/health") -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the server exited ({self.process.returncode}):\n{self.read_log()}")
             try:
-                if self.get("/health").status_code == 200:
+                if self.get(path).status_code == 200:
                     return
             except OSError:  # not listening yet, or its certificate not written yet
                 pass

@@ -108,6 +108,7 @@ DEFAULTS = [
     ("throttle.window", 300),
     ("throttle.lock_identity", False),
     ("throttle.redis_url", ""),
+    ("observability.enabled", True),
     ("observability.metrics_allowed", ("127.0.0.0/8", "::1/128")),
     ("logging.format", ""),
     ("logging.level", "INFO"),

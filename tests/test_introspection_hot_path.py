@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from identity.logs import AuditFormatter, JsonLineFormatter, RequestContextFilter, TextFormatter
 from tests.introspection_support import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -142,9 +143,16 @@ def every_log(caplog):
 
 
 def assert_not_logged(caplog, *secrets: str) -> None:
+    """No record holds a secret, raw or as the console's JSON or text line or the audit line."""
     assert caplog.records, "nothing was captured: the test would prove nothing"
+    # The request line and the audit decision are among what is checked.
+    assert {"identity.request", "audit"} <= {record.name for record in caplog.records}
+    formatters = (JsonLineFormatter(), TextFormatter(), AuditFormatter())
     for record in caplog.records:
+        if not hasattr(record, "request_id"):
+            RequestContextFilter().filter(record)
         text = record.getMessage() + repr(record.args) + (record.exc_text or "")
+        text += "".join(formatter.format(record) for formatter in formatters)
         for secret in secrets:
             assert secret not in text, f"{record.name} logged it: {record.getMessage()}"
     for secret in secrets:

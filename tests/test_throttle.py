@@ -15,12 +15,12 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from introspection.cache import callers
 
 from identity import throttle
 from identity.bootstrap import DEMO_CLIENT
 from identity.deployment import ThrottleConfig
 from identity.models import ThrottleCounter
+from tenants.cache import cache
 from tests.introspection_support import ENDPOINT, SUPER, basic, configured, make_token, make_world
 
 pytestmark = pytest.mark.django_db
@@ -44,13 +44,6 @@ def world(build_once):
         return world
 
     return build_once(make)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_callers():
-    callers.clear()
-    yield
-    callers.clear()
 
 
 @pytest.fixture(params=["database", "redis"])
@@ -209,11 +202,11 @@ class TestCounting:
         send = ENDPOINTS["introspect-basic-user"]
         send(client, world, ATTACKER, good=False)
         assert send(client, world, ATTACKER, good=True).status_code == 200
-        callers.clear()  # the next correct request checks the password again
+        cache.clear()  # the next correct request checks the password again
         send(client, world, ATTACKER, good=False)
         # Two failures in all for the identity, but the success forgot the first: not refused yet.
         assert send(client, world, ATTACKER, good=True).status_code == 200
-        callers.clear()
+        cache.clear()
         send(client, world, ATTACKER, good=False)  # the address's third failure
         assert_throttled(send(client, world, ATTACKER, good=True))
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
+from identity import audit_events
 from identity.conf import get_deployment
 from identity.models import AccessToken, Grant, RefreshToken
 from identity.models.tokens import redeemed_code, token_checksum
@@ -29,8 +30,12 @@ def _actor(request) -> str:
 
 class TenantOAuth2Validator(OAuth2Validator):
     def authenticate_client(self, request, *args, **kwargs) -> bool:
-        """RFC 6749 §2.3: the toolkit's check, and an inactive client fails like a wrong secret."""
-        return super().authenticate_client(request, *args, **kwargs) and request.client.active
+        """RFC 6749 §2.3: the toolkit's check, and an inactive client fails like a wrong secret;
+        a failure is audited (never the secret)."""
+        authenticated = super().authenticate_client(request, *args, **kwargs) and request.client.active
+        if not authenticated:
+            audit_events.client_authentication_failed(request)
+        return authenticated
 
     def authenticate_client_id(self, client_id, request, *args, **kwargs) -> bool:
         """A public client (RFC 6749 §2.1) must be active too."""

@@ -1,0 +1,148 @@
+"""Log lines as JSON objects (or text), each carrying the id of the request it belongs to.
+
+python-json-logger is a ``logging.Formatter``: Django's ``LOGGING``, the toolkit's loggers and
+ours keep the standard library's API, and only the handlers change. (structlog would bring a
+second logging pipeline for the same result.) A field is written only when it is
+named here: a record's other attributes, such as the ``request`` that ``django.request``
+attaches (its repr holds the query string, where a GET introspection carries its token), never
+reach a line (``REQUEST_LINE_FIELDS``). See docs/operations.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import os
+import time
+from contextvars import ContextVar
+from pathlib import Path
+
+from pythonjsonlogger.json import JsonFormatter
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+tenant: ContextVar[str | None] = ContextVar("tenant", default=None)
+
+# What a JSON line may hold besides the record's basics and the request context.
+REQUEST_LINE_FIELDS = ("method", "path", "status", "duration_ms")
+
+
+def _iso_time(created: float) -> str:
+    """Return ``created`` as ISO 8601 UTC with milliseconds (``2026-12-01T22:00:00.123Z``)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{int(created % 1 * 1000):03d}Z"
+
+
+class RequestContextFilter(logging.Filter):
+    """Give every record the ``request_id`` and ``tenant`` of the request being served (or None)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get()
+        record.tenant = tenant.get()
+        return True
+
+
+class JsonLineFormatter(JsonFormatter):
+    """One JSON object per line: time, level, logger, message, request id, tenant, and the
+    request line's method, path (never its query), status and duration.
+
+    The fields are picked up front rather than by python-json-logger's walk over every record
+    attribute: cheaper on the hot path, and nothing unlisted can slip in.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        attributes = record.__dict__
+        line = {
+            "time": _iso_time(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": attributes.get("request_id"),
+            "tenant": attributes.get("tenant"),
+        }
+        for key in REQUEST_LINE_FIELDS:
+            if key in attributes:
+                line[key] = attributes[key]
+        if record.exc_info:
+            line["exc_info"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            line["stack_info"] = self.formatStack(record.stack_info)
+        return self.serialize_log_record(line)
+
+
+class TextFormatter(logging.Formatter):
+    """For humans: ``time level logger [request id] message``."""
+
+    def __init__(self):
+        super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+
+
+class AuditFormatter(logging.Formatter):
+    """An audit event as one JSON object: time, event, request id, then the event's fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        event = getattr(record, "audit", None) or {"event": record.getMessage()}
+        line = {"time": _iso_time(record.created), "request_id": request_id.get(), **event}
+        return json.dumps(line, default=str, separators=(",", ":"))
+
+
+class AuditFileHandler(logging.handlers.WatchedFileHandler):
+    """Append to the audit file, readable by the owner only (0600, in a 0700 folder).
+
+    Watched: after logrotate moves the file, the next line opens a new one.
+    """
+
+    def __init__(self, filename: str):
+        path = Path(filename)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+        super().__init__(path, encoding="utf-8")
+
+    def _open(self):
+        # A rotated-away file is created anew by the handler itself: give it the same mode.
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return os.fdopen(fd, "a", encoding=self.encoding)
+
+
+def logging_config(deployment) -> dict:
+    """Return Django's ``LOGGING`` for ``[logging]`` (format, level, audit_file) of ``deployment``."""
+    logs = deployment.logging
+    json_lines = (logs.format or ("text" if deployment.server.debug else "json")) == "json"
+    audit_handler: dict = (
+        {"class": "logging.StreamHandler", "formatter": "audit"}
+        if logs.audit_file == "-"
+        else {
+            "class": "identity.logs.AuditFileHandler",
+            "formatter": "audit",
+            "filename": str(deployment.resolve_path(logs.audit_file)),
+        }
+    )
+    # Their DEBUG messages carry tokens, codes and secrets ("Issuing token {...}"): they stay at
+    # INFO or above whatever the level is, so tokens never reach a log.
+    toolkit_level = "INFO" if logs.level == "DEBUG" else logs.level
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request": {"()": "identity.logs.RequestContextFilter"}},
+        "formatters": {
+            "json": {"()": "identity.logs.JsonLineFormatter"},
+            "text": {"()": "identity.logs.TextFormatter"},
+            "audit": {"()": "identity.logs.AuditFormatter"},
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json" if json_lines else "text",
+                "filters": ["request"],
+            },
+            "audit": audit_handler,
+        },
+        "root": {"handlers": ["console"], "level": logs.level},
+        "loggers": {
+            # Replaces Django's own DEBUG-only console handler, which would print every line twice.
+            "django": {"handlers": ["console"], "level": logs.level, "propagate": False},
+            "oauthlib": {"level": toolkit_level},
+            "oauth2_provider": {"level": toolkit_level},
+            # Audit events go to the audit file only, whatever the level of the other logs.
+            "audit": {"handlers": ["audit"], "level": "INFO", "propagate": False},
+        },
+    }

@@ -1,0 +1,128 @@
+"""The Prometheus metrics of the server, and the ``GET /metrics`` view (docs/operations.md).
+
+Under gunicorn every worker writes its samples to files in ``PROMETHEUS_MULTIPROC_DIR`` (set by
+``identity.server`` before the workers fork) and the scrape merges them; in a single process
+(tests, ``runserver``) the default registry answers. Labels are bounded: an endpoint is the URL
+pattern's name, never the raw path, and no label holds a tenant or a client id.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import time
+
+from django.db import connection
+from django.http import HttpResponse, JsonResponse
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from identity.conf import get_deployment
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+REQUESTS = Counter(
+    "identity_http_requests_total",
+    "HTTP requests answered, by endpoint (URL pattern name), method and status.",
+    ["endpoint", "method", "status"],
+)
+REQUEST_DURATION = Histogram(
+    "identity_http_request_duration_seconds",
+    "Time to answer an HTTP request, by endpoint (URL pattern name).",
+    ["endpoint"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+INTROSPECTIONS = Counter(
+    "identity_introspections_total",
+    "Introspection decisions, by outcome: active, inactive, or the error status (400, 401, 403, 405, 429).",
+    ["outcome"],
+)
+DB_POOL = Gauge(
+    "identity_db_pool_connections",
+    "PostgreSQL connection pool of the workers: state is size, available or waiting (requests).",
+    ["state"],
+    multiprocess_mode="livesum",
+)
+THROTTLED = Counter(
+    "identity_throttled_requests_total",
+    "Requests refused with 429 because of failed authentications, by the limit that refused them "
+    "(per_address, per_identity, lock_identity).",
+    ["limit"],
+)
+CACHE_LOOKUPS = Counter(
+    "identity_cache_lookups_total",
+    "Lookups in the in-process cache, by kind of entry and result (hit, miss).",
+    ["kind", "result"],
+)
+CHANGE_BUS_LAG = Histogram(
+    "identity_change_bus_lag_seconds",
+    "Time from a change's commit to its announcement being applied by a process.",
+    buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+CHANGE_BUS_RECONNECTS = Counter(
+    "identity_change_bus_reconnects_total",
+    "Times a process's change listener reconnected to the change bus.",
+)
+
+
+POOL_EVERY = 1.0  # seconds between two readings of the pool by one process
+_pool_read_at = [0.0]  # when this process last read its pool (a time, no row)
+
+
+def observe_db_pool(*, fresh: bool = False) -> None:
+    """Record the state of this process's PostgreSQL pool, at most once a second unless
+    ``fresh`` (nothing on SQLite, which has none)."""
+    now = time.monotonic()
+    if not fresh and now - _pool_read_at[0] < POOL_EVERY:
+        return
+    _pool_read_at[0] = now
+    pool = getattr(connection, "pool", None)
+    if pool is None:
+        return
+    stats = pool.get_stats()
+    DB_POOL.labels("size").set(stats.get("pool_size", 0))
+    DB_POOL.labels("available").set(stats.get("pool_available", 0))
+    DB_POOL.labels("waiting").set(stats.get("requests_waiting", 0))
+
+
+def client_allowed(address: str, networks: tuple[str, ...]) -> bool:
+    """Return whether ``address`` is in one of ``networks`` (``[observability] metrics_allowed``)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(network, strict=False) for network in networks)
+
+
+def exposition() -> bytes:
+    """Return every metric in the Prometheus text format, merged across workers when under gunicorn."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry)
+    return generate_latest(REGISTRY)
+
+
+def metrics_view(request) -> HttpResponse:
+    """Serve the metrics to the addresses of ``[observability] metrics_allowed``; 403 to others."""
+    config = get_deployment().observability
+    if not config.enabled:
+        return JsonResponse(
+            {"error": "not_found", "error_description": "metrics are off ([observability] enabled)"},
+            status=404,
+        )
+    if not client_allowed(request.META.get("REMOTE_ADDR", ""), config.metrics_allowed):
+        return JsonResponse(
+            {"error": "access_denied", "error_description": "not in [observability] metrics_allowed"},
+            status=403,
+        )
+    observe_db_pool(fresh=True)  # this worker's reading is fresh in the answer
+    return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,101 @@
+"""Give every request an id, and write its log line and its metrics (docs/operations.md).
+
+The id is the caller's ``X-Request-ID`` when it is well-formed (1 to 128 characters of
+``A-Z a-z 0-9 . _ -``), else a new random one; it is echoed in the response and carried by every
+log line and audit event written while the request is served. It is set when Django signals
+``request_started`` and cleared on ``request_finished``: Django's own lines about the response
+(``django.request``'s "Not Found: ...") are written after the middleware has returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from django.core.signals import request_finished, request_started
+from django.dispatch import receiver
+
+from identity import logs, metrics
+from identity.conf import get_deployment
+from tenants.middleware import UNTENANTED_PATHS
+from tenants.resolver import split_tenant_path
+
+HEADER = "X-Request-ID"
+WELL_FORMED = re.compile(r"[A-Za-z0-9._-]{1,128}")
+UNMATCHED = "unmatched"  # the endpoint label of a request no URL pattern matched
+
+logger = logging.getLogger("identity.request")
+
+
+def request_id_for(header: str | None) -> str:
+    """Return ``header`` when it is a well-formed request id, else a new one."""
+    if header and WELL_FORMED.fullmatch(header):
+        return header
+    return uuid.uuid4().hex
+
+
+def endpoint_of(request) -> str:
+    """Return the bounded name of the endpoint that served ``request``: its URL pattern's name
+    (with its namespace), else its route, else ``unmatched``; never the raw path."""
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return UNMATCHED
+    return match.view_name or match.route or UNMATCHED
+
+
+@receiver(request_started)
+def bind_request(sender, environ: dict, **kwargs) -> None:
+    """Set the request id and the path's tenant for every line logged while serving it."""
+    if not get_deployment().observability.enabled:
+        return
+    logs.request_id.set(request_id_for(environ.get("HTTP_X_REQUEST_ID")))
+    path = environ.get("PATH_INFO", "")
+    if path in UNTENANTED_PATHS:  # health probes and metrics belong to no tenant
+        return
+    domain = split_tenant_path(path).domain or get_deployment().tenant.super_tenant_domain
+    logs.tenant.set(domain[:253])
+
+
+@receiver(request_finished)
+def unbind_request(sender, **kwargs) -> None:
+    logs.request_id.set(None)
+    logs.tenant.set(None)
+
+
+class RequestIdMiddleware:
+    """Set the request id and tenant for the request's log lines; after the response, echo the
+    id, write the request line (path without its query) and count the request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        rid = logs.request_id.get()
+        if rid is None:  # served without Django's request_started (a bare handler in a test)
+            rid = request_id_for(request.headers.get(HEADER))
+            logs.request_id.set(rid)
+        response = self.get_response(request)
+        duration = time.perf_counter() - started
+        response[HEADER] = rid
+        endpoint = endpoint_of(request)
+        status = response.status_code
+        # request.path: the query string (a GET introspection's token) is never part of it.
+        logger.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            status,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": status,
+                "duration_ms": round(duration * 1000, 3),
+            },
+        )
+        metrics.REQUESTS.labels(endpoint, request.method, str(status)).inc()
+        metrics.REQUEST_DURATION.labels(endpoint).observe(duration)
+        metrics.observe_db_pool()
+        return response

@@ -1,0 +1,43 @@
+"""Record each introspection decision: one audit event and one count (docs/operations.md).
+
+The event names who asked (caller kind, identity and tenant), the tenants of the path and of the
+token, the token's id (its ``jti``, never the token), the gate that decided and the outcome.
+"""
+
+from __future__ import annotations
+
+from identity import audit, metrics
+from tenants.models import Tenant
+
+# The gate that decided, for each step of the endpoint (introspection/gates.py).
+METHOD, INPUT, AUTHENTICATION, CALLER_VS_PATH, PERMISSION_OR_SCOPE = (
+    "method",
+    "input",
+    "authentication",
+    "caller_vs_path",
+    "permission_or_scope",
+)
+LOOKUP, TOKEN_VS_PATH, TOKEN_STATE, PASSED = "lookup", "token_vs_path", "token_state", "passed"
+
+
+def decided(*, caller, path_tenant, found, gate: str, outcome: str) -> None:
+    """Count the decision (``outcome``: active, inactive or an error status) and audit it."""
+    metrics.INTROSPECTIONS.labels(outcome).inc()
+    token_tenant = None
+    if found is not None:
+        if path_tenant is not None and found.tenant_id == path_tenant.pk:
+            token_tenant = path_tenant.domain
+        else:
+            other = Tenant.objects.get_by_id(found.tenant_id)
+            token_tenant = other.domain if other is not None else None
+    audit.record(
+        "introspection.decision",
+        caller_kind=caller.kind if caller is not None else None,
+        caller=caller.name if caller is not None else None,
+        caller_tenant=caller.tenant.domain if caller is not None else None,
+        path_tenant=path_tenant.domain if path_tenant is not None else None,
+        token_tenant=token_tenant,
+        token_id=str(found.jti) if found is not None else None,
+        gate=gate,
+        outcome=outcome,
+    )

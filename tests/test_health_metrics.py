@@ -1,0 +1,121 @@
+"""``/health/live``, ``/health/ready`` and ``/metrics`` in one process (the multiprocess scrape
+under gunicorn is in test_operations_blackbox.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+from django.conf import settings
+from prometheus_client import REGISTRY
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.introspection_support import ENDPOINT, SUPER, basic, make_token, make_world
+
+pytestmark = pytest.mark.django_db
+
+ADMIN = basic("admin", "admin")
+
+
+@pytest.fixture(scope="module")
+def world(build_once):
+    def make():
+        world = make_world()
+        world.access = make_token(world.clients[SUPER], scope="test1")
+        world.foo = make_token(world.clients["foo.com"])
+        return world
+
+    return build_once(make)
+
+
+def sample(name: str, **labels) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+class TestHealth:
+    def test_live(self, client):
+        """No tenant exists in this database: the probes still answer (no tenant resolution)."""
+        assert client.get("/health").status_code == 503  # the tenant route needs the super tenant
+        response = client.get("/health/live")
+        assert (response.status_code, json.loads(response.content)) == (200, {"status": "UP"})
+        assert "no-cache" in response["Cache-Control"]
+
+    def test_ready(self, client):
+        response = client.get("/health/ready")
+        assert response.status_code == 200
+        body = json.loads(response.content)
+        assert body["status"] == "UP"
+        assert body["checks"]["database"] == "UP"
+
+
+class TestMetricsAccess:
+    @pytest.mark.parametrize(
+        ("address", "status"),
+        [("127.0.0.1", 200), ("127.8.9.10", 200), ("::1", 200), ("10.0.0.1", 403), ("192.168.1.2", 403)],
+    )
+    def test_metrics_allowed(self, client, address, status):
+        response = client.get("/metrics", REMOTE_ADDR=address)
+        assert response.status_code == status
+        if status == 200:
+            assert response["Content-Type"].startswith("text/plain")
+        else:
+            assert json.loads(response.content)["error"] == "access_denied"
+
+    def test_configured_network(self, client, deployment_override):
+        observability = dataclasses.replace(
+            settings.DEPLOYMENT.observability, metrics_allowed=("10.0.0.0/8",)
+        )
+        deployment_override(observability=observability)
+        assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 200
+        assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
+
+    def test_off(self, client, deployment_override):
+        deployment_override(
+            observability=dataclasses.replace(settings.DEPLOYMENT.observability, enabled=False)
+        )
+        response = client.get("/metrics")
+        assert response.status_code == 404
+        assert json.loads(response.content)["error"] == "not_found"
+
+
+class TestCounters:
+    @pytest.mark.parametrize(
+        ("case", "outcome"),
+        [("active", "active"), ("inactive", "inactive"), ("401", "401"), ("403", "403"), ("400", "400")],
+    )
+    def test_introspection_outcomes(self, client, world, case, outcome):
+        token = {"active": world.access, "inactive": world.foo, "400": ""}.get(case, world.access)
+        auth = {"401": basic("admin", "wrong"), "403": basic("nobody", "nobody-pw")}.get(case, ADMIN)
+        before = sample("identity_introspections_total", outcome=outcome)
+        client.post(ENDPOINT[SUPER], {"token": token}, secure=True, headers={"Authorization": auth})
+        assert sample("identity_introspections_total", outcome=outcome) == before + 1
+
+    def test_requests_by_endpoint_name_never_the_raw_path(self, client, world):
+        labels = {"endpoint": "introspect", "method": "POST", "status": "200"}
+        before = sample("identity_http_requests_total", **labels)
+        latency = sample("identity_http_request_duration_seconds_count", endpoint="introspect")
+        unmatched = sample("identity_http_requests_total", endpoint="unmatched", method="GET", status="404")
+        client.post(ENDPOINT[SUPER], {"token": world.access}, secure=True, headers={"Authorization": ADMIN})
+        client.post("/t/foo.com" + ENDPOINT[SUPER], {"token": world.access}, secure=True, headers={})
+        client.get("/no/such/path-4b1e7", secure=True)
+        assert sample("identity_http_requests_total", **labels) == before + 1
+        assert sample("identity_http_request_duration_seconds_count", endpoint="introspect") >= latency + 2
+        assert (
+            sample("identity_http_requests_total", endpoint="unmatched", method="GET", status="404")
+            == unmatched + 1
+        )
+        text = client.get("/metrics").content.decode()
+        assert "path-4b1e7" not in text
+        assert "foo.com" not in text
+        names = {family.name for family in text_string_to_metric_families(text)}
+        assert {
+            "identity_http_requests",
+            "identity_http_request_duration_seconds",
+            "identity_introspections",
+            "identity_throttled_requests",
+            "identity_cache_lookups",
+            "identity_change_bus_lag_seconds",
+            "identity_change_bus_reconnects",
+            "identity_db_pool_connections",
+        } <= names

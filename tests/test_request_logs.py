@@ -1,0 +1,190 @@
+"""Log lines: JSON objects with the request id in every line of a request, the request line
+with the path and never its query, and ``[logging]`` turned into Django's LOGGING."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import pytest
+
+from identity.deployment import loads
+from identity.logs import JsonLineFormatter, RequestContextFilter, TextFormatter, logging_config
+from identity.request_id import request_id_for
+from tests.introspection_support import ENDPOINT, SUPER, basic, make_token, make_world
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def world(build_once):
+    def make():
+        world = make_world()
+        world.access = make_token(world.clients[SUPER], scope="test1")
+        return world
+
+    return build_once(make)
+
+
+class Lines(logging.Handler):
+    """Every record of every logger, formatted as the console's JSON lines would be."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.addFilter(RequestContextFilter())
+        self.setFormatter(JsonLineFormatter())
+        self.lines: list[dict] = []
+
+    def emit(self, record):
+        self.lines.append(json.loads(self.format(record)))
+
+
+@pytest.fixture
+def json_lines():
+    handler = Lines()
+    loggers = [logging.root, logging.getLogger("django"), logging.getLogger("audit")]
+    for logger in loggers:
+        logger.addHandler(handler)
+    yield handler
+    for logger in loggers:
+        logger.removeHandler(handler)
+
+
+class TestRequestId:
+    @pytest.mark.parametrize(
+        ("header", "kept"),
+        [
+            ("abc-123_X.y", True),
+            ("a" * 128, True),
+            ("a" * 129, False),
+            ("", False),
+            ("has space", False),
+            ("semi;colon", False),
+            ("new\nline", False),
+            ("é", False),
+        ],
+    )
+    def test_well_formed_or_generated(self, header, kept):
+        rid = request_id_for(header)
+        if kept:
+            assert rid == header
+        else:
+            assert rid != header
+            assert len(rid) == 32 and int(rid, 16) >= 0
+
+    @pytest.mark.parametrize(("sent", "kept"), [("req-42", True), ("bad id!", False)])
+    def test_echoed(self, client, world, sent, kept):
+        response = client.get("/health/live", headers={"X-Request-ID": sent})
+        assert (response["X-Request-ID"] == sent) is kept
+        assert request_id_for(response["X-Request-ID"]) == response["X-Request-ID"]
+
+    def test_generated_ids_differ(self, client, world):
+        assert client.get("/health/live")["X-Request-ID"] != client.get("/health/live")["X-Request-ID"]
+
+    def test_every_line_of_a_request_carries_it(self, client, world, json_lines):
+        """Django's own "Unauthorized: ..." line is written after the middleware returned: it too."""
+        response = client.get(
+            ENDPOINT[SUPER],
+            {"token": world.access},
+            secure=True,
+            headers={"Authorization": basic("admin", "wrong"), "X-Request-ID": "req-every-line"},
+        )
+        assert response.status_code == 401
+        loggers = {line["logger"] for line in json_lines.lines}
+        assert {"identity.request", "django.request", "audit"} <= loggers
+        assert {line["request_id"] for line in json_lines.lines} == {"req-every-line"}
+        assert {line["tenant"] for line in json_lines.lines} == {SUPER}
+        assert client.get("/health/live").status_code == 200  # the next request has its own id
+        assert json_lines.lines[-1]["request_id"] != "req-every-line"
+        assert json_lines.lines[-1]["tenant"] is None  # the probes belong to no tenant
+
+
+class TestRequestLine:
+    def test_fields_and_no_query(self, client, world, json_lines):
+        response = client.get(
+            "/t/foo.com" + ENDPOINT[SUPER],
+            {"token": world.access},
+            secure=True,
+            headers={"Authorization": basic("admin@foo.com", "admin"), "X-Request-ID": "req-line"},
+        )
+        assert response.status_code == 200
+        (line,) = [line for line in json_lines.lines if line["logger"] == "identity.request"]
+        assert line == {
+            "time": line["time"],
+            "level": "INFO",
+            "logger": "identity.request",
+            "message": "GET /t/foo.com/oauth2/introspect 200",
+            "request_id": "req-line",
+            "tenant": "foo.com",
+            "method": "GET",
+            "path": "/t/foo.com/oauth2/introspect",
+            "status": 200,
+            "duration_ms": line["duration_ms"],
+        }
+        assert line["duration_ms"] > 0
+        assert line["time"].endswith("Z")
+        for logged in json_lines.lines:
+            assert world.access not in json.dumps(logged)
+
+
+class TestFormatters:
+    def test_json_line_keeps_only_known_fields(self):
+        """django.request attaches the request, whose repr holds the query string (and a GET
+        introspection's token): no attribute outside the known fields reaches a line."""
+        record = logging.LogRecord(
+            "django.request", logging.WARNING, __file__, 1, "Not Found: %s", ("/x",), None
+        )
+        record.request = "<WSGIRequest: GET '/oauth2/introspect?token=secret-token-value'>"
+        record.status_code = 404
+        RequestContextFilter().filter(record)
+        line = json.loads(JsonLineFormatter().format(record))
+        assert set(line) == {"time", "level", "logger", "message", "request_id", "tenant"}
+        assert line["message"] == "Not Found: /x"
+
+    def test_exception_is_kept(self):
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+        RequestContextFilter().filter(record)
+        line = json.loads(JsonLineFormatter().format(record))
+        assert "ValueError: boom" in line["exc_info"]
+
+    def test_text(self):
+        record = logging.LogRecord("x.y", logging.INFO, __file__, 1, "hello", (), None)
+        RequestContextFilter().filter(record)
+        assert TextFormatter().format(record).endswith(" INFO x.y [None] hello")
+
+
+BASE = '[super_admin]\npassword = "x"\n'
+
+
+class TestLoggingConfig:
+    @pytest.mark.parametrize(
+        ("toml", "formatter"),
+        [
+            ("[server]\ndebug = false\n", "json"),
+            ("[server]\ndebug = true\n", "text"),
+            ('[server]\ndebug = true\n[logging]\nformat = "json"\n', "json"),
+            ('[server]\ndebug = false\n[logging]\nformat = "text"\n', "text"),
+        ],
+    )
+    def test_format(self, toml, formatter):
+        config = logging_config(loads(BASE + toml))
+        assert config["handlers"]["console"]["formatter"] == formatter
+
+    @pytest.mark.parametrize(("level", "toolkit"), [("DEBUG", "INFO"), ("INFO", "INFO"), ("ERROR", "ERROR")])
+    def test_level_never_debug_for_the_toolkit(self, level, toolkit):
+        """oauthlib's and the toolkit's DEBUG lines carry tokens and secrets."""
+        config = logging_config(loads(BASE + f'[logging]\nlevel = "{level}"\n'))
+        assert config["root"]["level"] == level
+        assert config["loggers"]["oauthlib"]["level"] == toolkit
+        assert config["loggers"]["oauth2_provider"]["level"] == toolkit
+
+    def test_audit_file(self, tmp_path):
+        deployment = loads(BASE, path=tmp_path / "deployment.toml")
+        handler = logging_config(deployment)["handlers"]["audit"]
+        assert handler["filename"] == str(tmp_path / "var" / "log" / "audit.jsonl")
+        stderr = logging_config(loads(BASE + '[logging]\naudit_file = "-"\n'))["handlers"]["audit"]
+        assert stderr["class"] == "logging.StreamHandler"
