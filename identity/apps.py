@@ -7,4 +7,8 @@ class IdentityConfig(AppConfig):
 
     def ready(self):
         # Audit receivers, request ids, role/tenant consistency.
-        from identity import audit_events, request_id, signals  # noqa: F401
+        from identity import audit_events, metrics, request_id, signals  # noqa: F401
+        from identity.conf import get_deployment
+
+        if get_deployment().observability.enabled:
+            metrics.observe_cache_and_bus()

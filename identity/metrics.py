@@ -73,6 +73,24 @@ CHANGE_BUS_RECONNECTS = Counter(
 )
 
 
+def observe_cache_and_bus() -> None:
+    """Count the cache's lookups and the change bus's lag and reconnects (tenants.cache/changes)."""
+    from tenants import changes
+    from tenants.cache import cache
+
+    counters = {}
+
+    def looked_up(kind: str, hit: bool) -> None:
+        counter = counters.get((kind, hit))
+        if counter is None:  # kinds are the code's few names: a bounded label set
+            counter = counters[(kind, hit)] = CACHE_LOOKUPS.labels(kind, "hit" if hit else "miss")
+        counter.inc()
+
+    cache.observer = looked_up
+    changes.observer.on_applied = CHANGE_BUS_LAG.observe
+    changes.observer.on_reconnect = CHANGE_BUS_RECONNECTS.inc
+
+
 POOL_EVERY = 1.0  # seconds between two readings of the pool by one process
 _pool_read_at = [0.0]  # when this process last read its pool (a time, no row)
 

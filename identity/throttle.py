@@ -32,6 +32,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from identity import metrics
 from identity.conf import get_deployment
 from identity.deployment import ThrottleConfig
 from identity.errors import ApiError
@@ -143,20 +144,26 @@ def check(request, *identities: str) -> Attempt:
     attempt = Attempt(config, client_address(request), tuple(identities))
     if not config.enabled:
         return attempt
-    limits = {_key("address", attempt.address): (config.per_address, None)}
+    limits = {_key("address", attempt.address): (config.per_address, None, "per_address")}
     for identity in identities:
-        limits[_key("identity+address", identity, attempt.address)] = (config.per_identity, identity)
+        limits[_key("identity+address", identity, attempt.address)] = (
+            config.per_identity,
+            identity,
+            "per_identity",
+        )
         if config.lock_identity:
-            limits[_key("identity", identity)] = (config.per_identity, identity)
-    waits = []
+            limits[_key("identity", identity)] = (config.per_identity, identity, "lock_identity")
+    waits = {}
     for key, (count, seconds_left) in _store(config).read(list(limits)).items():
-        limit, identity = limits[key]
+        limit, identity, name = limits[key]
         if identity is not None and count:
             attempt.seen_failures.add(identity)
         if count >= limit:
-            waits.append(seconds_left)
+            waits[name] = max(seconds_left, waits.get(name, 0))
     if waits:
-        raise Throttled(retry_after=max(1, math.ceil(max(waits))))
+        for name in waits:
+            metrics.THROTTLED.labels(name).inc()
+        raise Throttled(retry_after=max(1, math.ceil(max(waits.values()))))
     return attempt
 
 

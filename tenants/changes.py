@@ -22,10 +22,12 @@ their owners instead (all tokens of a user), then their tenants, then everything
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -66,24 +68,44 @@ def _committed(tags: list[Tag], payload: str) -> None:
 
 
 def encode(tags: list[Tag]) -> str:
-    """Return the bus payload naming ``tags``, coarsened to fit (see the module docstring)."""
-    payload = json.dumps(tags, separators=(",", ":"))
+    """Return the bus payload naming ``tags``, coarsened to fit (see the module docstring), and
+    when it was announced (wall-clock seconds, for the lag metric)."""
+    at = round(time.time(), 6)
+    payload = json.dumps({"at": at, "tags": tags}, separators=(",", ":"))
     if len(payload) <= MAX_PAYLOAD:
         return payload
     tenants = sorted({tag for tag in tags if tag[0] == "t"})
-    if tenants and len(json.dumps(tenants)) <= MAX_PAYLOAD:
+    if tenants and len(json.dumps(tenants)) <= MAX_PAYLOAD - 100:
         logger.info("change of %d rows announced as their %d tenants", len(tags), len(tenants))
-        return json.dumps(tenants, separators=(",", ":"))
-    return json.dumps([EVERYTHING])
+        return json.dumps({"at": at, "tags": tenants}, separators=(",", ":"))
+    return json.dumps({"at": at, "tags": [EVERYTHING]})
 
 
 def decode(payload: str) -> list[Tag]:
     """Return the tags of a bus payload; an unreadable one names everything."""
     try:
-        return [tuple(tag) for tag in json.loads(payload)]
-    except (ValueError, TypeError):
+        return [tuple(tag) for tag in json.loads(payload)["tags"]]
+    except (ValueError, TypeError, KeyError):
         logger.warning("unreadable change-bus payload; dropping the whole cache")
         return [EVERYTHING]
+
+
+def _apply(payload: str) -> None:
+    """Drop what a payload from another process names, and report how late it came."""
+    cache.invalidate(decode(payload))
+    if observer.on_applied is not None:
+        with contextlib.suppress(ValueError, TypeError, KeyError):
+            observer.on_applied(max(0.0, time.time() - json.loads(payload)["at"]))
+
+
+class _Observer:
+    """Where the metrics module plugs in: ``on_applied(lag seconds)``, ``on_reconnect()``."""
+
+    on_applied = None
+    on_reconnect = None
+
+
+observer = _Observer()
 
 
 # --- SQLite: the journal file ---------------------------------------------------------------
@@ -142,7 +164,7 @@ class _JournalReader:
             complete = data[: data.rfind(b"\n") + 1]
             self.offset += len(complete)
             for line in complete.splitlines():
-                cache.invalidate(decode(line.decode()))
+                _apply(line.decode())
 
 
 _reader = _JournalReader()
@@ -179,8 +201,6 @@ class Listener(threading.Thread):
         self.connected = threading.Event()
         self.stopping = threading.Event()
         self.reconnects = 0
-        self.on_message = None  # (lag seconds) -> None: the metrics module plugs in here
-        self.on_reconnect = None
 
     def run(self) -> None:
         failures = 0
@@ -207,12 +227,12 @@ class Listener(threading.Thread):
             self.reconnects += 1
             if self.reconnects > 1:
                 logger.info("change bus: listener reconnected; cache dropped")
-                if self.on_reconnect is not None:
-                    self.on_reconnect()
+                if observer.on_reconnect is not None:
+                    observer.on_reconnect()
             self.connected.set()
             while not self.stopping.is_set():
                 for notify in conn.notifies(timeout=1.0):
-                    cache.invalidate(decode(notify.payload))
+                    _apply(notify.payload)
                 # A dead server socket shows on the next statement: check every second.
                 conn.execute("SELECT 1")
 

@@ -192,6 +192,7 @@ class TestWhatIsAnnounced:
 
     def test_unreadable_payload_drops_everything(self):
         assert changes.decode("not json") == [EVERYTHING]
+        assert changes.decode('["old", "format"]') == [EVERYTHING]
 
 
 class TestTokenState:

@@ -91,6 +91,25 @@ class TestCounters:
         client.post(ENDPOINT[SUPER], {"token": token}, secure=True, headers={"Authorization": auth})
         assert sample("identity_introspections_total", outcome=outcome) == before + 1
 
+    def test_cache_hits_and_misses(self, client, world):
+        before = {
+            result: sample("identity_cache_lookups_total", kind="token", result=result)
+            for result in ("hit", "miss")
+        }
+        for _ in range(2):
+            client.post(
+                ENDPOINT[SUPER], {"token": world.access}, secure=True, headers={"Authorization": ADMIN}
+            )
+        assert sample("identity_cache_lookups_total", kind="token", result="miss") == before["miss"] + 1
+        assert sample("identity_cache_lookups_total", kind="token", result="hit") == before["hit"] + 1
+
+    def test_change_bus_lag(self):
+        from tenants import changes
+
+        count = sample("identity_change_bus_lag_seconds_count")
+        changes._apply(changes.encode([("u", 1)]))
+        assert sample("identity_change_bus_lag_seconds_count") == count + 1
+
     def test_requests_by_endpoint_name_never_the_raw_path(self, client, world):
         labels = {"endpoint": "introspect", "method": "POST", "status": "200"}
         before = sample("identity_http_requests_total", **labels)

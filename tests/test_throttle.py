@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from prometheus_client import REGISTRY
 
 from identity import throttle
 from identity.bootstrap import DEMO_CLIENT
@@ -151,7 +152,14 @@ class TestEveryEndpoint:
         for _ in range(2):
             response = send(client, world, ATTACKER, good=False)
             assert response.status_code == BAD_STATUS.get(endpoint, 401), response.content
+        counted = (
+            REGISTRY.get_sample_value("identity_throttled_requests_total", {"limit": "per_identity"}) or 0
+        )
         assert_throttled(send(client, world, ATTACKER, good=False))
+        assert (
+            REGISTRY.get_sample_value("identity_throttled_requests_total", {"limit": "per_identity"})
+            == counted + 1
+        )
         if endpoint not in TOKEN_IS_IDENTITY:
             # The right credential from that address too: refused there until the window ends.
             assert_throttled(send(client, world, ATTACKER, good=True))
