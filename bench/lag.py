@@ -60,7 +60,7 @@ def _post(server: Server, path: str, form: dict, authorization: str) -> tuple[in
     request.add_header("Authorization", authorization)
     try:
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            return response.status, json.loads(response.read()), dict(response.headers)
+            return response.status, json.loads(response.read() or b"{}"), dict(response.headers)
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}"), dict(exc.headers)
 

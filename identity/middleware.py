@@ -152,8 +152,12 @@ class JsonErrorsMiddleware:
         return json_error(response)
 
 
+# JSON, or a JSON-based type: RFC 9457 problem details, RFC 9701 introspection JWTs' errors.
+_JSON_TYPES = ("application/json", "application/problem+json")
+
+
 def _is_json(response: HttpResponse) -> bool:
-    return response.get("Content-Type", "").split(";")[0].strip() == "application/json"
+    return response.get("Content-Type", "").split(";")[0].strip() in _JSON_TYPES
 
 
 def json_error(response: HttpResponse) -> HttpResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 
 import pytest
 from django.conf import settings
@@ -80,3 +81,13 @@ def server_factory(tmp_path_factory):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _audit_reaches_caplog():
+    """Let audit records reach pytest's caplog too (the audit logger does not propagate)."""
+    logger = logging.getLogger("audit")
+    propagate = logger.propagate
+    logger.propagate = True
+    yield
+    logger.propagate = propagate
