@@ -136,7 +136,7 @@ class TestTenantAdmin:
         page.check("#result_list tbody input[name=_selected_action]")
         page.select_option("select[name=action]", "revoke_tokens")
         page.click("button[name=index]")
-        expect(page.locator(".messagelist")).to_contain_text("Revoked 1 access token")
+        expect(page.locator(".messagelist")).to_contain_text("Revoked 1 token")
         expect(page.locator("#result_list tbody tr").first).to_contain_text("revoked")
         screenshot(page, "tokens")
         assert introspect(server, token) == {"active": False}

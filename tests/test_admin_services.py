@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from identity.models import User
+from identity.models import Client, User
 from tests.audit_support import is_change
-from tests.oauth_support import make_world, password_grant, stored, stored_refresh
+from tests.oauth_support import issue, make_world, password_grant, stored, stored_refresh
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +90,17 @@ class TestAdminActions:
             "admin@foo.com",
             "alice",
         )
+
+
+class TestClientForm:
+    def test_the_form_shows_active_and_saving_it_off_revokes(self, client, foo_admin, world):
+        """The change form saves the row as below; identity.signals revokes what the client holds."""
+        token = issue(client, "foo.com", {"grant_type": "client_credentials"})["access_token"]
+        demo = stored(token).application
+        foo_admin.force_login(User.objects.for_tenant(world.foo).get(username="admin"))
+        page = foo_admin.get(f"{ADMIN}/client/{demo.pk}/change/", secure=True)
+        assert 'name="active"' in page.content.decode()
+        demo.active = False
+        demo.save()
+        assert not Client.objects.for_tenant(world.foo).get(pk=demo.pk).active
+        assert stored(token).revoked is not None

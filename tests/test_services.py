@@ -126,6 +126,14 @@ class TestUsers:
         assert audit_log()[-1]["event"] == "user.deleted" and audit_log()[-1]["tokens_revoked"] == 2
         assert refresh_grant(client, body["refresh_token"]).status_code == 400
 
+    def test_a_user_owning_clients_is_not_deleted(self, world):
+        """The owner foreign key cascades: deleting the owner would silently delete its clients."""
+        admin = user(world, "admin")
+        with pytest.raises(ValidationError) as raised:
+            user_service.delete_user(admin, actor=ACTOR)
+        assert DEMO[0] in str(raised.value)
+        assert Client.objects.for_tenant(world.foo).filter(client_id=DEMO[0]).exists()
+
     def test_lock_costs_the_same_however_many_tokens(self, client, world):
         """Bulk UPDATEs through the tenant-scoped managers, never one save per token."""
         costs = []

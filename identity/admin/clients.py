@@ -88,15 +88,15 @@ class ClientForm(TenantScopedForm):
 
 class ClientAdmin(TenantScopedAdmin):
     form = ClientForm
-    list_display = ("name", "client_id", "client_type", "grants", "token_format", "owner")
-    list_filter = ("client_type", "token_format")
+    list_display = ("name", "client_id", "client_type", "grants", "token_format", "owner", "active")
+    list_filter = ("active", "client_type", "token_format")
     search_fields = ("name", "client_id")
     autocomplete_fields = ("user",)
     radio_fields = {"client_type": admin.HORIZONTAL, "token_format": admin.HORIZONTAL}
     list_select_related = ("tenant", "user__tenant")
     ordering = ("name", "client_id")
     fieldsets = (
-        (None, {"fields": ("tenant", "name", "client_id", "client_type", "user", "secret")}),
+        (None, {"fields": ("tenant", "name", "client_id", "client_type", "user", "secret", "active")}),
         ("Grants", {"fields": ("grant_types", "redirect_uris", "skip_authorization")}),
         (
             "Tokens",

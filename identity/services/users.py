@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from identity import audit
-from identity.models import Role, User
+from identity.models import Client, Role, User
 from identity.permissions import is_valid_path
 from identity.services.tokens import revoke_user_tokens_quietly
 from tenants.models import Tenant
@@ -124,7 +124,19 @@ def _set_flag(user: User, flag: str, value: bool, event: str, actor: str) -> Non
 
 @transaction.atomic
 def delete_user(user: User, *, actor: str) -> None:
-    """Delete ``user``, revoking its tokens first (the revocation is what other processes hear)."""
+    """Delete ``user``, revoking its tokens first (the revocation is what other processes hear).
+
+    A user who owns clients is refused: deleting it would delete them (the toolkit's owner
+    foreign key cascades). Give them another owner first.
+    """
+    owned = sorted(
+        Client.objects.for_tenant(user.tenant).filter(user=user).values_list("client_id", flat=True)
+    )
+    if owned:
+        names = ", ".join(owned)
+        raise ValidationError(
+            {"user": f"{user.qualified_name} owns client(s) {names}: give them another owner"}
+        )
     revoked = revoke_user_tokens_quietly(user)
     user_id, username, domain = user.pk, user.username, user.tenant.domain
     user.delete()
