@@ -153,7 +153,9 @@ class JsonErrorsMiddleware:
 
 
 def _is_json(response: HttpResponse) -> bool:
-    return response.get("Content-Type", "").split(";")[0].strip() == "application/json"
+    """JSON, or a JSON-based type such as RFC 9457's ``application/problem+json``: kept as it is."""
+    media_type = response.get("Content-Type", "").split(";")[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
 
 
 def json_error(response: HttpResponse) -> HttpResponse:

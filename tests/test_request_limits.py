@@ -14,6 +14,7 @@ import sys
 from urllib.parse import urlencode
 
 import pytest
+from django.http import HttpResponse
 from django.test import override_settings
 from django.views.debug import technical_500_response
 
@@ -151,6 +152,15 @@ class TestServerErrors:
             raise RuntimeError("a bug, with details")
         except RuntimeError:
             return technical_500_response(request, *sys.exc_info())
+
+    @pytest.mark.parametrize("content_type", ["application/json", "application/problem+json"])
+    def test_json_errors_are_kept(self, rf, content_type):
+        """The management API's RFC 9457 problems stay as they are."""
+        problem = HttpResponse(
+            b'{"title": "Not Found", "status": 404}', status=404, content_type=content_type
+        )
+        response = JsonErrorsMiddleware(lambda request: problem)(rf.get("/api/tenants/x"))
+        assert response is problem and response["Cache-Control"] == "no-store"
 
     @pytest.mark.parametrize(
         ("path", "json"),
