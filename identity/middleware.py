@@ -152,12 +152,10 @@ class JsonErrorsMiddleware:
         return json_error(response)
 
 
-# JSON, or a JSON-based type: RFC 9457 problem details, RFC 9701 introspection JWTs' errors.
-_JSON_TYPES = ("application/json", "application/problem+json")
-
-
 def _is_json(response: HttpResponse) -> bool:
-    return response.get("Content-Type", "").split(";")[0].strip() in _JSON_TYPES
+    """JSON, or a JSON-based type such as RFC 9457's ``application/problem+json``: kept as it is."""
+    media_type = response.get("Content-Type", "").split(";")[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
 
 
 def json_error(response: HttpResponse) -> HttpResponse:

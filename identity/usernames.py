@@ -1,4 +1,4 @@
-"""Usernames: what they may be, and how a login name resolves to a tenant and username (SPEC §4).
+"""Usernames: what they may be, and how a login name resolves to a tenant and username.
 
 ``admin`` is the super tenant's admin (or, where a tenant is implied, as at
 ``/t/foo.com/oauth2/token``, that tenant's); ``admin@foo.com`` is foo.com's. A login splits at

@@ -4,7 +4,7 @@ The response is a JWS signed with the path tenant's key: header ``typ:
 token-introspection+jwt`` (§5), claims ``iss``, ``aud`` (the caller, §6.6 of the SPEC),
 ``iat``, ``exp``, ``jti`` and ``token_introspection``, which holds exactly the JSON response
 (§5), ``{"active": false}`` included. ``exp`` is :data:`LIFETIME` after ``iat``: the answer is
-true now, and a resource server must not keep relying on it (RFC 9701 §8.1; docs/security.md).
+true now, and a resource server must not keep relying on it (docs/security.md).
 """
 
 from __future__ import annotations

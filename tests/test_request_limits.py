@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from urllib.parse import urlencode
 
 import pytest
+from django.http import HttpResponse
 from django.test import override_settings
+from django.views.debug import technical_500_response
 
+from identity.middleware import JsonErrorsMiddleware
 from tests.oauth_support import DEMO, basic, make_world
 
 pytestmark = pytest.mark.django_db
@@ -137,3 +141,45 @@ class TestGunicornLimits:
         server = dataclasses.replace(settings.DEPLOYMENT.server, max_header_bytes=limit)
         app = IdentityServer(dataclasses.replace(settings.DEPLOYMENT, server=server))
         assert app.cfg.limit_request_field_size == limit
+
+
+class TestServerErrors:
+    """A 500 of an API or OAuth path is ``{"error": "server_error"}``, never Django's debug page."""
+
+    @staticmethod
+    def debug_page(request):
+        try:
+            raise RuntimeError("a bug, with details")
+        except RuntimeError:
+            return technical_500_response(request, *sys.exc_info())
+
+    @pytest.mark.parametrize("content_type", ["application/json", "application/problem+json"])
+    def test_json_errors_are_kept(self, rf, content_type):
+        """The management API's RFC 9457 problems stay as they are."""
+        problem = HttpResponse(
+            b'{"title": "Not Found", "status": 404}', status=404, content_type=content_type
+        )
+        response = JsonErrorsMiddleware(lambda request: problem)(rf.get("/api/tenants/x"))
+        assert response is problem and response["Cache-Control"] == "no-store"
+
+    @pytest.mark.parametrize(
+        ("path", "json"),
+        [
+            ("/oauth2/token", True),
+            ("/t/foo.com/oauth2/introspect", True),
+            ("/.well-known/openid-configuration", True),
+            ("/api/tenants", True),
+            ("/health", True),
+            ("/oauth2/authorize", True),  # its 4xx pages are for people; a 500 is not
+            ("/admin/identity/client/", False),
+            ("/t/foo.com/login/", False),
+        ],
+    )
+    def test_debug_page_becomes_json(self, rf, path, json):
+        response = JsonErrorsMiddleware(self.debug_page)(rf.get(path))
+        assert response.status_code == 500
+        if json:
+            assert response["Content-Type"] == "application/json"
+            assert response.content == b'{"error": "server_error"}'
+        else:
+            assert "RuntimeError" in response.content.decode()

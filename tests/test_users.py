@@ -46,7 +46,7 @@ def world(build_once):
             "gone@foo.com": User.objects.create_user(foo, "gone", "pw-gone", is_active=False),
             "admin@sleepy.org": create_admin(sleepy, "admin", "pw-sleepy"),
         }
-        # A whole username with an @ that names no tenant (§4), where e-mail usernames are allowed.
+        # A whole username with an @ that names no tenant, where e-mail usernames are allowed.
         with emails_allowed(True):
             users["bob@example.org@carbon.super"] = create_user(root, "bob@example.org", "pw-bob")
         return SimpleNamespace(root=root, foo=foo, sleepy=sleepy, users=users)
