@@ -263,6 +263,7 @@ SECRET_LOOKUPS = [
     ("user", "password__gte"),
     ("user", "password__startswith"),
     ("client", "client_secret__gte"),
+    ("client", "registration_access_token_digest__gte"),
     ("client", "user__password__startswith"),
     ("accesstoken", "token__gte"),
     ("accesstoken", "token_checksum__gte"),
@@ -283,6 +284,7 @@ SECRET_LOOKUPS = [
 SECRET_FIELDS = {
     ("user", "password"),
     ("client", "client_secret"),
+    ("client", "registration_access_token_digest"),
     ("accesstoken", "token"),
     ("accesstoken", "token_checksum"),
     ("refreshtoken", "token"),

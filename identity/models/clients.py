@@ -114,7 +114,7 @@ class Client(Announced, AbstractApplication):
     objects = TenantScopedManager()
 
     # Never a lookup, filter, search field, ordering or column in the admin (tenants.admin_scoping).
-    SECRET_FIELDS = ("client_secret",)
+    SECRET_FIELDS = ("client_secret", "registration_access_token_digest")
 
     class Meta(AbstractApplication.Meta):
         swappable = "OAUTH2_PROVIDER_APPLICATION_MODEL"
