@@ -11,6 +11,7 @@ from identity.oauth import views as oauth
 from identity.oauth.login import TenantLoginView
 
 urlpatterns = [
+    path("", include("introspection.urls")),  # first: the hot path resolves at the first pattern
     path("admin/r/<path:rest>", no_view_on_site),  # before the admin's own: see its docstring
     path("admin/", admin.site.urls),
     path("health", views.health, name="health"),
@@ -29,7 +30,6 @@ urlpatterns = [
     path(
         "oauth2/register/<str:client_id>", registration.RegistrationClientView.as_view(), name="registration"
     ),
-    path("", include("introspection.urls")),
     path(".well-known/openid-configuration", discovery.openid_configuration, name="openid-configuration"),
     path(".well-known/oauth-authorization-server", discovery.authorization_server_metadata),
     re_path(
