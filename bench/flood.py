@@ -119,7 +119,8 @@ def _wait_for(path: Path, timeout: float) -> None:
 
 def measure(server: Server, callers: data.Callers, args, *, throttle: bool) -> dict:
     mode = MODES["user"]
-    extra = mode.config + ("" if throttle else "\n[throttle]\nenabled = false\n")
+    table = f"per_address = {args.per_address}\n" if throttle else "enabled = false\n"
+    extra = mode.config + "\n[throttle]\n" + table
     server.configure(workers=args.workers, extra=extra)
     server.start()
     try:
@@ -168,6 +169,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers [3]")
     parser.add_argument(
         "--engage-timeout", type=float, default=300, help="seconds to wait for the 429s [300]"
+    )
+    parser.add_argument(
+        "--per-address", type=int, default=100, help="[throttle] per_address: failures before the 429s [100]"
     )
     parser.add_argument("--no-compare", action="store_true", help="skip the run without throttling")
     parser.add_argument(
