@@ -58,11 +58,11 @@ def post(url: str, body: bytes, authorization: str, address: str) -> int:
         return exc.code
 
 
-def latencies(url: str, body: bytes, authorization: str, seconds: float) -> list[float]:
-    """Introspect in a loop for ``seconds``; return each request's milliseconds."""
-    found = []
+def latencies(url: str, body: bytes, authorization: str, seconds: float, at_least: int = 30) -> list[float]:
+    """Introspect in a loop for ``seconds`` and ``at_least`` requests; return their milliseconds."""
+    found: list[float] = []
     stop_at = time.monotonic() + seconds
-    while time.monotonic() < stop_at:
+    while time.monotonic() < stop_at or len(found) < at_least:
         started = time.perf_counter()
         status = post(url, body, authorization, CALLER_ADDRESS)
         found.append((time.perf_counter() - started) * 1000)
@@ -143,7 +143,10 @@ def measure(server: Server, callers: data.Callers, args, *, throttle: bool) -> d
             # Until the limits are reached every bad credential costs a hash: the steady state
             # of a flood is what a correct caller lives with.
             engaged = wait_throttled(url, args.engage_timeout) if throttle else None
-            flooded = latencies(url, body, authorization, args.duration)
+            # Every worker's caller cache again (it expired while the flood was being throttled).
+            latencies(url, body, authorization, args.warmup, at_least=0)
+            # Unthrottled, each request waits on hashes for seconds: a few make the median.
+            flooded = latencies(url, body, authorization, args.duration, at_least=30 if throttle else 5)
         finally:
             stop_file.touch()
         flood_answers = flood.communicate(timeout=120)[0].strip()
