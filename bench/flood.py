@@ -58,11 +58,11 @@ def post(url: str, body: bytes, authorization: str, address: str) -> int:
         return exc.code
 
 
-def latencies(url: str, body: bytes, authorization: str, seconds: float) -> list[float]:
-    """Introspect in a loop for ``seconds``; return each request's milliseconds."""
-    found = []
+def latencies(url: str, body: bytes, authorization: str, seconds: float, at_least: int = 30) -> list[float]:
+    """Introspect in a loop for ``seconds`` and ``at_least`` requests; return their milliseconds."""
+    found: list[float] = []
     stop_at = time.monotonic() + seconds
-    while time.monotonic() < stop_at:
+    while time.monotonic() < stop_at or len(found) < at_least:
         started = time.perf_counter()
         status = post(url, body, authorization, CALLER_ADDRESS)
         found.append((time.perf_counter() - started) * 1000)
@@ -119,7 +119,8 @@ def _wait_for(path: Path, timeout: float) -> None:
 
 def measure(server: Server, callers: data.Callers, args, *, throttle: bool) -> dict:
     mode = MODES["user"]
-    extra = mode.config + ("" if throttle else "\n[throttle]\nenabled = false\n")
+    table = f"per_address = {args.per_address}\n" if throttle else "enabled = false\n"
+    extra = mode.config + "\n[throttle]\n" + table
     server.configure(workers=args.workers, extra=extra)
     server.start()
     try:
@@ -142,7 +143,10 @@ def measure(server: Server, callers: data.Callers, args, *, throttle: bool) -> d
             # Until the limits are reached every bad credential costs a hash: the steady state
             # of a flood is what a correct caller lives with.
             engaged = wait_throttled(url, args.engage_timeout) if throttle else None
-            flooded = latencies(url, body, authorization, args.duration)
+            # Every worker's caller cache again (it expired while the flood was being throttled).
+            latencies(url, body, authorization, args.warmup, at_least=0)
+            # Unthrottled, each request waits on hashes for seconds: a few make the median.
+            flooded = latencies(url, body, authorization, args.duration, at_least=30 if throttle else 5)
         finally:
             stop_file.touch()
         flood_answers = flood.communicate(timeout=120)[0].strip()
@@ -168,6 +172,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=3, help="gunicorn workers [3]")
     parser.add_argument(
         "--engage-timeout", type=float, default=300, help="seconds to wait for the 429s [300]"
+    )
+    parser.add_argument(
+        "--per-address", type=int, default=100, help="[throttle] per_address: failures before the 429s [100]"
     )
     parser.add_argument("--no-compare", action="store_true", help="skip the run without throttling")
     parser.add_argument(
