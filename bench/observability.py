@@ -51,6 +51,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per start [2]")
     parser.add_argument("--rounds", type=int, default=4, help="on/off alternations [4]")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections [16]")
+    parser.add_argument(
+        "--config", default="", help="more deployment.toml lines, e.g. '[logging]\\nlevel = \"WARNING\"'"
+    )
     parser.add_argument("--batches", type=int, default=20, help="in-process on/off batches [20]")
     parser.add_argument("--batch", type=int, default=300, help="requests per in-process batch [300]")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers [2]")
@@ -72,7 +75,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def measure(server: Server, enabled: bool, callers, token_file: Path, args) -> Measurement:
     """Start the server with observability ``enabled`` or not; return one warm measurement."""
     mode = MODES[args.mode]
-    server.configure(workers=args.workers, extra=mode.config + SWITCH[enabled])
+    server.configure(workers=args.workers, extra=mode.config + SWITCH[enabled] + args.config)
     server.start()
     try:
         check_answers(server, mode, callers)
@@ -94,7 +97,7 @@ def measure(server: Server, enabled: bool, callers, token_file: Path, args) -> M
 def in_process(server: Server, callers, token_file: Path, args) -> dict:
     """Run :func:`_in_process_child` in a child process on ``server``'s configuration."""
     mode = MODES[args.mode]
-    server.configure(workers=args.workers, extra=mode.config + SWITCH[True])
+    server.configure(workers=args.workers, extra=mode.config + SWITCH[True] + args.config)
     metrics_dir = server.folder / "var" / "metrics-in-process"
     metrics_dir.mkdir(parents=True, exist_ok=True)
     env = {**server.env(), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}

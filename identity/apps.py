@@ -8,3 +8,6 @@ class IdentityConfig(AppConfig):
     def ready(self):
         # Audit receivers, request ids, role/tenant consistency.
         from identity import audit_events, request_id, signals  # noqa: F401
+        from identity.logs import skip_unused_record_fields
+
+        skip_unused_record_fields()
