@@ -1,10 +1,19 @@
 """``python -m bench.observability``: what logging, metrics and audit cost the warm introspection
 endpoint (docs/operations.md#cost).
 
-The same server (gunicorn, PostgreSQL, the ``client`` caller mode of bench/modes.py) is started
-alternately with ``[observability] enabled = true`` (request ids, a JSON request line, metrics,
-an audit line per decision) and ``false``, and driven with wrk; the cost is
-``1 - on / off`` of the median throughput, and the extra server CPU per request.
+Two measurements on the benchmark's data (PostgreSQL, the ``client`` caller mode of
+bench/modes.py):
+
+1. **Served**: the real server (gunicorn) is started alternately with ``[observability]
+   enabled = true`` (request ids, a JSON request line, metrics, an audit line per decision) and
+   ``false``, and driven with wrk; the cost is ``1 - on / off`` of the median throughput.
+2. **In one process**: a child process runs the same Django application, with the JSON log
+   lines, the audit file and the multiprocess metrics files as under gunicorn, and alternates
+   batches of introspection requests with the switch on and off (Django's test client: the
+   full middleware chain and view, no HTTP), timing the CPU each batch takes. On a shared
+   machine this figure moves far less than a throughput: other processes take wall-clock
+   time, not this process's CPU. It leaves out PostgreSQL's own CPU, the same on and off, so
+   the share it reports is an upper bound of the cost.
 """
 
 from __future__ import annotations
@@ -15,8 +24,10 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from bench import data
@@ -27,6 +38,7 @@ from bench.modes import INTROSPECT_PATH, MODES
 from bench.server import Database, Server
 from identity.deployment import REPO_ROOT
 
+IN_PROCESS_MARKER = "IN_PROCESS_RESULT "
 SWITCH = {True: "[observability]\nenabled = true\n", False: "[observability]\nenabled = false\n"}
 
 
@@ -39,6 +51,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up per start [2]")
     parser.add_argument("--rounds", type=int, default=4, help="on/off alternations [4]")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections [16]")
+    parser.add_argument(
+        "--config", default="", help="more deployment.toml lines, e.g. '[logging]\\nlevel = \"WARNING\"'"
+    )
+    parser.add_argument("--batches", type=int, default=20, help="in-process on/off batches [20]")
+    parser.add_argument("--batch", type=int, default=300, help="requests per in-process batch [300]")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers [2]")
     parser.add_argument("--mode", choices=list(MODES), default="client", help="caller mode [client]")
     parser.add_argument(
@@ -58,7 +75,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def measure(server: Server, enabled: bool, callers, token_file: Path, args) -> Measurement:
     """Start the server with observability ``enabled`` or not; return one warm measurement."""
     mode = MODES[args.mode]
-    server.configure(workers=args.workers, extra=mode.config + SWITCH[enabled])
+    server.configure(workers=args.workers, extra=mode.config + SWITCH[enabled] + args.config)
     server.start()
     try:
         check_answers(server, mode, callers)
@@ -77,7 +94,87 @@ def measure(server: Server, enabled: bool, callers, token_file: Path, args) -> M
         server.stop()
 
 
+def in_process(server: Server, callers, token_file: Path, args) -> dict:
+    """Run :func:`_in_process_child` in a child process on ``server``'s configuration."""
+    mode = MODES[args.mode]
+    server.configure(workers=args.workers, extra=mode.config + SWITCH[True] + args.config)
+    metrics_dir = server.folder / "var" / "metrics-in-process"
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    env = {**server.env(), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.observability",
+        "--child",
+        str(token_file),
+        mode.authorization(callers),
+    ]
+    argv += ["--batches", str(args.batches), "--batch", str(args.batch)]
+    with (server.folder / "in-process.log").open("w") as log:
+        done = subprocess.run(argv, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
+    line = next((line for line in done.stdout.splitlines() if line.startswith(IN_PROCESS_MARKER)), None)
+    if done.returncode or line is None:
+        raise RuntimeError(f"the in-process measurement failed ({done.returncode}):\n{done.stdout}")
+    return json.loads(line[len(IN_PROCESS_MARKER) :])
+
+
+def _in_process_child(token_file: Path, authorization: str, batches: int, batch: int) -> None:
+    """Alternate batches of requests with observability on and off; print the CPU per request."""
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.test import Client
+    from django.test.utils import override_settings
+
+    observability = dataclasses.replace(settings.DEPLOYMENT.observability, enabled=False)
+    off_settings = override_settings(
+        DEPLOYMENT=dataclasses.replace(settings.DEPLOYMENT, observability=observability),
+        MIDDLEWARE=[
+            name for name in settings.MIDDLEWARE if name != "identity.request_id.RequestIdMiddleware"
+        ],
+    )
+    tokens = token_file.read_text().split()
+    clients = {True: Client(), False: Client()}  # each keeps the middleware of its first request
+
+    def run(enabled: bool, count: int) -> float:
+        if not enabled:
+            off_settings.enable()
+        try:
+            started = time.process_time()
+            for index in range(count):
+                response = clients[enabled].post(
+                    INTROSPECT_PATH, {"token": tokens[index % len(tokens)]}, HTTP_AUTHORIZATION=authorization
+                )
+                if response.status_code != 200:
+                    raise RuntimeError(f"introspection answered {response.status_code}: {response.content!r}")
+            return (time.process_time() - started) * 1000 / count
+        finally:
+            if not enabled:
+                off_settings.disable()
+
+    for enabled in (True, False):
+        run(enabled, batch)  # warm: the caller cache, the tenant cache, the pool
+    per_request: dict[bool, list[float]] = {True: [], False: []}
+    for number in range(batches):
+        for enabled in (True, False) if number % 2 == 0 else (False, True):
+            per_request[enabled].append(run(enabled, batch))
+    on, off = statistics.median(per_request[True]), statistics.median(per_request[False])
+    result = {"on_cpu_ms_per_request": round(on, 4), "off_cpu_ms_per_request": round(off, 4)}
+    result["cpu_cost"] = round(on / off - 1, 4)
+    print(IN_PROCESS_MARKER + json.dumps(result), flush=True)
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--child"]:
+        parser = argparse.ArgumentParser()
+        parser.add_argument("token_file", type=Path)
+        parser.add_argument("authorization")
+        parser.add_argument("--batches", type=int)
+        parser.add_argument("--batch", type=int)
+        child = parser.parse_args(argv[1:])
+        _in_process_child(child.token_file, child.authorization, child.batches, child.batch)
+        return 0
     args = parse_args(argv)
     require_wrk()
     folder = Path(tempfile.mkdtemp(prefix="identity-bench-obs-"))
@@ -89,6 +186,8 @@ def main(argv: list[str]) -> int:
         callers = data.create_callers(server)
         data.load_tokens(server, callers, 0, args.tokens)
         token_file = data.write_token_file(folder / "tokens.txt", args.tokens)
+        in_process_result = in_process(server, callers, token_file, args)
+        print(f"in one process: {json.dumps(in_process_result)}", file=sys.stderr, flush=True)
         for number in range(args.rounds):
             # Alternate which goes first, so that a drift of the machine falls on both alike.
             for enabled in (True, False) if number % 2 == 0 else (False, True):
@@ -106,10 +205,14 @@ def main(argv: list[str]) -> int:
         server.stop()
         database.drop()
         shutil.rmtree(folder, ignore_errors=True)
-    on_rps = statistics.median(run.rps for run in runs[True])
-    off_rps = statistics.median(run.rps for run in runs[False])
-    on_cpu = statistics.median(run.server_cpu_ms or 0 for run in runs[True])
-    off_cpu = statistics.median(run.server_cpu_ms or 0 for run in runs[False])
+
+    def median(values) -> float | None:
+        values = list(values)
+        return statistics.median(values) if values else None
+
+    on_rps, off_rps = median(run.rps for run in runs[True]), median(run.rps for run in runs[False])
+    on_cpu = median(run.server_cpu_ms or 0 for run in runs[True])
+    off_cpu = median(run.server_cpu_ms or 0 for run in runs[False])
     summary = {
         "mode": args.mode,
         "workers": args.workers,
@@ -117,13 +220,14 @@ def main(argv: list[str]) -> int:
         "rounds": args.rounds,
         "duration_s": args.duration,
         "connections": args.connections,
-        "on_rps": round(on_rps),
-        "off_rps": round(off_rps),
-        "throughput_cost": round(1 - on_rps / off_rps, 4),
-        "on_cpu_ms_per_request": round(on_cpu, 3),
-        "off_cpu_ms_per_request": round(off_cpu, 3),
-        "cpu_cost": round(on_cpu / off_cpu - 1, 4) if off_cpu else None,
+        "on_rps": round(on_rps) if on_rps else None,
+        "off_rps": round(off_rps) if off_rps else None,
+        "throughput_cost": round(1 - on_rps / off_rps, 4) if on_rps and off_rps else None,
+        "on_cpu_ms_per_request": round(on_cpu, 3) if on_cpu else None,
+        "off_cpu_ms_per_request": round(off_cpu, 3) if off_cpu else None,
+        "cpu_cost": round(on_cpu / off_cpu - 1, 4) if on_cpu and off_cpu else None,
         "errors": sum(run.error_count for runs_of in runs.values() for run in runs_of),
+        "in_process": in_process_result,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(summary, indent=2) + "\n")

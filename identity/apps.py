@@ -9,6 +9,8 @@ class IdentityConfig(AppConfig):
         # Audit receivers, request ids, role/tenant consistency.
         from identity import audit_events, metrics, request_id, signals  # noqa: F401
         from identity.conf import get_deployment
+        from identity.logs import skip_unused_record_fields
 
+        skip_unused_record_fields()
         if get_deployment().observability.enabled:
             metrics.observe_cache_and_bus()

@@ -103,6 +103,16 @@ class AuditFileHandler(logging.handlers.WatchedFileHandler):
         return os.fdopen(fd, "a", encoding=self.encoding)
 
 
+def skip_unused_record_fields() -> None:
+    """Stop collecting what no line of ours writes: the caller's file and line, the thread and
+    the multiprocessing process name. The logging HOWTO's "Optimization" section names these
+    switches; each ``LogRecord`` then costs less on the hot path. (The process id stays:
+    gunicorn's own lines write it.)"""
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logMultiprocessing = False
+
+
 def logging_config(deployment) -> dict:
     """Return Django's ``LOGGING`` for ``[logging]`` (format, level, audit_file) of ``deployment``."""
     logs = deployment.logging

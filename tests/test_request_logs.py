@@ -188,3 +188,15 @@ class TestLoggingConfig:
         assert handler["filename"] == str(tmp_path / "var" / "log" / "audit.jsonl")
         stderr = logging_config(loads(BASE + '[logging]\naudit_file = "-"\n'))["handlers"]["audit"]
         assert stderr["class"] == "logging.StreamHandler"
+
+
+def test_records_skip_the_fields_no_line_writes(json_lines):
+    """The caller's file and line, the thread and the process name cost time on every record and
+    no line writes them (the process id stays: gunicorn's lines have it)."""
+    records = []
+    json_lines.emit = records.append
+    logging.getLogger("identity.request").warning("x")
+    (record,) = records
+    assert (record.pathname, record.lineno) == ("(unknown file)", 0)
+    assert record.thread is None and record.processName is None
+    assert record.process is not None
