@@ -6,27 +6,15 @@ authentication and nothing secret in the answer (docs/operations.md).
 
 from __future__ import annotations
 
-import importlib
 import logging
 
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
+from tenants.changes import listener_connected
+
 logger = logging.getLogger(__name__)
-
-
-def listener_connected() -> bool | None:
-    """Return whether this process's change listener is connected; None when there is none
-    (SQLite, or a build without the change bus)."""
-    try:
-        changes = importlib.import_module("tenants.changes")
-    except ModuleNotFoundError as exc:
-        if exc.name != "tenants.changes":
-            raise
-        return None
-    probe = getattr(changes, "listener_connected", None)
-    return probe() if probe is not None else None
 
 
 def database_answers() -> bool:

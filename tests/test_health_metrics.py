@@ -11,6 +11,7 @@ from django.conf import settings
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from tenants import changes
 from tests.introspection_support import ENDPOINT, SUPER, basic, make_token, make_world
 
 pytestmark = pytest.mark.django_db
@@ -47,6 +48,20 @@ class TestHealth:
         body = json.loads(response.content)
         assert body["status"] == "UP"
         assert body["checks"]["database"] == "UP"
+
+    @pytest.mark.parametrize(("connected", "status"), [(True, 200), (False, 503)])
+    def test_ready_names_a_disconnected_change_listener(self, client, monkeypatch, connected, status):
+        """A process whose listener cannot hear other processes' changes is not ready."""
+        listener = changes.Listener({})  # not started: its connected flag is ours to set
+        if connected:
+            listener.connected.set()
+        monkeypatch.setattr(changes, "_listener", listener)
+        response = client.get("/health/ready")
+        assert response.status_code == status
+        body = json.loads(response.content)
+        assert body["checks"]["change_listener"] == ("UP" if connected else "DOWN")
+        if not connected:
+            assert body["failed"] == ["change_listener"]
 
 
 class TestMetricsAccess:
