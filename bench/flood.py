@@ -6,7 +6,7 @@ then while 16 threads in another process send bad Basic credentials from another
 (measured once the flood is answered 429: before that, each bad credential costs a hash);
 then the same with ``[throttle] enabled = false`` for comparison. Addresses come from
 ``X-Forwarded-For``, the server trusting loopback as its proxy. Prints the medians and the
-ratio (target: flooded median <= 2x unloaded; docs/security-throttling-and-outage.md).
+ratio (target: flooded median <= 2x unloaded; docs/security.md).
 """
 
 from __future__ import annotations

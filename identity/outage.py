@@ -3,7 +3,7 @@
 A refused, dropped or timed-out connection (Django's ``OperationalError`` / ``InterfaceError``,
 which wrap psycopg's and the pool's ``PoolTimeout``) is an outage, not a bug: the client is
 told to come back, never shown a 500 or a debug page. Nothing is answered from memory instead
-(docs/security-throttling-and-outage.md).
+(docs/security.md).
 """
 
 from __future__ import annotations

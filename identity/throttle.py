@@ -15,7 +15,7 @@ Usage, around any credential check::
 
 A success forgets the failures of the identities that succeeded (a user who mistyped is not
 left near the limit), never the address's: an attacker's interleaved successes must not reset
-its count. See docs/security-throttling-and-outage.md.
+its count. See docs/security.md.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Throttling at the introspection endpoint: which identities a credential claims, and whether
-checking it will cost a password hash (docs/security-throttling-and-outage.md).
+checking it will cost a password hash (docs/security.md).
 
 A credential already in the verified-caller cache costs neither a hash nor a counter read: only
 credentials that would be checked for real go through :func:`identity.throttle.check`.

@@ -1,5 +1,5 @@
 """A database outage against the real server on PostgreSQL: 503 JSON with Retry-After, never a
-500 or a hang, recovery by itself, nothing acknowledged lost (docs/security-throttling-and-outage.md).
+500 or a hang, recovery by itself, nothing acknowledged lost (docs/security.md).
 
 The server reaches PostgreSQL through a TCP proxy that the test cuts (open connections dropped,
 new ones refused) and restores; the machine's PostgreSQL itself keeps running.

@@ -1,5 +1,5 @@
 """Throttling against the real server: its gunicorn workers share the counters, and the 429
-carries Retry-After (docs/security-throttling-and-outage.md)."""
+carries Retry-After (docs/security.md)."""
 
 from __future__ import annotations
 

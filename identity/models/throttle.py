@@ -1,6 +1,6 @@
 """Counters of failed authentications, shared by every server process.
 
-See docs/security-throttling-and-outage.md.
+See docs/security.md.
 
 One row per counted key (a digest: no username, client id or address is stored), valid until
 ``expires``: a fixed window that starts at the key's first failure.

@@ -1,5 +1,5 @@
 """Throttling at the token and revocation endpoints: the client authenticating (RFC 6749 §2.3)
-and, for the password grant (RFC 6749 §4.3), the user (docs/security-throttling-and-outage.md)."""
+and, for the password grant (RFC 6749 §4.3), the user (docs/security.md)."""
 
 from __future__ import annotations
 
