@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # Playwright, never a downloaded browser) and curl (the source documents' commands).
 TOOLS := /usr/bin/chromium:chromium /usr/bin/curl:curl
 
-.PHONY: run test test-postgres lint bench screenshots clean system-packages
+.PHONY: run test test-postgres lint bench screenshots fuzz clean system-packages
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) is missing: run  apt-get install -y python3.11 python3.11-venv" >&2; exit 1; }
@@ -50,6 +50,13 @@ lint: $(STAMP)
 ## screenshots: the admin's browser tests, saving docs/img/admin-*.png (pictures of docs/admin.md)
 screenshots: $(STAMP)
 	SCREENSHOTS=1 $(PY) -m pytest tests/test_admin_browser.py $(PYTEST_ARGS)
+
+## fuzz: the long schemathesis run over the OpenAPI description (>= 10,000 requests), on SQLite then PostgreSQL
+FUZZ_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/identity_fuzz
+FUZZ := FUZZ_EXAMPLES=300 FUZZ_MIN_REQUESTS=10000 $(PY) -m pytest tests/test_fuzz.py -rP -p no:cacheprovider
+fuzz: $(STAMP)
+	$(FUZZ) $(PYTEST_ARGS)
+	TEST_DATABASE_URL=$(FUZZ_DATABASE_URL) $(FUZZ) $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -128,6 +128,11 @@ class TestRecheckAtUse:
         User.objects.for_tenant(world.foo).get(username="admin").roles.clear()  # the mgmt client's owner
         assert call(client, "GET", "foo.com", "clients", headers).status_code == 403
 
+    def test_a_token_of_a_deactivated_client_is_401(self, client, world):
+        headers = bearer(client, "foo.com", scope="internal_application_mgt_view")
+        Client.objects.for_tenant(world.foo).filter(client_id="mgmt").update(active=False)
+        assert call(client, "GET", "foo.com", "clients", headers).status_code == 401
+
     def test_a_revoked_token_is_401(self, client, world):
         headers = bearer(client, "foo.com", scope="internal_application_mgt_view")
         token = headers["Authorization"].split()[1]

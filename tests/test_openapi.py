@@ -45,7 +45,8 @@ def test_every_api_route_and_method_is_described(document):
     for route in router.urls:
         # ^roles/(?P<pk>[^/.]+)$ -> /api/v1/roles/{id} (drf-spectacular names a pk "id")
         path = re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", str(route.pattern).strip("^$")).replace("{pk}", "{id}")
-        assert set(route.callback.actions) == set(document["paths"]["/api/v1/" + path]), path
+        # (DRF adds "head" to a viewset's actions once it has served a GET.)
+        assert set(route.callback.actions) - {"head"} == set(document["paths"]["/api/v1/" + path]), path
 
 
 def test_the_oauth_endpoints_are_described(document):

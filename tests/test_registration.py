@@ -202,6 +202,19 @@ class TestManage:
         )
         assert error_of(response) == "invalid_client_metadata"
 
+    def test_delete_removes_the_client_and_its_registration(self, client, world, registered):
+        body, uri, headers = registered
+        assert client.delete(uri, secure=True, headers=headers).status_code == 204
+        assert not Client.objects.for_tenant(world.foo).filter(client_id=body["client_id"]).exists()
+        assert error_of(client.get(uri, secure=True, headers=headers), 401) == "invalid_token"
+
+    def test_a_client_of_the_api_has_no_registration_to_manage(self, client, world):
+        """A client not registered by DCR has no registration token: every bearer value fails."""
+        response = client.get(
+            "/t/foo.com/oauth2/register/mgmt", secure=True, headers={"Authorization": "Bearer "}
+        )
+        assert error_of(response, 401) == "invalid_token"
+
     @pytest.mark.parametrize("token", ["wrong", ""])
     def test_a_wrong_registration_token_is_401(self, client, registered, token):
         _, uri, _ = registered

@@ -60,7 +60,9 @@ class BearerAuthentication(authentication.BaseAuthentication):
             .filter(token_checksum=token_checksum(payload))
             .first()
         )
-        if token is None or not token.is_active() or not token.tenant.active or not token.application.active:
+        if token is None or not token.is_active() or not token.tenant.active:
+            raise exceptions.AuthenticationFailed(INVALID)
+        if token.application_id is None or not token.application.active:
             raise exceptions.AuthenticationFailed(INVALID)
         user = token.user
         if user is None or not user.can_authenticate or user.tenant_id != token.tenant_id:

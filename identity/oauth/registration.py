@@ -125,9 +125,7 @@ def information(client: Client, request, auth_method: str = "client_secret_basic
         "scope": " ".join(client.allowed_scopes),
         "token_endpoint_auth_method": "none" if public else auth_method,
         "token_format": client.token_format,
-        "registration_client_uri": endpoint(
-            client.tenant, f"/oauth2/register/{client.client_id}", request._request
-        ),
+        "registration_client_uri": endpoint(client.tenant, f"/oauth2/register/{client.client_id}", request),
         **extra,
     }
     if not public:
