@@ -31,7 +31,8 @@ DEADLINE = 1.0
 
 @pytest.fixture(scope="module")
 def instances(server_factory):
-    first = server_factory()
+    # The polls present refused credentials many times: not a flood for the throttle to stop.
+    first = server_factory("[demo]\nenabled = true\n\n[throttle]\nper_identity = 1000\nper_address = 10000\n")
     second = first.second_instance()
     second.start()
     yield first, second
@@ -72,6 +73,8 @@ def inactive(value, auth=ADMIN, prefix=""):
 
 def status(code, value, auth, prefix=""):
     return lambda server: introspect(server, value, auth, prefix).status_code == code
+
+
 
 
 def shell(server, code: str) -> None:

@@ -143,6 +143,11 @@ def test_ready_is_503_naming_the_database_when_it_refuses(tmp_path):
         server.wait_ready(path="/health/live")
         response = server.get("/health/ready")
         assert response.status_code == 503
-        assert response.json() == {"status": "DOWN", "checks": {"database": "DOWN"}, "failed": ["database"]}
+        # The change listener cannot connect either: nothing cached is trusted meanwhile.
+        assert response.json() == {
+            "status": "DOWN",
+            "checks": {"database": "DOWN", "change_listener": "DOWN"},
+            "failed": ["change_listener", "database"],
+        }
     finally:
         server.stop()
