@@ -124,11 +124,16 @@ def _check_form(request, length: int, max_fields: int) -> None:
 def _parse(data: bytes | str, max_fields: int, where: str) -> None:
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
-        parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=max_fields)
+        pairs = parse_qsl(
+            text, keep_blank_values=True, encoding="utf-8", errors="strict", max_num_fields=max_fields
+        )
     except UnicodeDecodeError:
         raise UnsupportedContent(f"the {where} is not UTF-8 (RFC 6749 Appendix B)") from None
     except ValueError:
         raise UnsupportedContent(f"the {where} has more than {max_fields} parameters") from None
+    # No identifier, secret or token holds a NUL, and PostgreSQL refuses one in a query.
+    if any("\x00" in name or "\x00" in value for name, value in pairs):
+        raise UnsupportedContent(f"the {where} holds a NUL character")
 
 
 class JsonErrorsMiddleware:

@@ -43,6 +43,8 @@ BAD_BODIES = [
     (f"{FORM}; charset=latin-1", b"token=\xe9", 400, "invalid_request"),
     (FORM, b"token=\xff\xfe", 400, "invalid_request"),  # undecodable bytes
     (FORM, b"token=%ff%fe", 400, "invalid_request"),  # undecodable once unquoted
+    # Regression (fuzzing, PostgreSQL): a NUL reached the client lookup, which PostgreSQL refused (500).
+    (FORM, b"token=abc&client_id=%00", 400, "invalid_request"),
     ("application/json", b'{"token": "abc"}', 400, "invalid_request"),
     ("text/plain", b"token=abc", 400, "invalid_request"),
     (FORM, MANY_FIELDS, 400, "invalid_request"),
