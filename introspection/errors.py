@@ -31,11 +31,9 @@ class AuthenticationFailed(ApiError):
     description = "valid credentials are required to introspect tokens"
 
 
-class CallerTenantRefused(ApiError):
-    """Gate 1 of §6.3: the caller's tenant may not use this tenant's endpoint."""
-
-    status = 401
-    error = "invalid_client"
+class CallerTenantRefused(AuthenticationFailed):
+    """Gate 1: the caller's tenant may not use this tenant's endpoint. Answered exactly like
+    wrong credentials; only the audit trail tells the two apart."""
 
 
 class PermissionDenied(ApiError):

@@ -20,13 +20,15 @@ from tenants.models import Tenant
 
 
 def caller_vs_path(caller: Caller, path_tenant: Tenant, entry: AccessControlEntry | None) -> None:
-    """Gate 1: raise CallerTenantRefused (401) for a caller of a tenant not let in."""
+    """Gate 1: raise CallerTenantRefused (401) for a caller of a tenant not let in.
+
+    The answer is the one a wrong credential gets: a valid credential of another tenant must
+    not tell an attacker that it is valid (no oracle across tenants).
+    """
     if caller.kind == "anonymous":
         return
     if not caller_tenant_allowed(entry, caller.tenant.domain, path_tenant.domain):
-        raise CallerTenantRefused(
-            f"callers of tenant '{caller.tenant.domain}' may not use the endpoint of '{path_tenant.domain}'"
-        )
+        raise CallerTenantRefused()
 
 
 def permission_or_scope(caller: Caller, access: IntrospectAccessConfig) -> None:

@@ -238,9 +238,17 @@ class TestBasicClientAuthentication:
             secure=True,
             headers={"Authorization": CLIENT},
         )
-        # The foo.com client authenticated, then gate 1 refused a foo.com caller here.
-        assert response.status_code == 401
-        assert json.loads(response.content)["error_description"].startswith("callers of tenant 'foo.com'")
+        # The foo.com client authenticated, then gate 1 refused a foo.com caller here, with the
+        # very answer a wrong secret gets (no oracle across tenants).
+        wrong = client.post(
+            ENDPOINT[SUPER] + "?appTenant=foo.com",
+            {"token": world.token},
+            secure=True,
+            headers={"Authorization": basic(CLIENT_ID, "wrong-secret")},
+        )
+        assert response.status_code == wrong.status_code == 401
+        assert response.content == wrong.content
+        assert response["WWW-Authenticate"] == wrong["WWW-Authenticate"]
 
 
 class TestOAuthAuthentication:
