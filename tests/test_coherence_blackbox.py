@@ -75,8 +75,6 @@ def status(code, value, auth, prefix=""):
     return lambda server: introspect(server, value, auth, prefix).status_code == code
 
 
-
-
 def shell(server, code: str) -> None:
     """Change rows through the ORM, as an operator's `manage.py shell` would."""
     server.manage("shell", "-c", code)
