@@ -297,3 +297,34 @@ class TestDatabaseCounters:
             thread.join()
         assert ThrottleCounter.objects.get(key=key).count == 40
         ThrottleCounter.objects.filter(key=key).delete()
+
+
+def api(client, world, address, good, scheme):
+    """The management API, with a Basic user or a Bearer token."""
+    if scheme == "basic":
+        auth = basic("admin", "admin" if good else "wrong")
+    else:
+        auth = f"Bearer {world.bearer if good else 'not-a-token'}"
+    return client.get("/api/v1/clients", HTTP_AUTHORIZATION=auth, REMOTE_ADDR=address, secure=True)
+
+
+@pytest.mark.parametrize("scheme", ["basic", "bearer"])
+class TestManagementApi:
+    """Failed authentications at the management API count like everywhere else; the 429 is an
+    RFC 9457 problem with Retry-After."""
+
+    def test_past_the_limit_the_answer_is_429(self, client, world, limits, scheme):
+        limits()
+        for _ in range(2):
+            assert api(client, world, ATTACKER, False, scheme).status_code == 401
+        response = api(client, world, ATTACKER, False, scheme)
+        assert response.status_code == 429
+        assert response["Content-Type"] == "application/problem+json"
+        assert response.json()["status"] == 429
+        assert 1 <= int(response["Retry-After"]) <= 300
+
+    def test_another_address_is_not_refused(self, client, world, limits, scheme):
+        limits()
+        for _ in range(3):
+            api(client, world, ATTACKER, False, scheme)
+        assert api(client, world, OTHER, True, scheme).status_code != 429

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from django.contrib.auth import authenticate
 from rest_framework import authentication, exceptions
 
+from identity import throttle
 from identity.models import AccessToken, User
 from identity.models.tokens import token_checksum
+from identity.usernames import resolve_login
 from tenants import get_current_tenant
 from tenants.access_control import allowed_auth_handlers
 from tenants.models import Tenant
@@ -32,6 +34,14 @@ class ApiCaller:
     tenant: Tenant
     actor: str  # what the audit trail records: "admin@foo.com" or "client:<client_id>"
     scopes: frozenset[str] = field(default_factory=frozenset)
+
+
+def _checked(request, identity: str) -> throttle.Attempt:
+    """Refuse with 429 before any lookup or hash when the address or identity failed too often."""
+    try:
+        return throttle.check(request._request, identity)
+    except throttle.Throttled as exc:
+        raise exceptions.Throttled(wait=exc.retry_after, detail=exc.description) from None
 
 
 def _accepts(request, handler: str) -> bool:
@@ -54,6 +64,14 @@ class BearerAuthentication(authentication.BaseAuthentication):
         payload = _credential(request, "bearer")
         if payload is None or not _accepts(request, "OAuthAuthentication"):
             return None
+        attempt = _checked(request, throttle.bearer_identity(payload))
+        try:
+            return self._verify(payload)
+        except exceptions.AuthenticationFailed:
+            attempt.failed()
+            raise
+
+    def _verify(self, payload: str):
         token = (
             AccessToken.objects.all_tenants()
             .select_related("tenant", "application", "user")
@@ -89,9 +107,14 @@ class BasicUserAuthentication(authentication.BaseAuthentication):
         login, colon, password = decoded.partition(":")
         if not colon or not login or "\x00" in decoded:
             raise exceptions.AuthenticationFailed(INVALID)
+        resolved = resolve_login(login)
+        domain, username = (resolved[0].domain, resolved[1]) if resolved else ("", login)
+        attempt = _checked(request, throttle.user_identity(domain, username))
         user: User | None = authenticate(request._request, username=login, password=password)
         if user is None:
+            attempt.failed()
             raise exceptions.AuthenticationFailed(INVALID)
+        attempt.succeeded()
         return user, ApiCaller("user", user.tenant, user.qualified_name)
 
     def authenticate_header(self, request) -> str:
