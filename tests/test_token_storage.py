@@ -101,6 +101,14 @@ class TestDatabase:
     """No column of any row holds a token or a client secret (§5; RFC 9700 §4.14.2)."""
 
     @pytest.mark.parametrize("grant", GRANTS, ids=lambda grant: grant.__name__)
+    def test_a_token_lives_exactly_its_lifetime(self, client, world, grant):
+        """Regression: ``created`` was taken a moment after ``expires`` was computed, so the
+        introspected exp - iat was 3599 when a second boundary fell in between."""
+        body = grant(client, world)
+        row = stored(body["access_token"])
+        assert (row.expires - row.created).total_seconds() == body["expires_in"]
+
+    @pytest.mark.parametrize("grant", GRANTS, ids=lambda grant: grant.__name__)
     def test_no_token_or_secret_in_any_column(self, client, world, grant):
         seen = secrets_seen(grant(client, world))
         assert seen  # the grant did issue something to look for

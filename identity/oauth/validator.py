@@ -121,6 +121,9 @@ class TenantOAuth2Validator(OAuth2Validator):
             grant_type=request.grant_type,
             resource=getattr(request, "resource", None) or list(request.client.audiences),
             code_grant=getattr(request, "code_grant", None),
+            # Issued when its expiry was computed: exp - iat is exactly expires_in (a row's own
+            # default would be a moment later, and the two truncated seconds could differ by one).
+            created=expires - timedelta(seconds=token["expires_in"]),
         )
         jwt = getattr(request, "jwt", None)
         if jwt is not None:
