@@ -58,16 +58,12 @@ def announced_models() -> list[type[Announced]]:
 def bulk_tags(queryset: models.QuerySet) -> list[Tag]:
     """Return the tags naming the rows of ``queryset``: each row, or their owners, or everything."""
     model = queryset.model
-    rows = list(queryset.order_by().values_list("pk", flat=True)[: MAX_ROWS_NAMED + 1])
+    # One read: the key and owner fields of at most one row more than may be named.
+    fields = ["pk", *{field for _, field in model.owner_tags}]
+    rows = list(queryset.order_by().values(*fields)[: MAX_ROWS_NAMED + 1])
     if len(rows) <= MAX_ROWS_NAMED:
-        # Build the row's tags without loading it: only its key and owner fields are needed.
-        fields = ["pk", *{field for _, field in model.owner_tags}]
-        tags: list[Tag] = []
-        for values in queryset.order_by().values(*fields):
-            pk = values.pop("pk")
-            row = model(pk=pk, **values)
-            tags.extend(row.change_tags())
-        return tags
+        # Each row's tags, built without loading the row.
+        return [tag for values in rows for tag in model(**values).change_tags()]
     for kind, field in model.owner_tags:
         owners = list(queryset.order_by().values_list(field, flat=True).distinct()[: MAX_ROWS_NAMED + 1])
         if len(owners) <= MAX_ROWS_NAMED and None not in owners:

@@ -22,7 +22,7 @@ from identity.models.tokens import token_checksum
 from introspection.lookup import find_token
 from introspection.responses import is_active
 from tenants import changes
-from tenants.announcing import MAX_ROWS_NAMED, Announced, announced_models, bulk_tags
+from tenants.announcing import MAX_ROWS_NAMED, announced_models, bulk_tags
 from tenants.cache import EVERYTHING, cache
 from tenants.models import Tenant
 from tests.introspection_support import FOO, SUPER, make_refresh_token, make_token, make_world
@@ -240,7 +240,3 @@ class TestTokenState:
         generation = cache.generation
         make_token(world.clients[FOO])
         assert cache.generation == generation
-
-
-def test_announced_is_abstract():
-    assert Announced._meta.abstract
