@@ -78,24 +78,23 @@ class RequestIdMiddleware:
             rid = request_id_for(request.headers.get(HEADER))
             logs.request_id.set(rid)
         response = self.get_response(request)
-        duration = time.perf_counter() - started
         response[HEADER] = rid
-        endpoint = endpoint_of(request)
-        status = response.status_code
         # request.path: the query string (a GET introspection's token) is never part of it.
-        logger.info(
-            "%s %s %s",
-            request.method,
-            request.path,
-            status,
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": status,
-                "duration_ms": round(duration * 1000, 3),
-            },
-        )
-        metrics.REQUESTS.labels(endpoint, request.method, str(status)).inc()
-        metrics.REQUEST_DURATION.labels(endpoint).observe(duration)
-        metrics.observe_db_pool()
+        finished(request.method, request.path, response.status_code, endpoint_of(request), started)
         return response
+
+
+def finished(method: str, path: str, status: int, endpoint: str, started: float) -> None:
+    """Write the request line of a request served since ``started`` (``time.perf_counter()``)
+    and count it (``path`` without its query)."""
+    duration = time.perf_counter() - started
+    logger.info(
+        "%s %s %s",
+        method,
+        path,
+        status,
+        extra={"method": method, "path": path, "status": status, "duration_ms": round(duration * 1000, 3)},
+    )
+    metrics.REQUESTS.labels(endpoint, method, str(status)).inc()
+    metrics.REQUEST_DURATION.labels(endpoint).observe(duration)
+    metrics.observe_db_pool()

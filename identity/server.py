@@ -128,9 +128,11 @@ class IdentityServer(BaseApplication):
         super().reload()
 
     def load(self):
-        from identity.wsgi import application
+        from django.core.servers.basehttp import get_internal_wsgi_application
 
-        return application
+        import identity.wsgi  # noqa: F401 (sets Django up and starts hearing changes)
+
+        return get_internal_wsgi_application()  # settings.WSGI_APPLICATION
 
     def run(self):
         ReloadCheckingArbiter(self).run()

@@ -20,9 +20,8 @@ METHOD, INPUT, AUTHENTICATION, CALLER_VS_PATH, PERMISSION_OR_SCOPE = (
 LOOKUP, TOKEN_VS_PATH, TOKEN_STATE, PASSED = "lookup", "token_vs_path", "token_state", "passed"
 
 
-def decided(*, caller, path_tenant, found, gate: str, outcome: str) -> None:
-    """Count the decision (``outcome``: active, inactive or an error status) and audit it."""
-    metrics.INTROSPECTIONS.labels(outcome).inc()
+def fields(*, caller, path_tenant, found, gate: str, outcome: str) -> dict:
+    """Return the audit fields of a decision (``outcome``: active, inactive or an error status)."""
     token_tenant = None
     if found is not None:
         if path_tenant is not None and found.tenant_id == path_tenant.pk:
@@ -30,14 +29,19 @@ def decided(*, caller, path_tenant, found, gate: str, outcome: str) -> None:
         else:
             other = Tenant.objects.get_by_id(found.tenant_id)
             token_tenant = other.domain if other is not None else None
-    audit.record(
-        "introspection.decision",
-        caller_kind=caller.kind if caller is not None else None,
-        caller=caller.name if caller is not None else None,
-        caller_tenant=caller.tenant.domain if caller is not None else None,
-        path_tenant=path_tenant.domain if path_tenant is not None else None,
-        token_tenant=token_tenant,
-        token_id=str(found.jti) if found is not None else None,
-        gate=gate,
-        outcome=outcome,
-    )
+    return {
+        "caller_kind": caller.kind if caller is not None else None,
+        "caller": caller.name if caller is not None else None,
+        "caller_tenant": caller.tenant.domain if caller is not None else None,
+        "path_tenant": path_tenant.domain if path_tenant is not None else None,
+        "token_tenant": token_tenant,
+        "token_id": str(found.jti) if found is not None else None,
+        "gate": gate,
+        "outcome": outcome,
+    }
+
+
+def record(decision: dict) -> None:
+    """Count one decision by its outcome and write its audit event (made by :func:`fields`)."""
+    metrics.INTROSPECTIONS.labels(decision["outcome"]).inc()
+    audit.record("introspection.decision", **decision)
