@@ -95,6 +95,6 @@ def finished(method: str, path: str, status: int, endpoint: str, started: float)
         status,
         extra={"method": method, "path": path, "status": status, "duration_ms": round(duration * 1000, 3)},
     )
-    metrics.REQUESTS.labels(endpoint, method, str(status)).inc()
-    metrics.REQUEST_DURATION.labels(endpoint).observe(duration)
+    metrics.labelled(metrics.REQUESTS, endpoint, method, str(status)).inc()
+    metrics.labelled(metrics.REQUEST_DURATION, endpoint).observe(duration)
     metrics.observe_db_pool()

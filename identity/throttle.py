@@ -25,6 +25,7 @@ import ipaddress
 import logging
 import math
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -37,6 +38,7 @@ from identity.conf import get_deployment
 from identity.deployment import ThrottleConfig
 from identity.errors import ApiError
 from identity.models.throttle import ThrottleCounter
+from tenants.cache import MISSING, cache
 
 logger = logging.getLogger(__name__)
 
@@ -138,13 +140,20 @@ class Attempt:
 def check(request, *identities: str) -> Attempt:
     """Refuse with :class:`Throttled` when the address or an identity is over its limit.
 
-    Call it before computing any password hash; it reads the counters, it writes nothing.
+    Call it before computing any password hash; it reads the counters, it writes nothing. An
+    address found over its limit is refused from the process's cache until its window ends
+    (its count is never reset and is not counted while refused, so the block cannot end
+    sooner): a flood from it costs no counter read.
     """
     config = get_deployment().throttle
     attempt = Attempt(config, client_address(request), tuple(identities))
     if not config.enabled:
         return attempt
-    limits = {_key("address", attempt.address): (config.per_address, None, "per_address")}
+    address_key = _key("address", attempt.address)
+    blocked_until = cache.get(("throttled-address", address_key))
+    if blocked_until is not MISSING:
+        _refuse({"per_address": blocked_until - time.time()})
+    limits = {address_key: (config.per_address, None, "per_address")}
     for identity in identities:
         limits[_key("identity+address", identity, attempt.address)] = (
             config.per_identity,
@@ -160,11 +169,18 @@ def check(request, *identities: str) -> Attempt:
             attempt.seen_failures.add(identity)
         if count >= limit:
             waits[name] = max(seconds_left, waits.get(name, 0))
+            if key == address_key:
+                cache.put(("throttled-address", key), time.time() + seconds_left, [], seconds_left)
     if waits:
-        for name in waits:
-            metrics.THROTTLED.labels(name).inc()
-        raise Throttled(retry_after=max(1, math.ceil(max(waits.values()))))
+        _refuse(waits)
     return attempt
+
+
+def _refuse(waits: dict[str, float]) -> None:
+    """Raise Throttled for the longest of ``waits`` (seconds, by the name of the limit)."""
+    for name in waits:
+        metrics.labelled(metrics.THROTTLED, name).inc()
+    raise Throttled(retry_after=max(1, math.ceil(max(waits.values()))))
 
 
 def failed(request, *identities: str) -> None:

@@ -43,5 +43,5 @@ def fields(*, caller, path_tenant, found, gate: str, outcome: str) -> dict:
 
 def record(decision: dict) -> None:
     """Count one decision by its outcome and write its audit event (made by :func:`fields`)."""
-    metrics.INTROSPECTIONS.labels(decision["outcome"]).inc()
+    metrics.labelled(metrics.INTROSPECTIONS, decision["outcome"]).inc()
     audit.record("introspection.decision", **decision)
