@@ -10,9 +10,9 @@ log line and audit event written while the request is served. It is set when Dja
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from django.core.signals import request_finished, request_started
 from django.dispatch import receiver
@@ -33,7 +33,7 @@ def request_id_for(header: str | None) -> str:
     """Return ``header`` when it is a well-formed request id, else a new one."""
     if header and WELL_FORMED.fullmatch(header):
         return header
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def endpoint_of(request) -> str:
