@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from identity.deployment import REPO_ROOT
+from deployment import REPO_ROOT
 
 pytestmark = pytest.mark.blackbox
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from identity.deployment import REPO_ROOT
+from deployment import REPO_ROOT
 from tests.jwt_support import DEMO, basic
 
 pytestmark = pytest.mark.blackbox

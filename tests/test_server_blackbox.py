@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from identity.deployment import REPO_ROOT
+from deployment import REPO_ROOT
 
 pytestmark = pytest.mark.blackbox
 
