@@ -220,7 +220,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None and self.add_form is not None:
             kwargs.setdefault("form", self.add_form)
-        form = super().get_form(request, obj, change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
         form.admin_tenant = admin_tenant(request)  # a class of this request's own
         form.admin_user = request.user
         return form
