@@ -10,5 +10,5 @@ class IntrospectionConfig(AppConfig):
         from identity.oauth.scripts import configured_scripts
         from introspection import checks  # noqa: F401  (system checks)
 
-        # Import every [[oauth.introspect.script]] now: a bad one stops start-up, naming it (§6.7).
+        # Import every [[oauth.introspect.script]] now: a bad one stops start-up, naming it (docs/scripts.md).
         configured_scripts(get_deployment())

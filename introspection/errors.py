@@ -16,7 +16,7 @@ class InvalidInput(ApiError):
 
 
 class UnreadableRequest(ApiError):
-    """A body or query Django refuses to parse (too large, too many fields): still JSON (§6.6)."""
+    """A body or query Django refuses to parse (too large, too many fields): still JSON (docs/jwt.md)."""
 
     status = 400
     error = "invalid_request"
@@ -24,7 +24,8 @@ class UnreadableRequest(ApiError):
 
 
 class AuthenticationFailed(ApiError):
-    """Missing, malformed or wrong credentials: one answer whatever was wrong (§6.2)."""
+    """Missing, malformed or wrong credentials: one answer whatever was wrong
+    (docs/introspection.md#callers)."""
 
     status = 401
     error = "invalid_client"
@@ -37,7 +38,7 @@ class CallerTenantRefused(AuthenticationFailed):
 
 
 class PermissionDenied(ApiError):
-    """Gate 2 of §6.3: an authenticated caller without the permission or scope."""
+    """Gate 2: an authenticated caller without the permission or scope (docs/introspection.md#the-gates)."""
 
     status = 403
     error = "access_denied"

@@ -1,9 +1,9 @@
 """JWT introspection responses (RFC 9701).
 
 The response is a JWS signed with the path tenant's key: header ``typ:
-token-introspection+jwt`` (§5), claims ``iss``, ``aud`` (the caller, §6.6 of the SPEC),
+token-introspection+jwt`` (RFC 9701 §5), claims ``iss``, ``aud`` (the caller, docs/jwt.md),
 ``iat``, ``exp``, ``jti`` and ``token_introspection``, which holds exactly the JSON response
-(§5), ``{"active": false}`` included. ``exp`` is :data:`LIFETIME` after ``iat``: the answer is
+(RFC 9701 §5), ``{"active": false}`` included. ``exp`` is :data:`LIFETIME` after ``iat``: the answer is
 true now, and a resource server must not keep relying on it (docs/security.md).
 """
 

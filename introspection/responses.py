@@ -1,4 +1,4 @@
-"""The introspection response (RFC 7662 §2.2, SPEC §6.4).
+"""The introspection response (RFC 7662 §2.2; docs/introspection.md#responses).
 
 Inactive, for any reason, is exactly ``{"active": false}``. Active lists the facts the token
 has, never a ``null``: an absent fact is an absent key.
@@ -58,7 +58,7 @@ def _audience(resource: list[str]) -> str | list[str] | None:
 
 
 def json_response(claims: dict) -> HttpResponse:
-    """The response headers of §6.4; RFC 7662 §2.2 responses must not be cached."""
+    """The response headers (docs/introspection.md#responses); RFC 7662 §2.2 responses must not be cached."""
     response = HttpResponse(json.dumps(claims), content_type="application/json")
     response["Cache-Control"] = "no-store"
     response["Pragma"] = "no-cache"

@@ -1,4 +1,4 @@
-"""Confine the Django admin to the signed-in admin's tenant (SPEC §8).
+"""Confine the Django admin to the signed-in admin's tenant (docs/admin.md).
 
 A super-tenant superuser (an operator) sees every tenant's rows. Anyone else who may use the
 admin (a tenant admin: ``is_staff`` and ``/permission/admin`` in their own tenant) sees only

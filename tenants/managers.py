@@ -1,4 +1,4 @@
-"""Tenant-scoped querysets that refuse to run without a tenant (SPEC §3).
+"""Tenant-scoped querysets that refuse to run without a tenant (docs/architecture.md).
 
 ``Model.objects.for_tenant(t)`` is the normal way in. A queryset that was never scoped raises
 :class:`TenantScopeError` when it reaches the database, instead of silently reading every

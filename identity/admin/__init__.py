@@ -1,4 +1,4 @@
-"""The admin site's pages for the OAuth core (SPEC §8).
+"""The admin site's pages for the OAuth core (docs/admin.md).
 
 Every page is confined to the signed-in admin's tenant (``tenants.admin_scoping``); operators
 of the super tenant see every tenant. Tenants, users, roles and signing keys are registered here. The

@@ -19,7 +19,7 @@ admin.site.login_template = "identity/admin/login.html"
 admin.site.site_url = None  # no public site to link to
 admin.site.enable_nav_sidebar = False  # the lists need the width; the index lists every model
 
-# Django's groups are global, not a tenant's: users get permissions through roles (§4).
+# Django's groups are global, not a tenant's: users get permissions through roles (docs/admin.md).
 admin.site.unregister(Group)
 
 
@@ -27,7 +27,7 @@ def no_view_on_site(request, **kwargs):
     """Answer 404 at /admin/r/<content type>/<id>/ (Django's "view on site" redirect).
 
     That view finds the row by id in every tenant, and would tell a tenant admin which ids
-    exist elsewhere; no row here has a page outside the admin anyway (SPEC §8).
+    exist elsewhere; no row here has a page outside the admin anyway (docs/admin.md).
     """
     raise Http404("no page outside the admin")
 

@@ -1,4 +1,4 @@
-"""Users and roles in the admin (SPEC §4, §8).
+"""Users and roles in the admin (docs/admin.md).
 
 Users get permissions through roles; a role's permissions are WSO2 paths, picked from the
 tree of known paths or typed. Passwords are set on Django's own admin password page and stored

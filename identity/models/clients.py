@@ -1,4 +1,4 @@
-"""OAuth clients of a tenant: django-oauth-toolkit's Application, swapped (SPEC §5).
+"""OAuth clients of a tenant: django-oauth-toolkit's Application, swapped (docs/clients-and-grants.md).
 
 Client ids are unique per tenant, not globally: the demo client id exists in two tenants.
 A client may hold several grant types (RFC 6749 names), unlike the toolkit's one.

@@ -1,9 +1,9 @@
-"""JWT access tokens (RFC 9068) for clients with ``token_format = "jwt"`` (SPEC §5).
+"""JWT access tokens (RFC 9068) for clients with ``token_format = "jwt"`` (docs/clients-and-grants.md).
 
 The JWT is signed with the tenant's current key and, like an opaque token, recorded by the
 digest of its whole text, so introspection and revocation treat both alike. Its ``jti`` is the
 recorded row's. For a client with ``run_introspection_script_before_jwt_creation`` the
-introspection scripts bound to it run on the claims first (SPEC §6.7).
+introspection scripts bound to it run on the claims first (docs/scripts.md).
 """
 
 from __future__ import annotations

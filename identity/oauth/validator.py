@@ -1,4 +1,4 @@
-"""django-oauth-toolkit's validator, made tenant-aware (SPEC §5).
+"""django-oauth-toolkit's validator, made tenant-aware (docs/clients-and-grants.md).
 
 Kept thin: the views run the toolkit inside ``use_tenant(tenant)``, so every query it makes
 (clients, codes, tokens) is confined to the endpoint's tenant; a client of tenant A is simply
@@ -81,7 +81,8 @@ class TenantOAuth2Validator(ToolkitRowsValidator):
         return instance.expires is None or instance.expires > timezone.now()
 
     def save_bearer_token(self, token, request, *args, **kwargs):
-        """Issue a refresh token only to a client allowed the refresh_token grant (its list, §5);
+        """Issue a refresh token only to a client allowed the refresh_token grant (its list,
+        docs/clients-and-grants.md);
         on the refresh grant, spend the presented refresh token first, once."""
         if not request.client.allows_grant_type("refresh_token"):
             token.pop("refresh_token", None)  # the response is this same dict (oauthlib says so)
