@@ -6,7 +6,6 @@ toolkit registers clients and tokens itself, with the classes its settings name
 (``*_ADMIN_CLASS``, pointing here).
 """
 
-from identity.admin import site  # noqa: F401  (the site's titles and sign-in page)
 from identity.admin.clients import ClientAdmin
 from identity.admin.keys import SigningKeyAdmin
 from identity.admin.tenants import TenantAdmin
