@@ -59,7 +59,7 @@ class Reader:
         return cls(**values)
 
     def convert(self, hint, value, keypath: tuple):
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             return self.build(hint, value, keypath)
         if hint is StrList:
             if isinstance(value, str):

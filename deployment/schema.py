@@ -158,16 +158,22 @@ class ResourceAccessControlConfig:
     introspect: IntrospectAccessConfig = field(default_factory=IntrospectAccessConfig)
 
 
+# Defaults of the entry's lists (StrList values, as the loader makes them).
+_ALL_METHODS = StrList(("all",))
+_DEFAULT_HANDLERS = StrList(DEFAULT_AUTH_HANDLERS)
+_NO_TENANTS = StrList()
+
+
 @dataclass(frozen=True)
 class AccessControlEntry:
     context: str
-    http_method: StrList = ("all",)
+    http_method: StrList = _ALL_METHODS
     secure: bool = True
-    allowed_auth_handlers: StrList = DEFAULT_AUTH_HANDLERS
+    allowed_auth_handlers: StrList = _DEFAULT_HANDLERS
     cross_tenant: bool = False
-    cross_access_allowed_tenants: StrList = ()
+    cross_access_allowed_tenants: StrList = _NO_TENANTS
     # Set by the loader: the compiled `context` and the line the entry starts on.
-    pattern: re.Pattern = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+    pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
     line: int | None = field(default=None, compare=False)
 
     def matches(self, path: str, method: str) -> bool:
@@ -175,7 +181,7 @@ class AccessControlEntry:
         # The file may spell methods in any case (validation accepts "post").
         if "all" not in self.http_method and method.upper() not in {m.upper() for m in self.http_method}:
             return False
-        return self.pattern.fullmatch(path) is not None
+        return self.pattern is not None and self.pattern.fullmatch(path) is not None
 
 
 @dataclass(frozen=True)

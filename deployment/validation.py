@@ -79,19 +79,19 @@ def check(deployment: Deployment, fail: Fail) -> None:
                 f"'{permission}' is not a /permission path",
             )
     for index, entry in enumerate(deployment.resource.access_control):
-        keypath = ("resource", "access_control", index)
+        entry_path = ("resource", "access_control", index)
         for method in entry.http_method:
             if method != "all" and method.upper() not in HTTP_METHODS:
-                fail((*keypath, "http_method"), f"'{method}' is not 'all' or an HTTP method")
+                fail((*entry_path, "http_method"), f"'{method}' is not 'all' or an HTTP method")
         if not entry.allowed_auth_handlers:
             fail(
-                (*keypath, "allowed_auth_handlers"),
+                (*entry_path, "allowed_auth_handlers"),
                 f"names no handler; use some of {', '.join(AUTH_HANDLERS)}",
             )
         for handler in entry.allowed_auth_handlers:
             if handler not in AUTH_HANDLERS:
                 fail(
-                    (*keypath, "allowed_auth_handlers"),
+                    (*entry_path, "allowed_auth_handlers"),
                     f"unknown handler '{handler}'; use {', '.join(AUTH_HANDLERS)}",
                 )
 

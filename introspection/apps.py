@@ -5,7 +5,7 @@ class IntrospectionConfig(AppConfig):
     name = "introspection"
     default_auto_field = "django.db.models.BigAutoField"
 
-    def ready(self):
+    def ready(self) -> None:
         from deployment.current import get_deployment
         from identity.oauth.scripts import configured_scripts
         from introspection import checks  # noqa: F401  (system checks)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tenants.errors import ApiError
 
 
@@ -11,7 +13,7 @@ class InvalidInput(ApiError):
     status = 400
     error = "Invalid input"
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, Any]:
         return {"error": self.error}
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 
 from identity.oauth.issuer import issuer
 from identity.signing import sign
@@ -24,7 +25,9 @@ TYP = "token-introspection+jwt"
 LIFETIME = 60  # seconds: a revocation must not be outlived for long by a stored answer
 
 
-def jwt_response(claims: dict, tenant: Tenant, caller: Caller, request=None) -> HttpResponse:
+def jwt_response(
+    claims: dict[str, Any], tenant: Tenant, caller: Caller, request: HttpRequest | None = None
+) -> HttpResponse:
     """Return ``claims`` wrapped in an RFC 9701 JWT response of ``tenant``."""
     now = int(time.time())
     payload = {

@@ -19,7 +19,10 @@ def validate_domain(value: str) -> None:
         )
 
 
-class TenantManager(models.Manager.from_queryset(AnnouncingQuerySet)):
+_TenantManagerBase = models.Manager.from_queryset(AnnouncingQuerySet)
+
+
+class TenantManager(_TenantManagerBase):
     def get_by_domain(self, domain: str) -> Tenant | None:
         """Return the tenant with ``domain`` (active or not), or None; cached (tenants.cache)."""
         if not is_tenant_domain(domain):
