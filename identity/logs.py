@@ -111,7 +111,7 @@ class AuditFileHandler(logging.handlers.WatchedFileHandler):
         super().__init__(path, encoding="utf-8")
         self._watched_at = time.monotonic()
 
-    def reopenIfNeeded(self) -> None:  # noqa: N802 (the standard library's name)
+    def reopenIfNeeded(self) -> None:  # the standard library names it
         now = time.monotonic()
         if now - self._watched_at >= self.WATCH_EVERY:
             self._watched_at = now

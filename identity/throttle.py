@@ -33,12 +33,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from deployment import ThrottleConfig
+from deployment.current import get_deployment
 from identity import metrics
-from identity.conf import get_deployment
-from identity.deployment import ThrottleConfig
-from identity.errors import ApiError
-from identity.models.throttle import ThrottleCounter
+from identity.models.throttle_counters import ThrottleCounter
 from tenants.cache import MISSING, cache
+from tenants.errors import ApiError
 
 logger = logging.getLogger(__name__)
 

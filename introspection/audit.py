@@ -7,6 +7,8 @@ token, the token's id (its ``jti``, never the token), the gate that decided and 
 from __future__ import annotations
 
 from identity import audit, metrics
+from identity.models import AccessToken, RefreshToken
+from introspection.authentication import Caller
 from tenants.models import Tenant
 
 # The gate that decided, for each step of the endpoint (introspection/gates.py).
@@ -20,7 +22,17 @@ METHOD, INPUT, AUTHENTICATION, CALLER_VS_PATH, PERMISSION_OR_SCOPE = (
 LOOKUP, TOKEN_VS_PATH, TOKEN_STATE, PASSED = "lookup", "token_vs_path", "token_state", "passed"
 
 
-def fields(*, caller, path_tenant, found, gate: str, outcome: str) -> dict:
+Decision = dict[str, str | None]  # the audit fields of one decision
+
+
+def fields(
+    *,
+    caller: Caller | None,
+    path_tenant: Tenant | None,
+    found: AccessToken | RefreshToken | None,
+    gate: str,
+    outcome: str,
+) -> Decision:
     """Return the audit fields of a decision (``outcome``: active, inactive or an error status)."""
     token_tenant = None
     if found is not None:
@@ -41,7 +53,7 @@ def fields(*, caller, path_tenant, found, gate: str, outcome: str) -> dict:
     }
 
 
-def record(decision: dict) -> None:
+def record(decision: Decision) -> None:
     """Count one decision by its outcome and write its audit event (made by :func:`fields`)."""
-    metrics.labelled(metrics.INTROSPECTIONS, decision["outcome"]).inc()
+    metrics.labelled(metrics.INTROSPECTIONS, str(decision["outcome"])).inc()
     audit.record("introspection.decision", **decision)

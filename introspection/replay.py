@@ -22,10 +22,14 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
+from django.core.handlers.wsgi import WSGIRequest
+
+from deployment.current import get_deployment
 from identity import logs, request_id
-from identity.conf import get_deployment
 from introspection import audit as decision
 from tenants import changes
 from tenants.cache import MISSING, Reads, cache, keyed_digest, reading
@@ -53,16 +57,23 @@ INPUTS = (
     "HTTP_X_FORWARDED_HOST",
     "HTTP_X_FORWARDED_PROTO",
 )
-_PENDING = "identity.replay"  # the environ key (PEP 3333 §"Specification Details") of a miss
+_PENDING = "identity.replay"
+# PEP 3333's shapes.
+Environ = dict[str, Any]
+Headers = list[tuple[str, str]]
+StartResponse = Callable[..., Any]
+Application = Callable[
+    [Environ, StartResponse], Iterable[bytes]
+]  # the environ key (PEP 3333 §"Specification Details") of a miss
 
 
 @dataclass(frozen=True)
 class Answer:
     status: str
-    headers: list[tuple[str, str]]
+    headers: Headers
     body: bytes
     endpoint: str  # the metrics label of the endpoint
-    decision: dict  # the audit fields of the decision (introspection/audit.py)
+    decision: decision.Decision  # the audit fields (introspection/audit.py)
 
 
 @dataclass
@@ -72,11 +83,11 @@ class _Pending:
     key: bytes
     generation: int
     endpoint: str = ""
-    decision: dict | None = None
+    decision: decision.Decision | None = None
     reads: Reads = field(default_factory=Reads)
 
 
-def keep(request, *, endpoint: str, decision_fields: dict) -> None:
+def keep(request: WSGIRequest, *, endpoint: str, decision_fields: decision.Decision) -> None:
     """Called by the view for an answer that may be replayed (JSON, no script, a token that
     exists): it is kept once Django's response is complete."""
     pending = request.environ.get(_PENDING)
@@ -87,10 +98,10 @@ def keep(request, *, endpoint: str, decision_fields: dict) -> None:
 class AnswerReplay:
     """The WSGI application in front of Django's (``identity/wsgi.py``)."""
 
-    def __init__(self, application):
+    def __init__(self, application: Application):
         self.application = application
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "POST" or not environ.get("PATH_INFO", "").endswith(PATH_END):
             return self.application(environ, start_response)
         try:
@@ -111,11 +122,13 @@ class AnswerReplay:
             return self._answer_and_keep(environ, start_response, key)
         return self._replay(environ, start_response, answer)
 
-    def _answer_and_keep(self, environ, start_response, key: bytes):
+    def _answer_and_keep(
+        self, environ: Environ, start_response: StartResponse, key: bytes
+    ) -> Iterable[bytes]:
         pending = environ[_PENDING] = _Pending(key, cache.generation)
-        started: list = []
+        started: list[Any] = []
 
-        def remember(status, headers, exc_info=None):
+        def remember(status: str, headers: Headers, exc_info: Any = None) -> Any:
             started[:] = [status, headers]
             return start_response(status, headers, exc_info)
 
@@ -136,13 +149,13 @@ class AnswerReplay:
             cache.put(("answer", key), answer, reads.tags, lifetime, pending.generation)
         return [body]
 
-    def _replay(self, environ, start_response, answer: Answer):
+    def _replay(self, environ: Environ, start_response: StartResponse, answer: Answer) -> Iterable[bytes]:
         started = time.perf_counter()
         observed = get_deployment().observability.enabled
         headers = answer.headers
         if observed:
             request_id.bind_request(None, environ)
-            headers = [*headers, (request_id.HEADER, logs.request_id.get())]
+            headers = [*headers, (request_id.HEADER, logs.request_id.get() or "")]
         try:
             start_response(answer.status, headers)
             if observed:
