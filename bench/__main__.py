@@ -19,13 +19,12 @@ import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
-from urllib.parse import urlencode
 
 from bench import data, lag, report
 from bench.cpu import CpuMeter
 from bench.load import Measurement, require_wrk, run_wrk
 from bench.modes import INTROSPECT_PATH, MODES, Mode
-from bench.server import BareServer, Database, Server
+from bench.server import BareServer, Server, bench_database
 from identity.deployment import REPO_ROOT
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -81,13 +80,15 @@ COLD_FROM = 100_000
 
 def check_answers(server: Server, bare: BareServer, mode: Mode, callers: data.Callers) -> None:
     """One request each before timing: the figures must be of correct answers."""
-    body = urlencode({"token": data.raw_token(0)}).encode()
-    status, answer = bare.post(INTROSPECT_PATH, body)
-    if status != 200 or answer != {"active": False}:
-        raise RuntimeError(f"bare view answered {status} {answer}; see {bare.log_path}")
-    status, answer = server.post(INTROSPECT_PATH, body, mode.authorization(callers))
-    if status != 200 or not answer.get("active") or answer.get("client_id") != callers.client_id:
-        raise RuntimeError(f"{mode.name}: introspection answered {status} {answer}; see {server.log_path}")
+    form = {"token": data.raw_token(0)}
+    response = bare.post(INTROSPECT_PATH, data=form)
+    if response.status_code != 200 or response.json() != {"active": False}:
+        raise RuntimeError(f"bare view answered {response.status_code} {response.text}; see {bare.log_path}")
+    response = server.post(INTROSPECT_PATH, data=form, headers={"Authorization": mode.authorization(callers)})
+    answer = response.json() if response.status_code == 200 else {}
+    if not answer.get("active") or answer.get("client_id") != callers.client_id:
+        answered = f"{response.status_code} {response.text}"
+        raise RuntimeError(f"{mode.name}: introspection answered {answered}; see {server.log_path}")
 
 
 def measure_mode(
@@ -160,7 +161,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     require_wrk()
     folder = Path(tempfile.mkdtemp(prefix="identity-bench-"))
-    database = Database(args.database_url)
+    database = bench_database(args.database_url)
     database.create()
     server = Server(folder, database)
     (folder / "bare").mkdir()

@@ -35,7 +35,7 @@ from bench.__main__ import DEFAULT_ADMIN_URL, check_answers
 from bench.cpu import CpuMeter
 from bench.load import Measurement, require_wrk, run_wrk
 from bench.modes import INTROSPECT_PATH, MODES
-from bench.server import Database, Server
+from bench.server import Server, bench_database
 from identity.deployment import REPO_ROOT
 
 IN_PROCESS_MARKER = "IN_PROCESS_RESULT "
@@ -178,7 +178,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     require_wrk()
     folder = Path(tempfile.mkdtemp(prefix="identity-bench-obs-"))
-    database = Database(args.database_url)
+    database = bench_database(args.database_url)
     database.create()
     server = Server(folder, database)
     runs: dict[bool, list[Measurement]] = {True: [], False: []}

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.test import override_settings
 
-from tests.blackbox import RunningServer
+from tests.support.server import RunningServer
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ bar.com names ``bar.com`` when shown, and no page that foo.com's admin gets may 
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import secrets
@@ -26,6 +25,7 @@ from identity.models.tokens import token_checksum
 from identity.provisioning import create_tenant, create_user
 from identity.services.clients import ClientSpec, create_client
 from tenants.models import Tenant
+from tests.support.auth import basic
 
 pytestmark = pytest.mark.django_db
 
@@ -615,10 +615,6 @@ class TestUsersAndRoles:
     def test_user_page_shows_the_permissions_held(self, foo_admin, world):
         page = foo_admin.get(f"{ADMIN}/user/{world.rows[FOO]['admin'].pk}/change/").content.decode()
         assert "<code>/permission/admin</code>" in page
-
-
-def basic(name: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{name}:{secret}".encode()).decode()
 
 
 class TestTokens:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from identity.models import Client, User
-from tests.audit_support import is_change
-from tests.oauth_support import issue, make_world, password_grant, stored, stored_refresh
+from tests.support.audit import is_change
+from tests.support.oauth import issue, make_world, password_grant, stored, stored_refresh
 
 pytestmark = pytest.mark.django_db
 

@@ -13,11 +13,11 @@ from django.conf import settings
 from identity import audit
 from identity.logs import AuditFileHandler, AuditFormatter
 from identity.models import User
-from tests.oauth_support import (
+from tests.support.auth import basic_auth
+from tests.support.oauth import (
     ALICE,
     DEMO,
     TOKEN_PATHS,
-    basic,
     issue,
     make_world,
     password_grant,
@@ -72,7 +72,7 @@ def introspect(client, token: str, credentials: tuple[str, str], request_id: str
         INTROSPECT,
         {"token": token},
         secure=True,
-        headers={**basic(*credentials), "X-Request-ID": request_id},
+        headers={**basic_auth(*credentials), "X-Request-ID": request_id},
     )
 
 

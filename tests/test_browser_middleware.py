@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from identity.browser_middleware import is_machine_path
-from tests.introspection_support import make_world
+from tests.support.introspection import make_world
 
 pytestmark = pytest.mark.django_db
 

@@ -25,7 +25,7 @@ from tenants import changes
 from tenants.announcing import MAX_ROWS_NAMED, announced_models, bulk_tags
 from tenants.cache import EVERYTHING, cache
 from tenants.models import Tenant
-from tests.introspection_support import FOO, SUPER, make_refresh_token, make_token, make_world
+from tests.support.introspection import FOO, SUPER, make_refresh_token, make_token, make_world
 
 pytestmark = pytest.mark.django_db
 

@@ -3,13 +3,13 @@ real servers started with each row's configuration."""
 
 from __future__ import annotations
 
-import base64
 import re
 from dataclasses import dataclass, field
 
 import pytest
 
 from identity.deployment import REPO_ROOT
+from tests.support.auth import basic
 
 pytestmark = pytest.mark.blackbox
 
@@ -95,10 +95,6 @@ ROWS = [
     ("default+any-token", "user foo.com", "", "foo.com", "access", "carbon.super", "active", ""),
     ("default+any-token", "user carbon.super", "", "foo.com", "access", "foo.com", "401", "1"),
 ]
-
-
-def basic(name: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{name}:{secret}".encode()).decode()
 
 
 @dataclass

@@ -14,9 +14,9 @@ from identity.provisioning import create_user
 from identity.services.clients import activate_client, deactivate_client, delete_client
 from identity.services.tenants import activate_tenant, deactivate_tenant
 from identity.services.users import activate_user, deactivate_user, delete_user, lock_user, unlock_user
-from tests.oauth_support import (
+from tests.support.auth import basic_auth
+from tests.support.oauth import (
     DEMO,
-    basic,
     error_of,
     issue,
     make_world,
@@ -44,7 +44,7 @@ def world(build_once):
 
 
 def introspect(client, token: str, authorization: dict | None = None):
-    headers = authorization or basic(*VIEWER)
+    headers = authorization or basic_auth(*VIEWER)
     return client.post(INTROSPECT, {"token": token}, secure=True, headers=headers)
 
 
@@ -108,7 +108,7 @@ class TestUser:
     @pytest.mark.parametrize("user", [("locked", "locked-pw"), ("inactive", "inactive-pw")])
     def test_password_grant_refuses_disabled_users(self, client, world, user):
         data = {"grant_type": "password", "username": user[0], "password": user[1]}
-        response = client.post("/t/foo.com/oauth2/token", data, secure=True, headers=basic(*DEMO))
+        response = client.post("/t/foo.com/oauth2/token", data, secure=True, headers=basic_auth(*DEMO))
         assert error_of(response) == "invalid_grant"
 
     def test_bearer_caller_is_refused_once_its_user_is_locked(self, client, world):
@@ -155,7 +155,7 @@ class TestClient:
     def test_an_inactive_client_cannot_authenticate(self, client, world, endpoint):
         deactivate_client(demo_client(world), actor=ACTOR)
         data = {"grant_type": "client_credentials", "token": "x"}
-        response = client.post(endpoint, data, secure=True, headers=basic(*DEMO))
+        response = client.post(endpoint, data, secure=True, headers=basic_auth(*DEMO))
         assert error_of(response, 401) == "invalid_client"
 
     def test_a_public_inactive_client_cannot_get_a_code_exchanged(self, client, world):

@@ -19,7 +19,7 @@ from identity import keys
 from identity.keys import current_key
 from identity.models import SigningKey
 from tenants.models import Tenant
-from tests.oauth_support import make_world
+from tests.support.oauth import make_world
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,8 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from tenants import changes
-from tests.introspection_support import ENDPOINT, SUPER, basic, make_token, make_world
+from tests.support.auth import basic
+from tests.support.introspection import ENDPOINT, SUPER, make_token, make_world
 
 pytestmark = pytest.mark.django_db
 

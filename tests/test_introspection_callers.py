@@ -25,14 +25,14 @@ from identity.deployment import Deployment
 from identity.models import AccessToken, Client, Role
 from identity.models.tokens import token_checksum
 from identity.provisioning import create_user
-from tests.introspection_support import (
+from tests.support.auth import basic, bearer
+from tests.support.introspection import (
     CLIENT_ID,
     CLIENT_SECRET,
     ENDPOINT,
     FOO,
     LOGIN,
     SUPER,
-    basic,
     configured,
     make_refresh_token,
     make_token,
@@ -136,10 +136,6 @@ def fresh(row):
 def introspect(client, auth, token, path=ENDPOINT[SUPER], **params):
     headers = {"Authorization": auth} if auth is not None else {}
     return client.post(path, {"token": token, **params}, secure=True, headers=headers)
-
-
-def bearer(token: str) -> str:
-    return f"Bearer {token}"
 
 
 def active(response) -> bool:

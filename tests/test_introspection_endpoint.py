@@ -13,14 +13,14 @@ from django.conf import settings
 from identity.models import AccessToken, RefreshToken
 from identity.models.tokens import token_checksum
 from tenants.models import Tenant
-from tests.introspection_support import (
+from tests.support.auth import basic
+from tests.support.introspection import (
     CLIENT_ID,
     CLIENT_SECRET,
     ENDPOINT,
     FOO,
     SUPER,
     TOKEN_ENDPOINT,
-    basic,
     make_refresh_token,
     make_token,
     make_world,

@@ -13,13 +13,13 @@ from django.conf import settings
 from django.db import connection
 
 from identity.logs import AuditFormatter, JsonLineFormatter, RequestContextFilter, TextFormatter
-from tests.introspection_support import (
+from tests.support.auth import basic
+from tests.support.introspection import (
     CLIENT_ID,
     CLIENT_SECRET,
     ENDPOINT,
     FOO,
     SUPER,
-    basic,
     configured,
     make_refresh_token,
     make_token,

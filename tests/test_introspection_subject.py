@@ -9,14 +9,14 @@ from types import SimpleNamespace
 import pytest
 from django.conf import settings
 
-from tests.introspection_support import (
+from tests.support.auth import basic
+from tests.support.introspection import (
     CLIENT_ID,
     CLIENT_SECRET,
     ENDPOINT,
     FOO,
     SUPER,
     TOKEN_ENDPOINT,
-    basic,
     configured,
     make_client,
     make_refresh_token,

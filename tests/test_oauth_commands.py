@@ -16,8 +16,7 @@ from django.utils import timezone
 from identity.deployment import ScriptConfig
 from identity.keys import current_key
 from identity.models import AccessToken, Client, Grant, RefreshToken, SigningKey, User
-from tests.blackbox import RunningServer
-from tests.oauth_support import (
+from tests.support.oauth import (
     DEMO,
     REDIRECT_URI,
     error_of,
@@ -29,6 +28,7 @@ from tests.oauth_support import (
     stored,
     stored_refresh,
 )
+from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from django.core.management import CommandError, call_command
 
 from identity.models import AccessToken, Client, RefreshToken, Role, SigningKey, User
 from tenants.models import Tenant
-from tests.audit_support import is_change
-from tests.oauth_support import DEMO, issue, make_world, password_grant, stored, stored_refresh
+from tests.support.audit import is_change
+from tests.support.oauth import DEMO, issue, make_world, password_grant, stored, stored_refresh
 from tests.test_oauth_commands import cli  # noqa: F401  (the fixture: a migrated deployment)
 
 pytestmark = pytest.mark.django_db

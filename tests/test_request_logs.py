@@ -12,7 +12,8 @@ import pytest
 from identity.deployment import loads
 from identity.logs import JsonLineFormatter, RequestContextFilter, TextFormatter, logging_config
 from identity.request_id import request_id_for
-from tests.introspection_support import ENDPOINT, SUPER, basic, make_token, make_world
+from tests.support.auth import basic
+from tests.support.introspection import ENDPOINT, SUPER, make_token, make_world
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from identity.models import AccessToken
-from tests.oauth_support import (
+from tests.support.oauth import (
     DEMO,
     error_of,
     issue,

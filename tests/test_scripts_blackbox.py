@@ -11,7 +11,8 @@ import time
 import pytest
 
 from identity.deployment import REPO_ROOT
-from tests.jwt_support import DEMO, basic
+from tests.support.auth import basic_auth
+from tests.support.jwt import DEMO
 
 pytestmark = pytest.mark.blackbox
 
@@ -45,7 +46,7 @@ def wait_for(predicate, timeout: float = 30.0) -> bool:
 def introspect_demo_token(server) -> dict:
     token = server.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=DEMO).json()
     response = server.post(
-        "/oauth2/introspect", data={"token": token["access_token"]}, headers=basic("admin", "admin")
+        "/oauth2/introspect", data={"token": token["access_token"]}, headers=basic_auth("admin", "admin")
     )
     assert response.status_code == 200
     return response.json()

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from identity.bootstrap import DEMO_CLIENT
-from tests.blackbox import RunningServer
+from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.blackbox
 

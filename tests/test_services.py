@@ -18,8 +18,16 @@ from identity.services import tokens as token_service
 from identity.services import users as user_service
 from identity.services.clients import delete_client
 from tenants.models import Tenant
-from tests.audit_support import is_change
-from tests.oauth_support import DEMO, issue, make_world, password_grant, refresh_grant, stored, stored_refresh
+from tests.support.audit import is_change
+from tests.support.oauth import (
+    DEMO,
+    issue,
+    make_world,
+    password_grant,
+    refresh_grant,
+    stored,
+    stored_refresh,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,8 @@ from identity.bootstrap import DEMO_CLIENT
 from identity.deployment import ThrottleConfig
 from identity.models import ThrottleCounter
 from tenants.cache import cache
-from tests.introspection_support import ENDPOINT, SUPER, basic, configured, make_token, make_world
+from tests.support.auth import basic
+from tests.support.introspection import ENDPOINT, SUPER, configured, make_token, make_world
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from identity.models import AccessToken, RefreshToken
-from tests.oauth_support import (
+from tests.support.oauth import (
     DEMO,
     REDIRECT_URI,
     TOKEN_PATHS,

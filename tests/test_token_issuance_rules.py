@@ -21,11 +21,11 @@ from identity.provisioning import create_user
 from identity.services.clients import ClientSpec, create_client, deactivate_client
 from identity.services.tokens import clear_expired
 from identity.services.users import set_roles
-from tests.oauth_support import (
+from tests.support.auth import basic_auth
+from tests.support.oauth import (
     REDIRECT_URI,
     TOKEN_PATHS,
     authorize,
-    basic,
     error_of,
     exchange_code,
     make_world,
@@ -247,7 +247,7 @@ class TestCrossTenantCredentials:
         for name, (client_id, secret) in credentials.items():
             data = {"grant_type": "client_credentials", "token": "abc"}
             if method == "basic":
-                response = client.post(path, data, secure=True, headers=basic(client_id, secret))
+                response = client.post(path, data, secure=True, headers=basic_auth(client_id, secret))
             else:
                 response = client.post(
                     path, {**data, "client_id": client_id, "client_secret": secret}, secure=True

@@ -22,7 +22,7 @@ from identity.models import AccessToken, Client, Grant, IDToken
 from identity.models.tokens import redeemed_code
 from identity.provisioning import create_user
 from identity.services.clients import ClientSpec, create_client
-from tests.oauth_support import (
+from tests.support.oauth import (
     DEMO,
     TOKEN_PATHS,
     authorize,

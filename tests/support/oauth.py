@@ -20,6 +20,7 @@ from identity.models.tokens import token_checksum
 from identity.provisioning import create_tenant, create_user
 from identity.services.clients import ClientSpec, create_client
 from tenants.models import Tenant
+from tests.support.auth import basic_auth
 
 DEMO = (DEMO_CLIENT.client_id, DEMO_CLIENT.client_secret)
 ALICE = ("alice", "alice-pw")  # a user of foo.com
@@ -82,15 +83,9 @@ def make_world() -> SimpleNamespace:
     return world
 
 
-def basic(client_id: str, secret: str) -> dict[str, str]:
-    """Return the HTTP Basic header of RFC 6749 §2.3.1."""
-    raw = f"{client_id}:{secret}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
-
-
 def token_request(client, path: str, data: dict, credentials: tuple[str, str] | None = None):
     """POST ``data`` to ``path``, authenticating with HTTP Basic when ``credentials`` are given."""
-    return client.post(path, data, secure=True, headers=basic(*credentials) if credentials else {})
+    return client.post(path, data, secure=True, headers=basic_auth(*credentials) if credentials else {})
 
 
 def issue(client, tenant: str, data: dict, credentials: tuple[str, str] = DEMO) -> dict:

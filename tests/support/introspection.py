@@ -8,7 +8,6 @@ stores them.
 
 from __future__ import annotations
 
-import base64
 import secrets
 from datetime import timedelta
 from types import SimpleNamespace
@@ -34,11 +33,6 @@ LOGIN = "/permission/admin/login"
 # The endpoint of each tenant (§3): the super tenant's at the root.
 ENDPOINT = {SUPER: "/oauth2/introspect", FOO: "/t/foo.com/oauth2/introspect"}
 TOKEN_ENDPOINT = {SUPER: "/oauth2/token", FOO: "/t/foo.com/oauth2/token"}
-
-
-def basic(name: str, secret: str) -> str:
-    """Return an RFC 7617 ``Authorization`` value."""
-    return "Basic " + base64.b64encode(f"{name}:{secret}".encode()).decode()
 
 
 def configured(toml: str) -> Deployment:

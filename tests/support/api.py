@@ -8,7 +8,6 @@ the admin, allowed every API scope) whose tokens are the Bearer callers.
 
 from __future__ import annotations
 
-import base64
 import json
 from types import SimpleNamespace
 
@@ -17,14 +16,12 @@ from identity.bootstrap import bootstrap
 from identity.provisioning import create_tenant, create_user
 from identity.services.clients import ClientSpec, create_client
 from tenants.models import Tenant
+from tests.support.auth import basic_auth
+from tests.support.jwt import prefix
 
 MGMT_SECRET = "mgmt-secret-0123456789abcdef"
 VIEW_APPS = "/permission/admin/manage/identity/applicationmgt/view"
 PASSWORDS = {"carbon.super": "admin", "foo.com": "admin", "bar.com": "bar-admin"}
-
-
-def prefix(domain: str) -> str:
-    return "" if domain == "carbon.super" else f"/t/{domain}"
 
 
 def make_api_world() -> SimpleNamespace:
@@ -48,19 +45,15 @@ def make_api_world() -> SimpleNamespace:
     return SimpleNamespace(super=Tenant.objects.get(domain="carbon.super"), foo=foo, bar=bar)
 
 
-def basic(login: str, password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()}
-
-
 def admin_of(domain: str) -> dict[str, str]:
-    return basic(f"admin@{domain}", PASSWORDS[domain])
+    return basic_auth(f"admin@{domain}", PASSWORDS[domain])
 
 
-def bearer(http, domain: str, scope: str = " ".join(sorted(API_SCOPES)), **grant) -> dict[str, str]:
+def mgmt_bearer(http, domain: str, scope: str = " ".join(sorted(API_SCOPES)), **grant) -> dict[str, str]:
     """Return the Authorization header of a token of ``domain``'s mgmt client."""
     data = {"grant_type": "client_credentials", "scope": scope, **grant}
     response = http.post(
-        f"{prefix(domain)}/oauth2/token", data, secure=True, headers=basic("mgmt", MGMT_SECRET)
+        f"{prefix(domain)}/oauth2/token", data, secure=True, headers=basic_auth("mgmt", MGMT_SECRET)
     )
     assert response.status_code == 200, response.content
     return {"Authorization": "Bearer " + response.json()["access_token"]}
