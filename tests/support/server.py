@@ -204,12 +204,10 @@ class RunningServer:
         def answers() -> bool:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the server exited ({self.process.returncode}):\n{self.read_log()}")
-            try:
-                return self.get(path, timeout=5).status_code == 200
-            except OSError:  # not listening yet, or its certificate not written yet
-                return False
+            return self.get(path, timeout=5).status_code == 200
 
-        if not wait_for(answers, timeout):
+        # OSError: not listening yet, or its certificate not written yet.
+        if not wait_for(answers, timeout, errors=(OSError,)):
             raise RuntimeError(f"the server did not answer within {timeout}s:\n{self.read_log()}")
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
