@@ -25,7 +25,7 @@ from bench.cpu import CpuMeter
 from bench.load import Measurement, require_wrk, run_wrk
 from bench.modes import INTROSPECT_PATH, MODES, Mode
 from bench.server import BareServer, Server, bench_database
-from identity.deployment import REPO_ROOT
+from deployment import REPO_ROOT
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 

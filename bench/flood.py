@@ -28,7 +28,7 @@ from urllib.parse import urlencode
 from bench import data
 from bench.modes import INTROSPECT_PATH, MODES
 from bench.server import Server, bench_database
-from identity.deployment import REPO_ROOT
+from deployment import REPO_ROOT
 from tests.support.auth import basic
 from tests.support.polling import wait_for
 

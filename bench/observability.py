@@ -36,7 +36,7 @@ from bench.cpu import CpuMeter
 from bench.load import Measurement, require_wrk, run_wrk
 from bench.modes import INTROSPECT_PATH, MODES
 from bench.server import Server, bench_database
-from identity.deployment import REPO_ROOT
+from deployment import REPO_ROOT
 
 IN_PROCESS_MARKER = "IN_PROCESS_RESULT "
 SWITCH = {True: "[observability]\nenabled = true\n", False: "[observability]\nenabled = false\n"}

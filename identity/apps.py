@@ -7,8 +7,8 @@ class IdentityConfig(AppConfig):
 
     def ready(self):
         # Audit receivers, request ids, role/tenant consistency.
+        from deployment.current import get_deployment
         from identity import audit_events, metrics, request_id, signals  # noqa: F401
-        from identity.conf import get_deployment
         from identity.logs import skip_unused_record_fields
 
         skip_unused_record_fields()

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from identity.conf import get_deployment
+from deployment.current import get_deployment
 from identity.models import Client, SigningKey, User
 from identity.provisioning import create_admin, create_tenant
 from identity.services.clients import ClientSpec, create_client

@@ -25,7 +25,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from identity.conf import get_deployment
+from deployment.current import get_deployment
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 

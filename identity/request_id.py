@@ -17,8 +17,8 @@ import uuid
 from django.core.signals import request_finished, request_started
 from django.dispatch import receiver
 
+from deployment.current import get_deployment
 from identity import logs, metrics
-from identity.conf import get_deployment
 from tenants.middleware import UNTENANTED_PATHS
 from tenants.resolver import split_tenant_path
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
-from identity.deployment import ENV_VAR, REPO_ROOT, Deployment, DeploymentError, default_path, load
+from deployment import ENV_VAR, REPO_ROOT, Deployment, DeploymentError, default_path, load
 from identity.private_files import make_private
 from identity.tls import ensure_self_signed
 

@@ -1,15 +1,15 @@
 """Django settings, derived from deployment.toml (SPEC §7).
 
-The deployment file is read here, once per process, by ``identity.deployment.load``; every
-other module reads the result as ``settings.DEPLOYMENT`` through ``identity.conf``.
+The deployment file is read here, once per process, by ``deployment.load``; every
+other module reads the result as ``settings.DEPLOYMENT`` through ``deployment.current``.
 """
 
 import secrets
 
 from django.core.exceptions import ImproperlyConfigured
 
+from deployment import REPO_ROOT, DeploymentError, load
 from identity.database import database_settings
-from identity.deployment import REPO_ROOT, DeploymentError, load
 from identity.logs import logging_config
 from identity.private_files import make_private
 
@@ -119,7 +119,7 @@ OAUTH2_PROVIDER_GRANT_MODEL = "identity.Grant"
 OAUTH2_PROVIDER_ID_TOKEN_MODEL = "identity.IDToken"
 OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "identity.oauth.validator.TenantOAuth2Validator",
-    "OAUTH2_SERVER_CLASS": "identity.oauth.server.TenantServer",
+    "OAUTH2_SERVER_CLASS": "identity.oauth.oauthlib_server.TenantServer",
     "APPLICATION_ADMIN_CLASS": "identity.admin.ClientAdmin",
     "ACCESS_TOKEN_ADMIN_CLASS": "identity.admin.TokenAdmin",
     "REFRESH_TOKEN_ADMIN_CLASS": "identity.admin.RefreshTokenAdmin",

@@ -32,11 +32,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from deployment import ThrottleConfig
+from deployment.current import get_deployment
 from identity import metrics
-from identity.conf import get_deployment
-from identity.deployment import ThrottleConfig
-from identity.errors import ApiError
-from identity.models.throttle import ThrottleCounter
+from identity.models.throttle_counters import ThrottleCounter
+from tenants.errors import ApiError
 
 logger = logging.getLogger(__name__)
 

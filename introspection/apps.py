@@ -6,9 +6,9 @@ class IntrospectionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from identity.conf import get_deployment
+        from deployment.current import get_deployment
+        from identity.oauth.scripts import configured_scripts
         from introspection import checks  # noqa: F401  (system checks)
-        from introspection.scripts import configured_scripts
 
         # Import every [[oauth.introspect.script]] now: a bad one stops start-up, naming it (§6.7).
         configured_scripts(get_deployment())

@@ -23,7 +23,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import check_password, make_password
 from django.utils import timezone
 
-from identity.conf import get_deployment
+from deployment.current import get_deployment
 from identity.models import AccessToken, Client
 from identity.models.tokens import token_checksum
 from identity.oauth.scopes import held_scopes

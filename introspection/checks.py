@@ -2,7 +2,7 @@
 
 from django.core import checks
 
-from identity.conf import get_deployment
+from deployment.current import get_deployment
 
 
 @checks.register(checks.Tags.security, deploy=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from identity.errors import ApiError
+from tenants.errors import ApiError
 
 
 class InvalidInput(ApiError):

@@ -11,8 +11,8 @@ P is the tenant of the path, C the caller's, T the token's.
 
 from __future__ import annotations
 
+from deployment import AccessControlEntry, IntrospectAccessConfig
 from identity import permissions
-from identity.deployment import AccessControlEntry, IntrospectAccessConfig
 from introspection.authentication import Caller
 from introspection.errors import CallerTenantRefused, InsufficientScope, PermissionDenied
 from tenants.access_control import caller_tenant_allowed

@@ -14,8 +14,8 @@ import uuid
 
 from django.http import HttpResponse
 
-from identity.keys import sign
 from identity.oauth.issuer import issuer
+from identity.signing import sign
 from introspection.authentication import Caller
 from introspection.negotiation import JWT
 from tenants.models import Tenant

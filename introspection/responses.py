@@ -10,10 +10,10 @@ import json
 
 from django.http import HttpResponse
 
-from identity.deployment import Deployment
+from deployment import Deployment
 from identity.models import AccessToken, RefreshToken
 from identity.oauth.issuer import issuer
-from introspection.subject import subject_claims
+from identity.oauth.subject import subject_claims
 from tenants.models import Tenant
 
 INACTIVE = {"active": False}

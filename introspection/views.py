@@ -11,8 +11,8 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
-from identity.conf import get_deployment
-from identity.errors import ApiError, error_response
+from deployment.current import get_deployment
+from identity.oauth.scripts import ScriptContext, run_scripts, scripts_for
 from introspection import audit as decision
 from introspection import gates
 from introspection.authentication import authenticate_caller, challenge
@@ -27,10 +27,10 @@ from introspection.jwt_response import jwt_response
 from introspection.lookup import find_token
 from introspection.negotiation import wants_jwt
 from introspection.responses import INACTIVE, active_claims, is_active, json_response
-from introspection.scripts import ScriptContext, run_scripts, scripts_for
 from introspection.throttling import check_caller
 from tenants import get_current_tenant
 from tenants.access_control import allowed_auth_handlers
+from tenants.errors import ApiError, error_response
 from tenants.models import Tenant
 
 

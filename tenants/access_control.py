@@ -10,8 +10,8 @@ HTTP is refused, and whether callers of other tenants may come in (gate 1 of §6
 
 from __future__ import annotations
 
-from identity.conf import get_deployment
-from identity.deployment import AccessControlEntry
+from deployment import AccessControlEntry
+from deployment.current import get_deployment
 from tenants.resolver import split_tenant_path
 
 DEFAULT_AUTH_HANDLERS = ("BasicAuthentication", "OAuthAuthentication")

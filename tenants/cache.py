@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
-from identity.conf import get_deployment
+from deployment.current import get_deployment
 
 Tag = tuple[Hashable, ...]
 # A tag every entry carries: naming it drops everything (a bulk change too large to name).

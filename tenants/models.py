@@ -7,7 +7,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from identity.conf import get_deployment
+from deployment.current import get_deployment
 from tenants.announcing import Announced, AnnouncingQuerySet
 from tenants.cache import Tag, cached
 

@@ -5,7 +5,7 @@ Each records its call in ``CALLS`` (``tests/test_introspection_scripts.py`` empt
 
 from __future__ import annotations
 
-from introspection.scripts import PROTECTED_CLAIMS
+from identity.oauth.scripts import PROTECTED_CLAIMS
 
 CALLS: list[tuple[str, object]] = []  # (script, context)
 

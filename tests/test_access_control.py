@@ -10,7 +10,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from identity.deployment import ResourceConfig, ServerConfig, loads
+from deployment import ResourceConfig, ServerConfig, loads
 from tenants.access_control import (
     DEFAULT_AUTH_HANDLERS,
     allowed_auth_handlers,

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from identity.deployment import REPO_ROOT
+from deployment import REPO_ROOT
 from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.blackbox

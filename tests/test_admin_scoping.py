@@ -514,7 +514,7 @@ class TestClients:
     def test_scripts_are_offered_from_deployment_toml(self, foo_admin, deployment_override):
         from dataclasses import replace
 
-        from identity.deployment import ScriptConfig
+        from deployment import ScriptConfig
 
         oauth = settings.DEPLOYMENT.oauth
         scripts = (ScriptConfig(name="department", callable="docs.examples:add_department"),)

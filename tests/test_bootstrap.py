@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
-from identity.deployment import DemoConfig, SuperAdminConfig
+from deployment import DemoConfig, SuperAdminConfig
 from identity.models import Client, Role, SigningKey, User
 from tenants.models import Tenant
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from identity.deployment import REPO_ROOT
+from deployment import REPO_ROOT
 from tests.support.auth import basic
 
 pytestmark = pytest.mark.blackbox

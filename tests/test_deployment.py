@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from identity.database import database_settings, postgres_settings
-from identity.deployment import (
+from deployment import (
     ENV_VAR,
     REPO_ROOT,
     Deployment,
@@ -27,6 +26,7 @@ from identity.deployment import (
     load,
     loads,
 )
+from identity.database import database_settings, postgres_settings
 
 PASSWORD = '[super_admin]\npassword = "pw"\n'
 INTROSPECT_VIEW = "/permission/admin/manage/identity/applicationmgt/view"

@@ -15,9 +15,9 @@ from django.core.management import call_command
 from django.utils import timezone
 from jwcrypto.jwk import JWK
 
-from identity import keys
-from identity.keys import current_key
+from identity import signing
 from identity.models import SigningKey
+from identity.signing import current_key
 from tenants.models import Tenant
 from tests.support.oauth import make_world
 
@@ -186,14 +186,14 @@ class TestRotation:
 
     def test_old_key_stays_published_and_the_new_one_signs(self, client, world):
         old = current_key(world.foo)
-        old_token = keys.sign(world.foo, {"sub": "before"}, "JWT")
+        old_token = signing.sign(world.foo, {"sub": "before"}, "JWT")
         rotatekeys("--tenant", "foo.com")
         new = current_key(world.foo)
         assert new.kid != old.kid
         assert new.algorithm == old.algorithm == "RS256"
         assert set(jwks(client, "foo.com")) == {old.kid, new.kid}
 
-        new_token = keys.sign(world.foo, {"sub": "after"}, "JWT")
+        new_token = signing.sign(world.foo, {"sub": "after"}, "JWT")
         assert jwt.get_unverified_header(new_token)["kid"] == new.kid
         # Both verify against the published set: nothing in flight breaks.
         assert verify_with_jwks(client, "foo.com", old_token) == {"sub": "before"}
@@ -230,7 +230,7 @@ class TestRotation:
             "ES256",
             "sig",
         )
-        token = keys.sign(world.foo, {"iat": int(time.time())}, "JWT")
+        token = signing.sign(world.foo, {"iat": int(time.time())}, "JWT")
         assert jwt.get_unverified_header(token)["alg"] == "ES256"
         assert "iat" in verify_with_jwks(client, "foo.com", token)
         # The next rotation keeps the algorithm unless told otherwise.

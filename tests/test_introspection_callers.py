@@ -20,8 +20,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from deployment import Deployment
 from identity import permissions
-from identity.deployment import Deployment
 from identity.models import AccessToken, Client, Role
 from identity.models.tokens import token_checksum
 from identity.provisioning import create_user

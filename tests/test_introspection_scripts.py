@@ -15,11 +15,11 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from deployment import REPO_ROOT, loads
 from identity.bootstrap import bootstrap
-from identity.deployment import REPO_ROOT, loads
 from identity.models import Client, Role
+from identity.oauth.scripts import PROTECTED_CLAIMS
 from identity.provisioning import create_user
-from introspection.scripts import PROTECTED_CLAIMS
 from tenants.models import Tenant
 from tests import script_hooks
 from tests.support.auth import basic_auth, bearer_auth
@@ -41,7 +41,7 @@ from tests.support.jwt import (
 pytestmark = pytest.mark.django_db
 
 ADMIN = basic_auth("admin@foo.com", "admin")
-LOGGER = "introspection.scripts"
+LOGGER = "identity.oauth.scripts"
 
 
 def secret(client_id: str) -> str:

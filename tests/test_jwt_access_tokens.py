@@ -19,9 +19,9 @@ from jwcrypto.common import JWKeyNotFound
 from jwcrypto.jws import InvalidJWSSignature
 
 from identity.bootstrap import bootstrap
-from identity.keys import rotate
 from identity.models import SigningKey
 from identity.provisioning import create_tenant, create_user
+from identity.signing import rotate
 from tenants.models import Tenant
 from tests.support.auth import basic_auth
 from tests.support.jwt import (

@@ -13,8 +13,8 @@ import pytest
 from django.core.management import call_command
 from django.test import RequestFactory
 
+from deployment import REPO_ROOT, loads
 from identity.bootstrap import bootstrap
-from identity.deployment import REPO_ROOT, loads
 from identity.provisioning import create_user
 from introspection.negotiation import JSON, JWT, preferred, wants_jwt
 from tenants.models import Tenant

@@ -13,9 +13,9 @@ from django.contrib.auth.hashers import check_password
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from identity.deployment import ScriptConfig
-from identity.keys import current_key
+from deployment import ScriptConfig
 from identity.models import AccessToken, Client, Grant, RefreshToken, SigningKey, User
+from identity.signing import current_key
 from tests.support.oauth import (
     DEMO,
     REDIRECT_URI,

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from identity.deployment import REPO_ROOT
+from deployment import REPO_ROOT
 from tests.support.auth import basic_auth
 from tests.support.jwt import DEMO
 from tests.support.polling import wait_for

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from identity.deployment import REPO_ROOT
+from deployment import REPO_ROOT
 from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.blackbox

@@ -17,9 +17,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
+from deployment import ThrottleConfig
 from identity import throttle
 from identity.bootstrap import DEMO_CLIENT
-from identity.deployment import ThrottleConfig
 from identity.models import ThrottleCounter
 from tenants.cache import cache
 from tests.support.auth import basic

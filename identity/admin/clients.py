@@ -20,9 +20,9 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 from oauth2_provider.generators import generate_client_secret
 
+from deployment.current import get_deployment
 from identity.admin.privileges import may_act_as
 from identity.admin.tokens import without_credential_permissions
-from identity.conf import get_deployment
 from identity.models import Client
 from identity.models.clients import GRANT_TYPES
 from tenants.admin_scoping import TenantScopedAdmin, TenantScopedForm, is_operator

@@ -9,8 +9,8 @@ from django.contrib.auth.models import Group
 from django.http import Http404
 
 from identity import throttle
-from identity.errors import error_response
 from identity.usernames import resolve_login
+from tenants.errors import error_response
 
 admin.site.site_header = "Identity Server"
 admin.site.site_title = "Identity Server"

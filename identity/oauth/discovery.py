@@ -9,12 +9,12 @@ from __future__ import annotations
 from django.http import JsonResponse
 from django.views.decorators.http import require_safe
 
-from identity.errors import UnknownTenant, error_response
 from identity.models import Client, SigningKey
 from identity.models.clients import GRANT_TYPES
 from identity.oauth.issuer import endpoint, issuer
 from tenants import get_current_tenant
 from tenants.access_control import allowed_auth_handlers, match_entry
+from tenants.errors import UnknownTenant, error_response
 from tenants.models import Tenant
 
 # Scopes only holders of a permission get (internal_oauth2_introspect...): not advertised.

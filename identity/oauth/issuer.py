@@ -4,7 +4,7 @@ request when it came through a trusted proxy (``X-Forwarded-Proto`` / ``X-Forwar
 
 from __future__ import annotations
 
-from identity.conf import get_deployment
+from deployment.current import get_deployment
 from tenants.models import Tenant
 
 DEFAULT_PORTS = {"https": 443, "http": 80}

@@ -15,11 +15,11 @@ from datetime import datetime
 from django.utils import timezone
 from oauthlib.common import generate_token
 
-from identity.conf import get_deployment
-from identity.keys import sign
+from deployment.current import get_deployment
 from identity.oauth.issuer import issuer
-from introspection.scripts import ScriptContext, run_scripts, scripts_for
-from introspection.subject import user_subject
+from identity.oauth.scripts import ScriptContext, run_scripts, scripts_for
+from identity.oauth.subject import user_subject
+from identity.signing import sign
 
 TYP = "at+jwt"  # RFC 9068 §2.1
 

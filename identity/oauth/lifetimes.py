@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from identity.conf import get_deployment
+from deployment.current import get_deployment
 
 
 def access_token_lifetime(request) -> int:

@@ -16,8 +16,8 @@ from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
+from deployment.current import get_deployment
 from identity import audit_events
-from identity.conf import get_deployment
 from identity.models import AccessToken, Grant, RefreshToken
 from identity.models.tokens import redeemed_code, token_checksum
 from identity.oauth.lifetimes import refresh_token_lifetime

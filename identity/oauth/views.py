@@ -16,13 +16,14 @@ from django.urls import reverse
 from oauth2_provider import views as toolkit
 from oauth2_provider.forms import AllowForm
 
-from identity.errors import ApiError, UnsupportedGrantType, error_response
 from identity.models import Client
 from identity.models.clients import GRANT_TYPES
 from identity.oauth.consent import has_consented
+from identity.oauth.errors import UnsupportedGrantType
 from identity.oauth.throttling import guarded
 from identity.throttle import Throttled
 from tenants import get_current_tenant
+from tenants.errors import ApiError, error_response
 from tenants.managers import use_tenant
 
 

@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from oauth2_provider.generators import generate_client_id, generate_client_secret
 
+from deployment.current import get_deployment
 from identity import audit
-from identity.conf import get_deployment
 from identity.models import Client, User
 from identity.provisioning import ADMIN_ROLE
 from identity.services.tokens import revoke_client_tokens_quietly

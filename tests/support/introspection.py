@@ -15,9 +15,9 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.utils import timezone
 
+from deployment import Deployment, loads
 from identity import permissions
 from identity.bootstrap import DEMO_CLIENT
-from identity.deployment import Deployment, loads
 from identity.models import AccessToken, Client, RefreshToken, User
 from identity.models.tokens import token_checksum
 from identity.provisioning import create_tenant, create_user

@@ -23,10 +23,11 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import requests
 
-from identity.deployment import REPO_ROOT
+from deployment import REPO_ROOT
 from tests.support.polling import wait_for
 
 READY_TIMEOUT = 60
+SECRET_KEY = "blackbox-tests-only"  # [server] secret_key of every server started here
 
 
 def free_port() -> int:
@@ -144,7 +145,7 @@ class RunningServer:
         self.toml.write_text(
             "[server]\n"
             f'hostname = "{host}"\nport = {self.port}\n{tls}workers = {self.workers}\n'
-            f'debug = {"true" if self.debug else "false"}\nsecret_key = "tests-and-benchmarks-only"\n\n'
+            f'debug = {"true" if self.debug else "false"}\nsecret_key = "{SECRET_KEY}"\n\n'
             f'[super_admin]\nusername = "admin"\npassword = "{self.admin_password}"\n\n'
             f"{self.database.toml()}\n{extra}\n"
         )

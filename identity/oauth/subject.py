@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from identity.deployment import OAuthConfig
+from deployment import OAuthConfig
 from identity.models import AccessToken, RefreshToken
 from identity.models.users import PRIMARY_USER_STORE
 from tenants.models import Tenant
