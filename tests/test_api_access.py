@@ -8,16 +8,17 @@ import pytest
 from identity.api.permissions import permission_path, scope_name
 from identity.models import AccessToken, Client, Role, SigningKey, User
 from identity.provisioning import ADMIN_ROLE, create_user
-from tests.support.api import MGMT_SECRET, admin_of, call, make_api_world, mgmt_bearer
+from tests.support.api import MGMT_SECRET, admin_of, call, mgmt_bearer
 from tests.support.auth import basic_auth
 from tests.support.introspection import make_token
+from tests.support.worlds import api_world
 
 RESOURCES = ("applicationmgt", "rolemgt")
 VERBS = ("view", "create", "update", "delete")
 
 
 def make_world():
-    world = make_api_world()
+    world = api_world()
     for resource in RESOURCES:
         for verb in VERBS:
             create_user(world.foo, f"{resource}-{verb}", "pw", [permission_path(resource, verb)])

@@ -8,17 +8,18 @@ import json
 import pytest
 
 from identity.models import Client
-from tests.support.api import admin_of, call, make_api_world, mgmt_bearer
+from tests.support.api import admin_of, call, mgmt_bearer
 from tests.support.audit import is_change
 from tests.support.auth import basic_auth
 from tests.support.oauth import token_request
+from tests.support.worlds import api_world
 
 NEW_CLIENT = {"name": "Reports", "grant_types": ["client_credentials"], "scopes": ["reports"]}
 
 
 @pytest.fixture
 def world(build_once, db):
-    return build_once(make_api_world)
+    return build_once(api_world)
 
 
 def problem(response, status: int) -> dict:

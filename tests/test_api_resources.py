@@ -7,15 +7,16 @@ import pytest
 from identity.models import AccessToken, SigningKey, User
 from identity.provisioning import create_user
 from identity.services.roles import create_role
-from tests.support.api import admin_of, call, make_api_world
+from tests.support.api import admin_of, call
 from tests.support.auth import basic_auth
 from tests.support.oauth import issue, password_grant
+from tests.support.worlds import api_world
 
 USERMGT = "/permission/admin/manage/identity/usermgt"
 
 
 def make_world():
-    world = make_api_world()
+    world = api_world()
     create_user(world.foo, "alice", "alice-pw")
     create_user(world.foo, "helpdesk", "pw", [USERMGT])
     create_role(world.foo, "readers", ["/permission/admin/login"], actor="test")

@@ -19,12 +19,12 @@ from tests.support.oauth import (
     DEMO,
     TOKEN_PATHS,
     issue,
-    make_world,
     password_grant,
     revoke,
     stored,
     token_request,
 )
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ ALICE_FQN = ("alice@foo.com", ALICE[1])
 
 @pytest.fixture(scope="module")
 def world(build_once):
-    return build_once(make_world)
+    return build_once(oauth_world)
 
 
 class AuditCapture(logging.Handler):

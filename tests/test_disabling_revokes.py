@@ -15,16 +15,8 @@ from identity.services.clients import activate_client, deactivate_client, delete
 from identity.services.tenants import activate_tenant, deactivate_tenant
 from identity.services.users import activate_user, deactivate_user, delete_user, lock_user, unlock_user
 from tests.support.auth import basic_auth
-from tests.support.oauth import (
-    DEMO,
-    error_of,
-    issue,
-    make_world,
-    password_grant,
-    refresh_grant,
-    stored,
-    stored_refresh,
-)
+from tests.support.oauth import DEMO, error_of, issue, password_grant, refresh_grant, stored, stored_refresh
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +28,7 @@ VIEWER = ("viewer@foo.com", "viewer-pw")
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        world = make_world()
+        world = oauth_world()
         create_user(world.foo, "viewer", "viewer-pw", [permissions.INTROSPECT_VIEW])
         return world
 

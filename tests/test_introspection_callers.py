@@ -36,8 +36,8 @@ from tests.support.introspection import (
     configured,
     make_refresh_token,
     make_token,
-    make_world,
 )
+from tests.support.worlds import introspection_world
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +75,7 @@ permissions = ["/permission/admin/manage/identity/applicationmgt/view","/permiss
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        world = make_world()
+        world = introspection_world()
         client, tenant = world.clients[SUPER], world.tenants[SUPER]
         world.users[SUPER].update(
             manager=create_user(tenant, "manager", "manager-pw", ["/permission/admin/manage"]),

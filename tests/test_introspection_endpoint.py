@@ -23,8 +23,8 @@ from tests.support.introspection import (
     TOKEN_ENDPOINT,
     make_refresh_token,
     make_token,
-    make_world,
 )
+from tests.support.worlds import introspection_world
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +41,7 @@ INACTIVE = {"active": False}
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        world = make_world()
+        world = introspection_world()
         client, foo_client = world.clients[SUPER], world.clients[FOO]
         admin = world.users[SUPER]["admin"]
         world.tokens = SimpleNamespace(

@@ -21,8 +21,8 @@ from tests.support.introspection import (
     make_client,
     make_refresh_token,
     make_token,
-    make_world,
 )
+from tests.support.worlds import introspection_world
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ FLAGS = {"none": (False, False), "tenant": (True, False), "store": (False, True)
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        world = make_world()
+        world = introspection_world()
         world.tokens = {}
         for domain, tenant in world.tenants.items():
             admin = world.users[domain]["admin"]

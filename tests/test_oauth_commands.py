@@ -21,7 +21,6 @@ from tests.support.oauth import (
     REDIRECT_URI,
     error_of,
     issue,
-    make_world,
     password_grant,
     refresh_grant,
     revoke,
@@ -29,13 +28,14 @@ from tests.support.oauth import (
     stored_refresh,
 )
 from tests.support.server import RunningServer
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")
 def world(build_once):
-    return build_once(make_world)
+    return build_once(oauth_world)
 
 
 @pytest.fixture

@@ -10,9 +10,10 @@ from django.conf import settings
 
 from identity.models import Client
 from identity.models.tokens import token_checksum
-from tests.support.api import admin_of, make_api_world, mgmt_bearer
+from tests.support.api import admin_of, mgmt_bearer
 from tests.support.auth import basic_auth
 from tests.support.oauth import token_request
+from tests.support.worlds import api_world
 
 REGISTER = "/t/foo.com/oauth2/register"
 METADATA = {
@@ -26,7 +27,7 @@ WEB = {"client_name": "Web", "redirect_uris": ["https://app.example/cb"], "token
 
 @pytest.fixture
 def world(build_once, db):
-    return build_once(make_api_world)
+    return build_once(api_world)
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ from django.views.debug import technical_500_response
 
 from identity.middleware import JsonErrorsMiddleware
 from tests.support.auth import basic_auth
-from tests.support.oauth import DEMO, make_world
+from tests.support.oauth import DEMO
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
@@ -56,7 +57,7 @@ BAD_BODIES = [
 
 @pytest.fixture(scope="module")
 def world(build_once):
-    return build_once(make_world)
+    return build_once(oauth_world)
 
 
 def assert_json_error(response, status: int, error: str) -> dict:

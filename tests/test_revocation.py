@@ -9,13 +9,13 @@ from tests.support.oauth import (
     DEMO,
     error_of,
     issue,
-    make_world,
     password_grant,
     refresh_grant,
     revoke,
     stored,
     stored_refresh,
 )
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ HINTS = [None, "access_token", "refresh_token", "something_else"]
 
 @pytest.fixture(scope="module")
 def world(build_once):
-    return build_once(make_world)
+    return build_once(oauth_world)
 
 
 def hint(token_type_hint: str | None) -> dict[str, str]:

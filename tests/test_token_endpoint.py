@@ -19,7 +19,6 @@ from tests.support.oauth import (
     authorize,
     error_of,
     exchange_code,
-    make_world,
     password_grant,
     pkce_pair,
     sign_in,
@@ -27,6 +26,7 @@ from tests.support.oauth import (
     stored_refresh,
     token_request,
 )
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ CLIENT_CREDENTIALS = {"grant_type": "client_credentials"}
 
 @pytest.fixture(scope="module")
 def world(build_once):
-    return build_once(make_world)
+    return build_once(oauth_world)
 
 
 class TestClientCredentials:

@@ -28,13 +28,13 @@ from tests.support.oauth import (
     authorize,
     error_of,
     exchange_code,
-    make_world,
     pkce_pair,
     sign_in,
     stored,
     stored_refresh,
     token_request,
 )
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +52,7 @@ INTERNAL_CLIENT = ("internal", "internal-secret")
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        world = make_world()
+        world = oauth_world()
         create_user(world.foo, "viewer", "viewer-pw", [permissions.INTROSPECT_VIEW])
         create_user(world.foo, "appmgr", "appmgr-pw", [f"{MGT}/applicationmgt"])
         create_user(world.foo, "usermgr", "usermgr-pw", [f"{MGT}/usermgt/view"])

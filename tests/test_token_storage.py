@@ -28,7 +28,6 @@ from tests.support.oauth import (
     authorize,
     exchange_code,
     issue,
-    make_world,
     password_grant,
     pkce_pair,
     refresh_grant,
@@ -38,13 +37,14 @@ from tests.support.oauth import (
     stored_refresh,
     token_request,
 )
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")
 def world(build_once):
-    return build_once(make_world)
+    return build_once(oauth_world)
 
 
 def client_credentials(client, world) -> dict:

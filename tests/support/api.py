@@ -9,40 +9,14 @@ the admin, allowed every API scope) whose tokens are the Bearer callers.
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 from identity.api.permissions import API_SCOPES
-from identity.bootstrap import bootstrap
-from identity.provisioning import create_tenant, create_user
-from identity.services.clients import ClientSpec, create_client
-from tenants.models import Tenant
 from tests.support.auth import basic_auth
 from tests.support.jwt import prefix
 
 MGMT_SECRET = "mgmt-secret-0123456789abcdef"
 VIEW_APPS = "/permission/admin/manage/identity/applicationmgt/view"
 PASSWORDS = {"carbon.super": "admin", "foo.com": "admin", "bar.com": "bar-admin"}
-
-
-def make_api_world() -> SimpleNamespace:
-    bootstrap()
-    foo = Tenant.objects.get(domain="foo.com")
-    bar = create_tenant("bar.com", admin_username="admin", admin_password=PASSWORDS["bar.com"])
-    for tenant in (foo, bar):
-        create_user(tenant, "viewer", "viewer-pw", [VIEW_APPS])
-        create_user(tenant, "nobody", "nobody-pw")
-        create_client(
-            tenant,
-            ClientSpec(
-                name="mgmt",
-                client_id="mgmt",
-                client_secret=MGMT_SECRET,
-                grant_types=["client_credentials", "password"],
-                owner="admin",
-                scopes=sorted(API_SCOPES),
-            ),
-        )
-    return SimpleNamespace(super=Tenant.objects.get(domain="carbon.super"), foo=foo, bar=bar)
 
 
 def admin_of(domain: str) -> dict[str, str]:

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
-from types import SimpleNamespace
 
 from django.conf import settings
 from django.utils import timezone
 
 from deployment import Deployment, loads
-from identity import permissions
 from identity.bootstrap import DEMO_CLIENT
 from identity.models import AccessToken, Client, RefreshToken, User
 from identity.models.tokens import token_checksum
-from identity.provisioning import create_tenant, create_user
 from identity.services.clients import ClientSpec, create_client
 from tenants.models import Tenant
 
@@ -41,25 +38,6 @@ def configured(toml: str) -> Deployment:
     Pass its sections to the ``deployment_override`` fixture.
     """
     return loads(toml + '\n[super_admin]\npassword = "unused"\n')
-
-
-def make_world() -> SimpleNamespace:
-    """Create the demo data of §2.1 and a few users with narrower permissions, in both tenants."""
-    tenants = {
-        domain: create_tenant(domain, admin_username="admin", admin_password="admin")
-        for domain in (SUPER, FOO)
-    }
-    clients = {domain: create_client(tenant, DEMO_CLIENT)[0] for domain, tenant in tenants.items()}
-    users = {
-        domain: {
-            "admin": User.objects.for_tenant(tenant).get(username="admin"),
-            "viewer": create_user(tenant, "viewer", "viewer-pw", [permissions.INTROSPECT_VIEW]),
-            "login": create_user(tenant, "login", "login-pw", [LOGIN]),
-            "nobody": create_user(tenant, "nobody", "nobody-pw"),
-        }
-        for domain, tenant in tenants.items()
-    }
-    return SimpleNamespace(tenants=tenants, clients=clients, users=users)
 
 
 def make_client(tenant: Tenant, client_id: str, **spec) -> Client:
