@@ -29,8 +29,11 @@ def make_world():
     return world
 
 
-@pytest.fixture
-def world(build_once, db):
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def world(build_once):
     return build_once(make_world)
 
 

@@ -17,8 +17,11 @@ from tests.support.worlds import api_world
 NEW_CLIENT = {"name": "Reports", "grant_types": ["client_credentials"], "scopes": ["reports"]}
 
 
-@pytest.fixture
-def world(build_once, db):
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def world(build_once):
     return build_once(api_world)
 
 

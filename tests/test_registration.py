@@ -25,8 +25,11 @@ METADATA = {
 WEB = {"client_name": "Web", "redirect_uris": ["https://app.example/cb"], "token_format": "jwt"}
 
 
-@pytest.fixture
-def world(build_once, db):
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def world(build_once):
     return build_once(api_world)
 
 
