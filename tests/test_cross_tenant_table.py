@@ -231,9 +231,9 @@ def test_decision(
 
 
 @pytest.fixture(scope="module")
-def real_server(server_factory):
+def real_server(demo_server):
     """One real server of the shipped configuration, with the default rows' users and tokens."""
-    server = server_factory()
+    server = demo_server
     server.manage("createuser", "viewer", "--tenant", "foo.com", "--password", "viewer-password")
 
     def token_of(tenant: str, form: str) -> dict:

@@ -14,8 +14,8 @@ pytestmark = pytest.mark.blackbox
 
 
 @pytest.fixture(scope="module")
-def server(server_factory):
-    return server_factory()
+def server(demo_server):
+    return demo_server
 
 
 class TestServing:
