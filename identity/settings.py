@@ -1,4 +1,4 @@
-"""Django settings, derived from deployment.toml (SPEC §7).
+"""Django settings, derived from deployment.toml (docs/deployment-toml.md).
 
 The deployment file is read here, once per process, by ``deployment.load``; every
 other module reads the result as ``settings.DEPLOYMENT`` through ``deployment.current``.
@@ -38,10 +38,11 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = DEPLOYMENT.server.debug
-ALLOWED_HOSTS = ["*"]  # the tenant middleware routes by path; issuers come from [server] (§3)
+# the tenant middleware routes by path; issuers come from [server] (docs/architecture.md)
+ALLOWED_HOSTS = ["*"]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "identity.apps.IdentityAdminConfig",  # django.contrib.admin, with our AdminSite
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -100,7 +101,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "identity.User"
 AUTHENTICATION_BACKENDS = ["identity.backends.TenantUserBackend"]
 SILENCED_SYSTEM_CHECKS = [
-    # Usernames are unique per tenant, not globally (§4); TenantUserBackend resolves user@tenant.
+    # Usernames are unique per tenant, not globally (docs/admin.md); TenantUserBackend resolves user@tenant.
     "auth.W004",
 ]
 
@@ -111,7 +112,7 @@ PASSWORD_HASHERS = [
     "identity.hashers.ClientSecretHasher",
 ]
 
-# django-oauth-toolkit, with the project's own tenant-aware models (SPEC §5).
+# django-oauth-toolkit, with the project's own tenant-aware models (docs/clients-and-grants.md).
 OAUTH2_PROVIDER_APPLICATION_MODEL = "identity.Client"
 OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "identity.AccessToken"
 OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "identity.RefreshToken"

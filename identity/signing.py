@@ -1,4 +1,4 @@
-"""Signing with a tenant's key, and rotation (SPEC §5, §9 ``rotatekeys``)."""
+"""Signing with a tenant's key, and rotation (docs/clients-and-grants.md, docs/commands.md ``rotatekeys``)."""
 
 from __future__ import annotations
 

@@ -7,6 +7,8 @@ token, the token's id (its ``jti``, never the token), the gate that decided and 
 from __future__ import annotations
 
 from identity import audit, metrics
+from identity.models import AccessToken, RefreshToken
+from introspection.authentication import Caller
 from tenants.models import Tenant
 
 # The gate that decided, for each step of the endpoint (introspection/gates.py).
@@ -20,7 +22,14 @@ METHOD, INPUT, AUTHENTICATION, CALLER_VS_PATH, PERMISSION_OR_SCOPE = (
 LOOKUP, TOKEN_VS_PATH, TOKEN_STATE, PASSED = "lookup", "token_vs_path", "token_state", "passed"
 
 
-def decided(*, caller, path_tenant, found, gate: str, outcome: str) -> None:
+def decided(
+    *,
+    caller: Caller | None,
+    path_tenant: Tenant | None,
+    found: AccessToken | RefreshToken | None,
+    gate: str,
+    outcome: str,
+) -> None:
     """Count the decision (``outcome``: active, inactive or an error status) and audit it."""
     metrics.INTROSPECTIONS.labels(outcome).inc()
     token_tenant = None

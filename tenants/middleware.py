@@ -1,4 +1,5 @@
-"""Resolve the tenant of every request and apply ``[[resource.access_control]]`` (SPEC §3, §7)."""
+"""Resolve the tenant of every request and apply ``[[resource.access_control]]`` (docs/architecture.md,
+docs/deployment-toml.md)."""
 
 from __future__ import annotations
 

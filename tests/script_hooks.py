@@ -1,4 +1,4 @@
-"""Introspection scripts for the tests (SPEC §6.7), configured as ``tests.script_hooks:<name>``.
+"""Introspection scripts for the tests (docs/scripts.md), configured as ``tests.script_hooks:<name>``.
 
 Each records its call in ``CALLS`` (``tests/test_introspection_scripts.py`` empties it).
 """

@@ -1,4 +1,4 @@
-"""The admin in a real browser against the real server (SPEC §8).
+"""The admin in a real browser against the real server (docs/admin.md).
 
 Playwright drives Debian's Chromium (``apt-get install chromium``; never a downloaded browser).
 With ``SCREENSHOTS=1`` (``make screenshots``) the tests also save the pictures of

@@ -1,4 +1,4 @@
-"""The Django admin, with the test client: a tenant admin sees and changes only their tenant (SPEC §8).
+"""The Django admin, with the test client: a tenant admin sees and changes only their tenant (docs/admin.md).
 
 Both tenants hold rows with the same names (user ``alice``, role ``readers``, client
 ``app-id``), so a row of the other tenant can only be told apart by its tenant: every row of

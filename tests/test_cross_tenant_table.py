@@ -1,4 +1,5 @@
-"""The cross-tenant decision table of docs/cross-tenant.md, row by row.
+"""The cross-tenant decision table of docs/cross-tenant.md (docs/introspection.md#the-gates), row
+by row.
 
 Every row runs in-process, under its configuration's deployment.toml sections; the rows of the
 shipped configuration ("default") run again against one real server (gunicorn, TLS, the

@@ -1,4 +1,5 @@
-"""Discovery (RFC 8414, ``openid-configuration``) and the JWKS (RFC 7517) of a tenant (SPEC §3, §5)."""
+"""Discovery (RFC 8414, ``openid-configuration``) and the JWKS (RFC 7517) of a tenant
+(docs/architecture.md, docs/clients-and-grants.md)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
-# With the shipped deployment.toml: [server] hostname "localhost", port 9443, tls (§3).
+# With the shipped deployment.toml: [server] hostname "localhost", port 9443, tls (docs/architecture.md).
 ISSUERS = {"carbon.super": "https://localhost:9443", "foo.com": "https://localhost:9443/t/foo.com"}
 METADATA_PATHS = {
     "carbon.super": ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"],
@@ -65,7 +66,7 @@ def jwks(client, tenant: str) -> dict[str, dict]:
 
 
 class TestMetadata:
-    """Both locations answer the same document, with the issuer of §3 and no empty lists."""
+    """Both locations answer the same document, with the tenant's issuer and no empty lists."""
 
     @pytest.mark.parametrize(("tenant", "path"), DOCUMENTS)
     def test_issuer_and_endpoints(self, client, world, tenant, path):
@@ -92,7 +93,7 @@ class TestMetadata:
         )
         assert document["code_challenge_methods_supported"] == ["S256"]
         assert document["introspection_endpoint_auth_methods_supported"]
-        # RFC 9701 §7; the tenant's key is RS256. Regression: this §5 key was missing.
+        # RFC 9701 §7; the tenant's key is RS256. Regression: this key was missing.
         assert document["introspection_signing_alg_values_supported"] == ["RS256"]
         # The demo client's scopes (and, at foo.com, those of the test clients).
         assert {"test1", "test2"} <= set(document["scopes_supported"])

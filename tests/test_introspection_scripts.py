@@ -1,4 +1,4 @@
-"""Introspection scripts (SPEC §6.7, Janssen's IntrospectionType): order, binding, failures,
+"""Introspection scripts (docs/scripts.md, Janssen's IntrospectionType): order, binding, failures,
 protected claims, context, JWT access tokens, start-up checks, and the example of the docs."""
 
 from __future__ import annotations
@@ -218,7 +218,7 @@ class TestFailures:
         (error,) = [r for r in caplog.records if r.name == LOGGER and r.levelno == logging.ERROR]
         assert "'explode'" in error.getMessage()
         assert error.exc_info[0] is RuntimeError  # the traceback is logged
-        assert token not in caplog.text  # tokens never reach logs (§11)
+        assert token not in caplog.text  # tokens never reach logs (docs/security.md)
 
     def test_raises_in_a_jwt_response(self, client, world, scripts):
         token = app_token(client)
@@ -316,7 +316,8 @@ class TestContext:
         caller = app_token(client, "unbound", scope="internal_oauth2_introspect")
         introspected(client, app_token(client), bearer_auth(caller))
         ((_, context),) = script_hooks.CALLS
-        assert context.user.username == "admin"  # an app token acts as the client's owner (§5)
+        # an app token acts as the client's owner (docs/clients-and-grants.md)
+        assert context.user.username == "admin"
         assert context.scopes == ()
         assert (context.caller.kind, context.caller.name) == ("bearer", "unbound")
 
@@ -449,7 +450,7 @@ def run_manage(tmp_path, extra_toml: str, *args: str, pythonpath: str = "") -> s
 
 
 class TestStartUp:
-    """Bad script configuration stops start-up with a message naming the script (§6.7)."""
+    """Bad script configuration stops start-up with a message naming the script (docs/scripts.md)."""
 
     @pytest.mark.parametrize(
         "callable_path",

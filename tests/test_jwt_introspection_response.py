@@ -1,4 +1,4 @@
-"""JWT introspection responses (RFC 9701, SPEC §6.6): how to ask, what they hold, who they
+"""JWT introspection responses (RFC 9701; docs/jwt.md): how to ask, what they hold, who they
 are for; errors stay JSON. Every response is verified with jwcrypto against the JWKS."""
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ class TestContents:
 
 
 class TestAudience:
-    """``aud`` names the caller the response is for (§6.6)."""
+    """``aud`` names the caller the response is for (docs/jwt.md)."""
 
     def test_user_caller(self, client, tokens):
         response = introspect(client, "foo.com", {"token": tokens.opaque, "response_as_jwt": "true"}, ADMIN)

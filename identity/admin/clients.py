@@ -1,4 +1,4 @@
-"""OAuth clients in the admin (SPEC §5, §8).
+"""OAuth clients in the admin (docs/clients-and-grants.md, docs/admin.md).
 
 A client's secret is stored hashed. The admin shows it once: on the page that answers the
 form that created the client, and on the page that answers "rotate secret". It never goes
@@ -151,7 +151,8 @@ class ClientAdmin(TenantScopedAdmin):
     def get_changeform_initial_data(self, request):
         initial = {"client_type": Client.CLIENT_CONFIDENTIAL, **super().get_changeform_initial_data(request)}
         if not is_operator(request.user):
-            initial.setdefault("user", request.user.pk)  # tokens of the client act for its owner (§5)
+            # tokens of the client act for its owner (docs/clients-and-grants.md)
+            initial.setdefault("user", request.user.pk)
         return initial
 
     def get_deleted_objects(self, objs, request):

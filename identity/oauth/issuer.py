@@ -1,4 +1,4 @@
-"""The issuer of a tenant (SPEC §3): ``https://<host>[:port]/t/<domain>``, or without the
+"""The issuer of a tenant (docs/architecture.md): ``https://<host>[:port]/t/<domain>``, or without the
 ``/t/<domain>`` part for the super tenant. Host and port come from ``[server]``, or from the
 request when it came through a trusted proxy (``X-Forwarded-Proto`` / ``X-Forwarded-Host``)."""
 

@@ -1,5 +1,5 @@
 """Token lifetimes: the client's own, else ``[oauth] access_token_validity`` /
-``refresh_token_validity`` (SPEC §5, §7)."""
+``refresh_token_validity`` (docs/clients-and-grants.md, docs/deployment-toml.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Introspection scripts (SPEC §6.7), the Python form of Janssen's IntrospectionType.
+"""Introspection scripts (docs/scripts.md), the Python form of Janssen's IntrospectionType.
 
 An operator lists callables in deployment.toml::
 

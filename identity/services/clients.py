@@ -1,4 +1,4 @@
-"""Register OAuth clients (SPEC §5, §9 ``createclient``), all or nothing."""
+"""Register OAuth clients (docs/clients-and-grants.md, docs/commands.md ``createclient``), all or nothing."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Data and requests shared by the introspection endpoint's tests (SPEC §6).
+"""Data and requests shared by the introspection endpoint's tests (docs/introspection.md).
 
-The world is the demo data of §2.1 (tenants ``carbon.super`` and ``foo.com``, each with
+The world is the demo data (docs/quickstart.md: tenants ``carbon.super`` and ``foo.com``, each with
 ``admin``/``admin`` and the WSO2 document's client), plus users holding narrower permissions.
 Tokens are rows made with a known raw value: only their digest is stored, as the token endpoint
 stores them.
@@ -27,7 +27,7 @@ SUPER = settings.DEPLOYMENT.tenant.super_tenant_domain
 FOO = "foo.com"
 LOGIN = "/permission/admin/login"
 
-# The endpoint of each tenant (§3): the super tenant's at the root.
+# The endpoint of each tenant (docs/architecture.md): the super tenant's at the root.
 ENDPOINT = {SUPER: "/oauth2/introspect", FOO: "/t/foo.com/oauth2/introspect"}
 TOKEN_ENDPOINT = {SUPER: "/oauth2/token", FOO: "/t/foo.com/oauth2/token"}
 

@@ -23,7 +23,7 @@ from tests.support.oauth import ALICE, REDIRECT_URI
 
 
 def introspection_world() -> SimpleNamespace:
-    """Create the demo data of §2.1 and a few users with narrower permissions, in both tenants."""
+    """Create the demo data and a few users with narrower permissions, in both tenants."""
     bootstrap()
     tenants = {domain: Tenant.objects.get(domain=domain) for domain in (SUPER, FOO)}
     clients = {
