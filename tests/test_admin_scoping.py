@@ -22,10 +22,11 @@ from django.utils import timezone
 from identity import permissions
 from identity.models import AccessToken, Client, Grant, IDToken, RefreshToken, Role, SigningKey, User
 from identity.models.tokens import token_checksum
-from identity.provisioning import create_tenant, create_user
+from identity.provisioning import create_user
 from identity.services.clients import ClientSpec, create_client
 from tenants.models import Tenant
 from tests.support.auth import basic
+from tests.support.worlds import tenants_with_admins
 
 pytestmark = pytest.mark.django_db
 
@@ -91,10 +92,7 @@ def make_tenant_rows(tenant: Tenant) -> dict:
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        tenants = {
-            domain: create_tenant(domain, admin_username="admin", admin_password="admin")
-            for domain in (SUPER, FOO, BAR)
-        }
+        tenants = tenants_with_admins(SUPER, FOO, BAR)
         rows = {domain: make_tenant_rows(tenants[domain]) for domain in (FOO, BAR)}
         operator = User.objects.for_tenant(tenants[SUPER]).get(username="admin")
         return SimpleNamespace(tenants=tenants, rows=rows, operator=operator)

@@ -22,6 +22,13 @@ from tests.support.introspection import FOO, LOGIN, SUPER
 from tests.support.oauth import ALICE, REDIRECT_URI
 
 
+def tenants_with_admins(*domains: str) -> dict[str, Tenant]:
+    """Create the tenants ``domains`` (none of them the demo data), each with ``admin``/``admin``."""
+    return {
+        domain: create_tenant(domain, admin_username="admin", admin_password="admin") for domain in domains
+    }
+
+
 def introspection_world() -> SimpleNamespace:
     """Create the demo data and a few users with narrower permissions, in both tenants."""
     bootstrap()
