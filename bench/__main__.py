@@ -15,7 +15,6 @@ import dataclasses
 import os
 import shutil
 import sys
-import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
@@ -24,7 +23,7 @@ from bench import data, lag, report
 from bench.cpu import CpuMeter
 from bench.load import Measurement, require_wrk, run_wrk
 from bench.modes import INTROSPECT_PATH, MODES, Mode
-from bench.server import BareServer, Server, bench_database
+from bench.server import BareServer, Server, fresh_server
 from deployment import REPO_ROOT
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -160,10 +159,8 @@ def main(argv: list[str]) -> int:
         return flood.main(argv[1:])
     args = parse_args(argv)
     require_wrk()
-    folder = Path(tempfile.mkdtemp(prefix="identity-bench-"))
-    database = bench_database(args.database_url)
-    database.create()
-    server = Server(folder, database)
+    server = fresh_server(args.database_url, "identity-bench-")
+    folder, database = server.folder, server.database
     (folder / "bare").mkdir()
     bare = BareServer(folder / "bare", database)
     runs: list[report.Run] = []
@@ -207,7 +204,7 @@ def main(argv: list[str]) -> int:
         if finished and not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
         else:
-            say(f"bench: kept {folder} (deployment.toml, server.log)")
+            say(f"bench: kept {folder} (deployment.toml, deployment.log)")
     rows = report.summarize(runs)
     checks = report.targets(rows)
     settings = {

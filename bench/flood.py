@@ -17,7 +17,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -27,7 +26,7 @@ from urllib.parse import urlencode
 
 from bench import data
 from bench.modes import INTROSPECT_PATH, MODES
-from bench.server import Server, bench_database
+from bench.server import Server, fresh_server
 from deployment import REPO_ROOT
 from tests.support.auth import basic
 from tests.support.polling import wait_for
@@ -180,10 +179,8 @@ def main(argv: list[str]) -> int:
         default=os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
     )
     args = parser.parse_args(argv)
-    folder = Path(tempfile.mkdtemp(prefix="identity-flood-"))
-    database = bench_database(args.database_url)
-    database.create()
-    server = FloodServer(folder, database)
+    server = fresh_server(args.database_url, "identity-flood-", FloodServer)
+    folder, database = server.folder, server.database
     try:
         callers = data.create_callers(server)
         data.load_tokens(server, callers, 0, 1)

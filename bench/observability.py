@@ -26,7 +26,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from bench.__main__ import DEFAULT_ADMIN_URL, check_answers
 from bench.cpu import CpuMeter
 from bench.load import Measurement, require_wrk, run_wrk
 from bench.modes import INTROSPECT_PATH, MODES
-from bench.server import Server, bench_database
+from bench.server import Server, fresh_server
 from deployment import REPO_ROOT
 
 IN_PROCESS_MARKER = "IN_PROCESS_RESULT "
@@ -177,10 +176,8 @@ def main(argv: list[str]) -> int:
         return 0
     args = parse_args(argv)
     require_wrk()
-    folder = Path(tempfile.mkdtemp(prefix="identity-bench-obs-"))
-    database = bench_database(args.database_url)
-    database.create()
-    server = Server(folder, database)
+    server = fresh_server(args.database_url, "identity-bench-obs-")
+    folder, database = server.folder, server.database
     runs: dict[bool, list[Measurement]] = {True: [], False: []}
     try:
         callers = data.create_callers(server)

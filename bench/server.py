@@ -10,6 +10,7 @@ the ratio alike, and the figures would measure OpenSSL rather than the endpoint.
 from __future__ import annotations
 
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -23,6 +24,14 @@ BENCH_ENV = {"DJANGO_SETTINGS_MODULE": "bench.settings", "IDENTITY_BENCH": "1"}
 def bench_database(admin_url: str) -> Database:
     """A fresh PostgreSQL database for one benchmark run, on the server ``admin_url`` names."""
     return Database(admin_url, prefix="identity_bench")
+
+
+def fresh_server(database_url: str, prefix: str, server_class: type[Server] | None = None) -> Server:
+    """Return a server (not started) in a new work folder, on a new benchmark database (created;
+    the caller drops it)."""
+    database = bench_database(database_url)
+    database.create()
+    return (server_class or Server)(Path(tempfile.mkdtemp(prefix=prefix)), database)
 
 
 class Server(RunningServer):
