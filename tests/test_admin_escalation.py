@@ -16,7 +16,7 @@ from django.contrib import admin
 from identity.models import Client, Role, User
 from identity.provisioning import create_admin, create_user
 from tenants.admin_scoping import secret_fields
-from tests.support.worlds import tenants_with_admins
+from tests.support.worlds import fresh, tenants_with_admins
 from tests.test_admin_scoping import make_tenant_rows
 
 pytestmark = pytest.mark.django_db
@@ -68,10 +68,6 @@ def signed_in(client, world):
         return client
 
     return sign_in
-
-
-def fresh(user: User) -> User:
-    return User.objects.all_tenants().get(pk=user.pk)
 
 
 def set_password(client, user: User):

@@ -39,7 +39,7 @@ from tests.support.introspection import (
     make_refresh_token,
     make_token,
 )
-from tests.support.worlds import introspection_world
+from tests.support.worlds import fresh, introspection_world
 
 pytestmark = pytest.mark.django_db
 
@@ -127,12 +127,6 @@ def hashes():
         mock.patch.object(secret_hasher, "encode", autospec=True, side_effect=secret_hasher.encode) as secret,
     ):
         yield SimpleNamespace(password=password, secret=secret)
-
-
-def fresh(row):
-    """Return a copy of a module-level row to change: the shared one must outlive the test."""
-    objects = type(row).objects
-    return getattr(objects, "all_tenants", objects.all)().get(pk=row.pk)
 
 
 def introspect(client, auth, token, path=ENDPOINT[SUPER], **params):

@@ -22,6 +22,13 @@ from tests.support.introspection import FOO, LOGIN, SUPER
 from tests.support.oauth import ALICE, REDIRECT_URI
 
 
+def fresh(row):
+    """Return a new copy of ``row`` from the database, whatever its tenant: one to change while
+    the module's shared row outlives the test, or to see what the test changed."""
+    objects = type(row).objects
+    return getattr(objects, "all_tenants", objects.all)().get(pk=row.pk)
+
+
 def tenants_with_admins(*domains: str) -> dict[str, Tenant]:
     """Create the tenants ``domains`` (none of them the demo data), each with ``admin``/``admin``."""
     return {
