@@ -215,10 +215,8 @@ class TestCreateClientRefuses:
 def cli(tmp_path_factory):
     """A migrated, bootstrapped deployment (demo data) to run manage.py against, as an operator does."""
     deployment = RunningServer(tmp_path_factory.mktemp("cli"), "[demo]\nenabled = true\n")
-    deployment.database.create()
     try:
-        deployment.manage("migrate", "--noinput", "-v0")
-        deployment.manage("bootstrap")
+        deployment.prepare()
         yield deployment
     finally:
         deployment.database.drop()

@@ -10,13 +10,17 @@ workers can each start servers side by side.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -74,10 +78,19 @@ class Database:
         parts = urlsplit(self.admin_url)
         return psycopg.connect(urlunsplit((parts.scheme, parts.netloc, "/postgres", "", "")), autocommit=True)
 
-    def create(self) -> None:
+    def sqlite_file(self, folder: Path) -> Path:
+        """The SQLite database of a server in ``folder`` (``url`` of ``toml()``)."""
+        return folder / "var" / "identity.sqlite3"
+
+    def create(self, folder: Path | None = None, *, template: Template | None = None) -> None:
+        """Create the database of the server in ``folder``: empty, or a copy of ``template``."""
         if self.url:
+            copy = f' TEMPLATE "{template.database.name}"' if template else ""
             with self._admin() as conn:
-                conn.execute(f'CREATE DATABASE "{self.name}"')
+                conn.execute(f'CREATE DATABASE "{self.name}"{copy}')
+        elif template is not None and folder is not None:
+            self.sqlite_file(folder).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(template.database.sqlite_file(template.folder), self.sqlite_file(folder))
 
     def drop(self) -> None:
         if self.url:
@@ -174,9 +187,12 @@ class RunningServer:
         )  # fmt: skip
 
     def prepare(self) -> None:
-        """Create, migrate and bootstrap this server's own database."""
-        self.database.create()
-        self.manage("migrate", "--noinput", "-v0")
+        """Create this server's own database, migrated, and bootstrap it.
+
+        The database is a copy of one migrated once per test process (``migrate`` is the
+        costliest step of a start, and its outcome the same for every server).
+        """
+        self.database.create(self.folder, template=_migrated(self.database.admin_url))
         self.manage("bootstrap")
 
     def start(self) -> RunningServer:
@@ -244,3 +260,28 @@ class RunningServer:
             self.process = None
         if self.owns_database:
             self.database.drop()
+
+
+@dataclass(frozen=True)
+class Template:
+    """A migrated, empty database, and the folder of the deployment that migrated it."""
+
+    database: Database
+    folder: Path
+
+
+_templates: dict[str, Template] = {}  # admin URL ("" for SQLite) -> this process's template
+
+
+def _migrated(admin_url: str) -> Template:
+    """Return this process's template on the server ``admin_url`` names (SQLite when empty),
+    migrated on first use and removed when the process exits."""
+    if admin_url not in _templates:
+        folder = Path(tempfile.mkdtemp(prefix="identity-template-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        database = Database(admin_url, prefix="identity_template")
+        database.create()
+        atexit.register(database.drop)
+        RunningServer(folder, database=database).manage("migrate", "--noinput", "-v0")
+        _templates[admin_url] = Template(database, folder)
+    return _templates[admin_url]
