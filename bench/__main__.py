@@ -16,18 +16,16 @@ import os
 import re
 import shutil
 import sys
-import tempfile
 import time
 import urllib.request
 from importlib import metadata
 from pathlib import Path
-from urllib.parse import urlencode
 
 from bench import data, lag, report
 from bench.cpu import CpuMeter
 from bench.load import Measurement, require_wrk, run_wrk
 from bench.modes import INTROSPECT_PATH, MODES, Mode
-from bench.server import BareServer, Database, Server
+from bench.server import BareServer, Server, fresh_server
 from deployment import REPO_ROOT
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -93,14 +91,17 @@ def answer_misses(server: Server) -> float:
 
 def check_answers(server: Server, bare: BareServer | None, mode: Mode, callers: data.Callers) -> None:
     """One request each before timing: the figures must be of correct answers."""
-    body = urlencode({"token": data.raw_token(0)}).encode()
+    form = {"token": data.raw_token(0)}
     if bare is not None:
-        status, answer = bare.post(INTROSPECT_PATH, body)
-        if status != 200 or answer != {"active": False}:
-            raise RuntimeError(f"bare view answered {status} {answer}; see {bare.log_path}")
-    status, answer = server.post(INTROSPECT_PATH, body, mode.authorization(callers))
-    if status != 200 or not answer.get("active") or answer.get("client_id") != callers.client_id:
-        raise RuntimeError(f"{mode.name}: introspection answered {status} {answer}; see {server.log_path}")
+        response = bare.post(INTROSPECT_PATH, data=form)
+        if response.status_code != 200 or response.json() != {"active": False}:
+            answered = f"{response.status_code} {response.text}"
+            raise RuntimeError(f"bare view answered {answered}; see {bare.log_path}")
+    response = server.post(INTROSPECT_PATH, data=form, headers={"Authorization": mode.authorization(callers)})
+    answer = response.json() if response.status_code == 200 else {}
+    if not answer.get("active") or answer.get("client_id") != callers.client_id:
+        answered = f"{response.status_code} {response.text}"
+        raise RuntimeError(f"{mode.name}: introspection answered {answered}; see {server.log_path}")
 
 
 def measure_mode(
@@ -177,10 +178,8 @@ def main(argv: list[str]) -> int:
         return flood.main(argv[1:])
     args = parse_args(argv)
     require_wrk()
-    folder = Path(tempfile.mkdtemp(prefix="identity-bench-"))
-    database = Database(args.database_url)
-    database.create()
-    server = Server(folder, database)
+    server = fresh_server(args.database_url, "identity-bench-")
+    folder, database = server.folder, server.database
     (folder / "bare").mkdir()
     bare = BareServer(folder / "bare", database)
     runs: list[report.Run] = []
@@ -224,7 +223,7 @@ def main(argv: list[str]) -> int:
         if finished and not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
         else:
-            say(f"bench: kept {folder} (deployment.toml, server.log)")
+            say(f"bench: kept {folder} (deployment.toml, deployment.log)")
     rows = report.summarize(runs)
     checks = report.targets(rows)
     settings = {

@@ -26,7 +26,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from bench.__main__ import DEFAULT_ADMIN_URL, WARM_UP_MAX_RUNS, answer_misses, c
 from bench.cpu import CpuMeter
 from bench.load import Measurement, require_wrk, run_wrk
 from bench.modes import INTROSPECT_PATH, MODES
-from bench.server import Database, Server
+from bench.server import Server, fresh_server
 from deployment import REPO_ROOT
 
 IN_PROCESS_MARKER = "IN_PROCESS_RESULT "
@@ -201,10 +200,8 @@ def main(argv: list[str]) -> int:
         return 0
     args = parse_args(argv)
     require_wrk()
-    folder = Path(tempfile.mkdtemp(prefix="identity-bench-obs-"))
-    database = Database(args.database_url)
-    database.create()
-    server = Server(folder, database)
+    server = fresh_server(args.database_url, "identity-bench-obs-")
+    folder, database = server.folder, server.database
     runs: dict[bool, list[Measurement]] = {True: [], False: []}
     try:
         callers = data.create_callers(server)
