@@ -25,18 +25,16 @@ from tests import script_hooks
 from tests.support.auth import basic_auth, bearer_auth
 from tests.support.jwt import (
     ACCESS_TOKEN_TYP,
-    DEMO,
     RESPONSE_TYP,
     SUPER,
     introspect,
-    issue,
     issuer_of,
     json_of,
     jwt_client,
     revoke,
-    stored,
     verify,
 )
+from tests.support.oauth import DEMO, issue, stored
 
 pytestmark = pytest.mark.django_db
 

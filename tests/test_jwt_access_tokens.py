@@ -26,17 +26,15 @@ from tenants.models import Tenant
 from tests.support.auth import basic_auth
 from tests.support.jwt import (
     ACCESS_TOKEN_TYP,
-    DEMO,
     SUPER,
     introspect,
-    issue,
     issuer_of,
     json_of,
     jwt_client,
     revoke,
-    stored,
     verify,
 )
+from tests.support.oauth import DEMO, issue, stored
 
 pytestmark = pytest.mark.django_db
 

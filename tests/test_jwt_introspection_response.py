@@ -20,18 +20,17 @@ from introspection.negotiation import JSON, JWT, preferred, wants_jwt
 from tenants.models import Tenant
 from tests.support.auth import basic_auth, bearer_auth
 from tests.support.jwt import (
-    DEMO,
     JWT_CONTENT_TYPE,
     RESPONSE_TYP,
     SUPER,
     introspect,
-    issue,
     issuer_of,
     json_of,
     jwt_client,
     revoke,
     verify,
 )
+from tests.support.oauth import DEMO, issue
 
 pytestmark = pytest.mark.django_db
 

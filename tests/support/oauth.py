@@ -25,6 +25,11 @@ TOKEN_PATHS = {"carbon.super": "/oauth2/token", "foo.com": "/t/foo.com/oauth2/to
 REVOKE_PATHS = {"carbon.super": "/oauth2/revoke", "foo.com": "/t/foo.com/oauth2/revoke"}
 
 
+def prefix(domain: str) -> str:
+    """The path prefix of ``domain``: none for the super tenant (docs/architecture.md)."""
+    return "" if domain == "carbon.super" else f"/t/{domain}"
+
+
 def token_request(client, path: str, data: dict, credentials: tuple[str, str] | None = None):
     """POST ``data`` to ``path``, authenticating with HTTP Basic when ``credentials`` are given."""
     return client.post(path, data, secure=True, headers=basic_auth(*credentials) if credentials else {})
@@ -32,7 +37,7 @@ def token_request(client, path: str, data: dict, credentials: tuple[str, str] | 
 
 def issue(client, tenant: str, data: dict, credentials: tuple[str, str] = DEMO) -> dict:
     """Return the body of a successful token response at ``tenant``'s endpoint."""
-    response = token_request(client, TOKEN_PATHS[tenant], data, credentials)
+    response = token_request(client, f"{prefix(tenant)}/oauth2/token", data, credentials)
     assert response.status_code == 200, response.content
     return json.loads(response.content)
 
