@@ -16,8 +16,7 @@ from jwcrypto import jwk, jws
 
 from identity.services.clients import ClientSpec, create_client
 from tenants.models import Tenant
-from tests.support.auth import basic_auth
-from tests.support.oauth import DEMO, prefix
+from tests.support.oauth import prefix
 
 SUPER = "carbon.super"
 ACCESS_TOKEN_TYP = "at+jwt"  # RFC 9068 §2.1
@@ -41,16 +40,6 @@ def jwt_client(tenant: Tenant, client_id: str, **spec) -> tuple[str, str]:
     spec.setdefault("token_format", "jwt")
     created, secret = create_client(tenant, ClientSpec(name=client_id, client_id=client_id, **spec))
     return created.client_id, secret
-
-
-def revoke(client, domain: str, token: str, credentials: tuple[str, str] = DEMO, **extra):
-    """POST ``token`` to ``domain``'s revocation endpoint (RFC 7009 §2.1)."""
-    return client.post(
-        f"{prefix(domain)}/oauth2/revoke",
-        {"token": token, **extra},
-        secure=True,
-        headers=basic_auth(*credentials),
-    )
 
 
 def introspect(client, domain: str, data: dict, headers: dict, method: str = "POST"):
