@@ -25,18 +25,15 @@ from tests import script_hooks
 from tests.support.auth import basic_auth, bearer_auth
 from tests.support.jwt import (
     ACCESS_TOKEN_TYP,
-    DEMO,
     RESPONSE_TYP,
     SUPER,
     introspect,
-    issue,
     issuer_of,
     json_of,
     jwt_client,
-    revoke,
-    stored,
     verify,
 )
+from tests.support.oauth import DEMO, issue, revoke, stored
 
 pytestmark = pytest.mark.django_db
 
@@ -341,7 +338,7 @@ class TestInactiveTokens:
             token = "no-such-token"
         elif case == "revoked":
             token = app_token(client)
-            assert revoke(client, "foo.com", token, ("bound", secret("bound"))).status_code == 200
+            assert revoke(client, token, ("bound", secret("bound"))).status_code == 200
         else:
             token = issue(client, SUPER, {"grant_type": "client_credentials"}, DEMO)["access_token"]
         assert introspected(client, token) == {"active": False}

@@ -18,7 +18,8 @@ import subprocess
 import pytest
 from jwcrypto import jwk, jws
 
-from tests.support.jwt import DEMO, RESPONSE_TYP, no_nulls
+from tests.support.jwt import RESPONSE_TYP, no_nulls
+from tests.support.oauth import DEMO
 
 pytestmark = pytest.mark.blackbox
 

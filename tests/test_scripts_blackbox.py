@@ -12,7 +12,7 @@ import pytest
 
 from deployment import REPO_ROOT
 from tests.support.auth import basic_auth
-from tests.support.jwt import DEMO
+from tests.support.oauth import DEMO
 from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.blackbox

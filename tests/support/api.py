@@ -12,7 +12,7 @@ import json
 
 from identity.api.permissions import API_SCOPES
 from tests.support.auth import basic_auth
-from tests.support.jwt import prefix
+from tests.support.oauth import prefix
 
 MGMT_SECRET = "mgmt-secret-0123456789abcdef"
 VIEW_APPS = "/permission/admin/manage/identity/applicationmgt/view"

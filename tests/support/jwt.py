@@ -14,14 +14,10 @@ from dataclasses import dataclass
 from django.conf import settings
 from jwcrypto import jwk, jws
 
-from identity.bootstrap import DEMO_CLIENT
-from identity.models import AccessToken
-from identity.models.tokens import token_checksum
 from identity.services.clients import ClientSpec, create_client
 from tenants.models import Tenant
-from tests.support.auth import basic_auth
+from tests.support.oauth import prefix
 
-DEMO = (DEMO_CLIENT.client_id, DEMO_CLIENT.client_secret)
 SUPER = "carbon.super"
 ACCESS_TOKEN_TYP = "at+jwt"  # RFC 9068 §2.1
 RESPONSE_TYP = "token-introspection+jwt"  # RFC 9701 §5
@@ -32,11 +28,6 @@ def origin() -> str:
     """``https://host:port`` of the [server] the tests run with (the repository's file)."""
     server = settings.DEPLOYMENT.server
     return f"https://{server.hostname}:{server.port}"
-
-
-def prefix(domain: str) -> str:
-    """The path prefix of ``domain``: none for the super tenant (docs/architecture.md)."""
-    return "" if domain == SUPER else f"/t/{domain}"
 
 
 def issuer_of(domain: str) -> str:
@@ -51,25 +42,6 @@ def jwt_client(tenant: Tenant, client_id: str, **spec) -> tuple[str, str]:
     return created.client_id, secret
 
 
-def issue(client, domain: str, data: dict, credentials: tuple[str, str] = DEMO) -> dict:
-    """Return the body of a successful token response of ``domain``'s token endpoint."""
-    response = client.post(
-        f"{prefix(domain)}/oauth2/token", data, secure=True, headers=basic_auth(*credentials)
-    )
-    assert response.status_code == 200, response.content
-    return json.loads(response.content)
-
-
-def revoke(client, domain: str, token: str, credentials: tuple[str, str] = DEMO, **extra):
-    """POST ``token`` to ``domain``'s revocation endpoint (RFC 7009 §2.1)."""
-    return client.post(
-        f"{prefix(domain)}/oauth2/revoke",
-        {"token": token, **extra},
-        secure=True,
-        headers=basic_auth(*credentials),
-    )
-
-
 def introspect(client, domain: str, data: dict, headers: dict, method: str = "POST"):
     """Call ``domain``'s introspection endpoint with form (POST) or query (GET) ``data``."""
     call = client.post if method == "POST" else client.get
@@ -81,11 +53,6 @@ def json_of(response) -> dict:
     (docs/introspection.md#responses)."""
     assert response["Content-Type"] == "application/json", response.content
     return json.loads(response.content)
-
-
-def stored(access_token: str) -> AccessToken:
-    """Return the row recorded for ``access_token`` (whatever its tenant)."""
-    return AccessToken.objects.all_tenants().get(token_checksum=token_checksum(access_token))
 
 
 def fetch_jwks(client, domain: str) -> jwk.JWKSet:

@@ -22,7 +22,11 @@ DEMO = (DEMO_CLIENT.client_id, DEMO_CLIENT.client_secret)
 ALICE = ("alice", "alice-pw")  # a user of foo.com
 REDIRECT_URI = "https://app.example/callback"
 TOKEN_PATHS = {"carbon.super": "/oauth2/token", "foo.com": "/t/foo.com/oauth2/token"}
-REVOKE_PATHS = {"carbon.super": "/oauth2/revoke", "foo.com": "/t/foo.com/oauth2/revoke"}
+
+
+def prefix(domain: str) -> str:
+    """The path prefix of ``domain``: none for the super tenant (docs/architecture.md)."""
+    return "" if domain == "carbon.super" else f"/t/{domain}"
 
 
 def token_request(client, path: str, data: dict, credentials: tuple[str, str] | None = None):
@@ -32,7 +36,7 @@ def token_request(client, path: str, data: dict, credentials: tuple[str, str] | 
 
 def issue(client, tenant: str, data: dict, credentials: tuple[str, str] = DEMO) -> dict:
     """Return the body of a successful token response at ``tenant``'s endpoint."""
-    response = token_request(client, TOKEN_PATHS[tenant], data, credentials)
+    response = token_request(client, f"{prefix(tenant)}/oauth2/token", data, credentials)
     assert response.status_code == 200, response.content
     return json.loads(response.content)
 
@@ -51,7 +55,7 @@ def refresh_grant(client, refresh_token: str, tenant: str = "foo.com", **extra):
 
 def revoke(client, token: str, credentials: tuple[str, str] | None = DEMO, tenant: str = "foo.com", **extra):
     """POST ``token`` to ``tenant``'s revocation endpoint (RFC 7009 §2.1)."""
-    return token_request(client, REVOKE_PATHS[tenant], {"token": token, **extra}, credentials)
+    return token_request(client, f"{prefix(tenant)}/oauth2/revoke", {"token": token, **extra}, credentials)
 
 
 def stored(access_token: str) -> AccessToken:
