@@ -32,16 +32,18 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from identity import metrics
+from identity import audit, metrics
 from identity.conf import get_deployment
 from identity.deployment import ThrottleConfig
 from identity.errors import ApiError
 from identity.models.throttle import ThrottleCounter
+from identity.usernames import resolve_login
 
 logger = logging.getLogger(__name__)
 
 PURGE_PROBABILITY = 0.01  # share of failures that also delete the expired rows
 REDIS_PREFIX = "identity:throttle:"
+AUDITED_NAME = 150  # a typed name is the caller's input: keep the audit line bounded
 
 
 class Throttled(ApiError):
@@ -64,6 +66,14 @@ class Throttled(ApiError):
 def user_identity(tenant_domain: str, username: str) -> str:
     """Return the throttling identity of a user."""
     return f"user\0{tenant_domain.lower()}\0{username}"
+
+
+def login_identity(login: str, default_tenant=None) -> str:
+    """Return the throttling identity of a sign-in name (``alice``, ``alice@foo.com``), resolved
+    as the authentication backend reads it: a bare name is ``default_tenant``'s (else the super
+    tenant's); a name whose tenant is unknown or inactive counts under no tenant."""
+    resolved = resolve_login(login, default_tenant=default_tenant)
+    return user_identity(*(resolved[0].domain, resolved[1]) if resolved else ("", login))
 
 
 def client_identity(tenant_domain: str, client_id: str) -> str:
@@ -163,8 +173,26 @@ def check(request, *identities: str) -> Attempt:
     if waits:
         for name in waits:
             metrics.THROTTLED.labels(name).inc()
-        raise Throttled(retry_after=max(1, math.ceil(max(waits.values()))))
+        retry_after = max(1, math.ceil(max(waits.values())))
+        audit.record(
+            "auth.throttled",
+            limits=sorted(waits),
+            identities=[_audited(identity) for identity in identities],
+            address=attempt.address,
+            path=request.path,
+            retry_after=retry_after,
+        )
+        raise Throttled(retry_after=retry_after)
     return attempt
+
+
+def _audited(identity: str) -> dict[str, str]:
+    """Return how the audit trail names an identity: a Bearer token by its kind alone."""
+    kind, _, rest = identity.partition("\0")
+    if kind == "bearer":
+        return {"kind": kind}
+    tenant, _, name = rest.partition("\0")
+    return {"kind": kind, "tenant": tenant, "identity": name[:AUDITED_NAME]}
 
 
 def failed(request, *identities: str) -> None:

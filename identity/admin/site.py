@@ -10,7 +10,6 @@ from django.http import Http404
 
 from identity import throttle
 from identity.errors import error_response
-from identity.usernames import resolve_login
 
 admin.site.site_header = "Identity Server"
 admin.site.site_title = "Identity Server"
@@ -40,7 +39,8 @@ def _throttled_login(login):
         if request.method != "POST" or not request.POST.get("username"):
             return login(request, extra_context)
         try:
-            attempt = throttle.check(request, _user_identity(request))
+            # A bare name is the super tenant's, as the backend reads it.
+            attempt = throttle.check(request, throttle.login_identity(request.POST["username"]))
         except throttle.Throttled as exc:
             return error_response(exc)
         response = login(request, extra_context)
@@ -51,12 +51,6 @@ def _throttled_login(login):
         return response
 
     return view
-
-
-def _user_identity(request) -> str:
-    login = request.POST["username"]
-    resolved = resolve_login(login)  # a bare name is the super tenant's, as the backend reads it
-    return throttle.user_identity(*(resolved[0].domain, resolved[1]) if resolved else ("", login))
 
 
 admin.site.login = _throttled_login(admin.site.login)
