@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.admin.utils import get_fields_from_path
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
@@ -252,12 +253,29 @@ class TenantScopedAdmin(admin.ModelAdmin):
         return readonly
 
     def save_model(self, request, obj, form, change):
+        self.confine(request, obj, change)
+        super().save_model(request, obj, form, change)
+
+    def confine(self, request, obj, change: bool) -> None:
+        """Give a new row the admin's tenant; refuse a change to a row of another tenant."""
         tenant = admin_tenant(request)
         if tenant is not None:
             if change and obj.tenant_id != tenant.pk:
                 raise PermissionDenied
             obj.tenant = tenant
-        super().save_model(request, obj, form, change)
+
+    def log_deletions(self, request, queryset):
+        """Log each deleted row with its own saved entry, as a single deletion is logged.
+
+        Django bulk-creates the entries of "delete selected", which sends no ``post_save``: the
+        audit trail (identity/audit_events.py) would not hear those deletions.
+        """
+        return [
+            LogEntry.objects.log_actions(
+                user_id=request.user.pk, queryset=[obj], action_flag=DELETION, single_object=True
+            )
+            for obj in queryset
+        ]
 
     # -- permissions: the row's tenant, on top of the user's admin rights
     def _may_touch(self, request, obj) -> bool:
