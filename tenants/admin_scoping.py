@@ -15,13 +15,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.contrib.admin.models import DELETION, LogEntry
 from django.contrib.admin.utils import get_fields_from_path
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
 from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404
 
+from tenants.admin_writes import WriteSafeAdmin
 from tenants.managers import TenantScopedManagerMixin
 from tenants.models import Tenant
 
@@ -130,7 +130,7 @@ class TenantScopedForm(forms.ModelForm):
                 self._update_errors(error)
 
 
-class TenantScopedAdmin(admin.ModelAdmin):
+class TenantScopedAdmin(WriteSafeAdmin):
     """A model admin for tenant-owned rows, confined to the signed-in admin's tenant.
 
     Operators also get a tenant column, filter and form field; tenant admins never choose a
@@ -263,19 +263,6 @@ class TenantScopedAdmin(admin.ModelAdmin):
             if change and obj.tenant_id != tenant.pk:
                 raise PermissionDenied
             obj.tenant = tenant
-
-    def log_deletions(self, request, queryset):
-        """Log each deleted row with its own saved entry, as a single deletion is logged.
-
-        Django bulk-creates the entries of "delete selected", which sends no ``post_save``: the
-        audit trail (identity/audit_events.py) would not hear those deletions.
-        """
-        return [
-            LogEntry.objects.log_actions(
-                user_id=request.user.pk, queryset=[obj], action_flag=DELETION, single_object=True
-            )
-            for obj in queryset
-        ]
 
     # -- permissions: the row's tenant, on top of the user's admin rights
     def _may_touch(self, request, obj) -> bool:
