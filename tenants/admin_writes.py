@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.admin.models import DELETION, LogEntry
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
 
@@ -18,13 +19,14 @@ class WriteSafeAdmin(admin.ModelAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except IntegrityError:
+        except (IntegrityError, ValidationError):
             if request.method != "POST":
                 raise
-            # The view's transaction has rolled back. The row this save collided with is
-            # committed (PostgreSQL raises only once the other transaction commits; SQLite
-            # serializes writers), so validating the form again names the conflict. A second
-            # failure is no such race: it propagates.
+            # The save was refused after the form was valid: the database's unique constraint,
+            # or a service that met it (identity/services/uniqueness.py). The view's transaction
+            # has rolled back; the row this save collided with is committed (PostgreSQL raises
+            # only once the other transaction commits; SQLite serializes writers), so validating
+            # the form again names the conflict. A second failure is no such race: it propagates.
             return super().changeform_view(request, object_id, form_url, extra_context)
 
     def log_deletions(self, request, queryset):

@@ -13,6 +13,7 @@ from identity.conf import get_deployment
 from identity.models import Client, User
 from identity.provisioning import ADMIN_ROLE
 from identity.services.tokens import revoke_client_tokens_quietly
+from identity.services.uniqueness import claiming
 from tenants.models import Tenant
 
 
@@ -65,10 +66,6 @@ def register_client(client: Client, *, actor: str, secret: str = "") -> str:
     """Save the new ``client`` (built from a spec, or by the admin's form) with ``secret`` or a
     generated one; return the secret in clear (shown once, stored hashed), '' for a public client."""
     tenant = client.tenant
-    if Client.objects.for_tenant(tenant).filter(client_id=client.client_id).exists():
-        raise ValidationError(
-            {"client_id": f"client id '{client.client_id}' already exists in tenant {tenant.domain}"}
-        )
     known_scripts = {script.name for script in get_deployment().oauth.introspect.script}
     unknown = sorted(set(client.introspection_scripts or ()) - known_scripts)
     if unknown:
@@ -76,8 +73,11 @@ def register_client(client: Client, *, actor: str, secret: str = "") -> str:
     public = client.client_type == Client.CLIENT_PUBLIC
     secret = "" if public else (secret or generate_client_secret())
     client.client_secret = secret
-    client.full_clean(exclude=["client_secret"])
-    client.save()  # the toolkit's ClientSecretField hashes the secret on save
+    taken = Client.objects.for_tenant(tenant).filter(client_id=client.client_id).exists
+    error = {"client_id": f"client id '{client.client_id}' already exists in tenant {tenant.domain}"}
+    with claiming(taken, error):
+        client.full_clean(exclude=["client_secret"])
+        client.save()  # the toolkit's ClientSecretField hashes the secret on save
     audit.record("client.created", actor=actor, tenant=tenant.domain, client_id=client.client_id)
     return secret
 

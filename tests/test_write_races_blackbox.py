@@ -1,6 +1,7 @@
-"""Concurrent admin edits against two real instances (two gunicorn workers each) on one database,
-SQLite or, with TEST_DATABASE_URL, PostgreSQL: no 5xx, and what every worker answers afterwards
-is the last write (the change bus announced it), not a state some cache kept.
+"""Concurrent writes through the admin and the management API, against two real instances (two
+gunicorn workers each) on one database, SQLite or, with TEST_DATABASE_URL, PostgreSQL: no 5xx,
+and what every worker answers afterwards is the last write (the change bus announced it), not a
+state some cache kept.
 
 Django's admin has no optimistic locking: of two edits of one row, the last to commit wins
 (docs/security.md#races).
@@ -22,6 +23,7 @@ VIEW = "/permission/admin/manage/identity/applicationmgt/view"
 CAROL = ("carol", "carol-password")
 THREADS = 8  # half through each instance
 EDITS = 3  # per thread
+ROUNDS = 6  # races of the API's creations, each on a new name
 SETTLE = 1.0  # seconds every worker has to agree with the database
 
 
@@ -91,9 +93,10 @@ def every_worker_answers(instances, expected: int) -> bool:
         time.sleep(0.02)
 
 
-def race(instances, attempt) -> list[requests.Response]:
-    """Run ``attempt(session, thread index)`` in THREADS threads, half per instance, released together."""
-    sessions = [AdminSession(instances[index % 2]) for index in range(THREADS)]
+def race(instances, attempt, session=AdminSession) -> list[requests.Response]:
+    """Run ``attempt(session, thread index)`` in THREADS threads, half per instance, released
+    together; ``session(server)`` prepares each thread's caller before the barrier."""
+    sessions = [session(instances[index % 2]) for index in range(THREADS)]
     barrier = threading.Barrier(THREADS)
 
     def one(index: int):
@@ -166,3 +169,34 @@ def test_racing_additions_of_one_role_name_make_one_role_and_no_error(instances)
     statuses = sorted(response.status_code for response in answers)
     assert statuses == [200] * (THREADS - 1) + [302], [re.sub(r"\s+", " ", r.text)[:300] for r in answers]
     assert stored(instances[0], "Role.objects.all_tenants().filter(name='racers').count()") == "1"
+
+
+@pytest.mark.parametrize("resource", ["clients", "roles", "users"])
+def test_racing_api_creations_of_one_name_make_one_row_and_no_error(instances, resource):
+    """Regression: both requests passed the service's "already exists" check, and the second
+    INSERT's IntegrityError answered 500 (PostgreSQL; about one race in five met it)."""
+
+    def body(name: str) -> dict:
+        return {
+            "clients": {"name": name, "client_id": name, "grant_types": ["client_credentials"]},
+            "roles": {"name": name, "permissions": []},
+            "users": {"username": name, "password": "a-long-racer-password"},
+        }[resource]
+
+    def warmed(server):
+        server.get(
+            f"/api/v1/{resource}", auth=("admin", "admin")
+        )  # the caller is cached: no hash in the race
+        return server
+
+    for round in range(ROUNDS):
+
+        def create(server, index, name=f"racer{round}"):
+            return [server.post(f"/api/v1/{resource}", json=body(name), auth=("admin", "admin"))]
+
+        answers = race(instances, create, session=warmed)
+        statuses = sorted(response.status_code for response in answers)
+        assert statuses == [201] + [400] * (THREADS - 1), [r.text[:300] for r in answers]
+        for response in answers:
+            if response.status_code == 400:
+                assert "already exists" in response.json()["invalid-params"][0]["reason"]
