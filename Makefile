@@ -41,10 +41,12 @@ system-packages:
 	  fi; \
 	fi
 
-## lint: ruff, and migrations that match the models
+## lint: ruff, the layers (import-linter), types (mypy), and migrations that match the models
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(PY) manage.py makemigrations --check --dry-run
 
 ## screenshots: the admin's browser tests, saving docs/img/admin-*.png (pictures of docs/admin.md)

@@ -9,8 +9,8 @@ def main():
     if sys.argv[1:2] == ["checkdeployment"]:
         # Checked without Django: settings themselves come from the file being checked. Its
         # introspection scripts are imported in a child process, as the server's start-up does.
-        from identity.deployment import check_command
-        from identity.server import script_problem
+        from deployment import check_command
+        from deployment.reload import script_problem
 
         sys.exit(check_command(sys.argv[2:], script_problem))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "identity.settings")

@@ -1,1 +1,1 @@
-"""The introspection benchmark of SPEC §10: ``python -m bench`` (see docs/performance.md)."""
+"""The introspection benchmark: ``python -m bench`` (see docs/performance.md)."""

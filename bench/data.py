@@ -1,6 +1,6 @@
 """The benchmark's data: a tenant, a client, a user, and N access tokens loaded with COPY.
 
-The tenant, client and user are made with the management commands an operator uses (§9).
+The tenant, client and user are made with the management commands an operator uses (docs/commands.md).
 Tokens are written straight into PostgreSQL, as the toolkit stores them (the SHA-256 digest,
 ``token`` blank), from raw values derived from their index, so the load generator can send
 any of them: ``raw_token(i)`` for ``0 <= i < N``.
@@ -113,7 +113,8 @@ def load_tokens(server: Server, callers: Callers, start: int, stop: int) -> None
             for batch in range(start, stop, COPY_BATCH):
                 copy.write(
                     "".join(
-                        # Half app tokens (no user), half user tokens: both shapes of §6.4/§6.5.
+                        # Half app tokens (no user), half user tokens: both shapes of a response
+                        # (docs/introspection.md#the-subject-identifier).
                         _row(callers, raw_token(i), now, scope=TOKEN_SCOPE, with_user=bool(i % 2))
                         for i in range(batch, min(batch + COPY_BATCH, stop))
                     )

@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 from bench import data
 from bench.modes import INTROSPECT_PATH, MODES
 from bench.server import Database, Server
-from identity.deployment import REPO_ROOT
+from deployment import REPO_ROOT
 
 CALLER_ADDRESS = "198.51.100.10"
 FLOOD_ADDRESS = "203.0.113.66"

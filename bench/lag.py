@@ -32,7 +32,7 @@ from urllib.parse import urlencode
 
 from bench.data import TENANT, USER, Callers
 from bench.server import Server
-from identity.deployment import REPO_ROOT
+from deployment import REPO_ROOT
 
 TARGET_P99_MS = 50.0
 POLLERS = 4

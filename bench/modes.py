@@ -1,4 +1,4 @@
-"""The caller modes of SPEC §10 and the deployment.toml each is served with.
+"""The caller modes of the benchmark (docs/performance.md) and the deployment.toml each is served with.
 
 Each mode enables only its own caller handler, as an operator serving that kind of caller
 would; the baseline view is reachable under every configuration.

@@ -7,10 +7,10 @@ bench/modes.py):
 1. **Served**: the real server (gunicorn) is started alternately with ``[observability]
    enabled = true`` (request ids, a JSON request line, metrics, an audit line per decision) and
    ``false``, and driven with wrk; the cost is ``1 - on / off`` of the median throughput.
-2. **In one process**: a child process runs the same Django application, with the JSON log
-   lines, the audit file and the multiprocess metrics files as under gunicorn, and alternates
-   batches of introspection requests with the switch on and off (Django's test client: the
-   full middleware chain and view, no HTTP), timing the CPU each batch takes. On a shared
+2. **In one process**: a child process runs the same WSGI application as a worker (the
+   replay layer in front of Django), with the JSON log lines, the audit file and the
+   multiprocess metrics files as under gunicorn, and alternates batches of introspection
+   requests with the switch on and off (no HTTP), timing the CPU each batch takes. On a shared
    machine this figure moves far less than a throughput: other processes take wall-clock
    time, not this process's CPU. It leaves out PostgreSQL's own CPU, the same on and off, so
    the share it reports is an upper bound of the cost.
@@ -36,7 +36,7 @@ from bench.cpu import CpuMeter
 from bench.load import Measurement, require_wrk, run_wrk
 from bench.modes import INTROSPECT_PATH, MODES
 from bench.server import Database, Server
-from identity.deployment import REPO_ROOT
+from deployment import REPO_ROOT
 
 IN_PROCESS_MARKER = "IN_PROCESS_RESULT "
 SWITCH = {True: "[observability]\nenabled = true\n", False: "[observability]\nenabled = false\n"}
@@ -78,7 +78,7 @@ def measure(server: Server, enabled: bool, callers, token_file: Path, args) -> M
     server.configure(workers=args.workers, extra=mode.config + SWITCH[enabled] + args.config)
     server.start()
     try:
-        check_answers(server, mode, callers)
+        check_answers(server, None, mode, callers)
         url, auth = server.base_url + INTROSPECT_PATH, mode.authorization(callers)
         run_wrk(url, token_file, auth, seconds=args.warmup, connections=args.connections, threads=1)
         meter = CpuMeter(server)
@@ -124,8 +124,11 @@ def _in_process_child(token_file: Path, authorization: str, batches: int, batch:
 
     django.setup()
     from django.conf import settings
-    from django.test import Client
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.test import RequestFactory
     from django.test.utils import override_settings
+
+    from introspection.replay import AnswerReplay
 
     observability = dataclasses.replace(settings.DEPLOYMENT.observability, enabled=False)
     off_settings = override_settings(
@@ -135,20 +138,29 @@ def _in_process_child(token_file: Path, authorization: str, batches: int, batch:
         ],
     )
     tokens = token_file.read_text().split()
-    clients = {True: Client(), False: Client()}  # each keeps the middleware of its first request
+    applications = {True: AnswerReplay(WSGIHandler())}
+    with off_settings:  # Django's handler reads MIDDLEWARE once, when it is made
+        applications[False] = AnswerReplay(WSGIHandler())
+    factory = RequestFactory()
+
+    def started(status, headers, exc_info=None):
+        if not status.startswith("200"):
+            raise RuntimeError(f"introspection answered {status}")
 
     def run(enabled: bool, count: int) -> float:
         if not enabled:
             off_settings.enable()
         try:
-            started = time.process_time()
+            began = time.process_time()
             for index in range(count):
-                response = clients[enabled].post(
+                environ = factory.post(
                     INTROSPECT_PATH, {"token": tokens[index % len(tokens)]}, HTTP_AUTHORIZATION=authorization
-                )
-                if response.status_code != 200:
-                    raise RuntimeError(f"introspection answered {response.status_code}: {response.content!r}")
-            return (time.process_time() - started) * 1000 / count
+                ).environ
+                result = applications[enabled](environ, started)
+                b"".join(result)
+                if hasattr(result, "close"):
+                    result.close()
+            return (time.process_time() - began) * 1000 / count
         finally:
             if not enabled:
                 off_settings.disable()
@@ -185,7 +197,7 @@ def main(argv: list[str]) -> int:
     try:
         callers = data.create_callers(server)
         data.load_tokens(server, callers, 0, args.tokens)
-        token_file = data.write_token_file(folder / "tokens.txt", args.tokens)
+        token_file = data.write_token_file(folder / "tokens.txt", 0, args.tokens)
         in_process_result = in_process(server, callers, token_file, args)
         print(f"in one process: {json.dumps(in_process_result)}", file=sys.stderr, flush=True)
         for number in range(args.rounds):

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from identity.deployment import REPO_ROOT
+from deployment import REPO_ROOT
 
 READY_TIMEOUT = 60
 

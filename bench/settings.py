@@ -1,4 +1,4 @@
-"""Settings of the server under benchmark: the product's, plus a header naming the worker.
+"""Settings of the server under benchmark: the product's, plus headers naming the worker.
 
 ``X-Bench-Worker`` (the worker's pid) and ``X-Bench-Start`` (``time.monotonic()`` when the
 request reached the worker) let bench/lag.py tell when each worker began answering a change.
@@ -10,10 +10,9 @@ import os
 
 from django.core.exceptions import ImproperlyConfigured
 
-from identity.settings import *  # noqa: F403 (the product's settings, plus one middleware)
-from identity.settings import MIDDLEWARE
+from identity.settings import *  # noqa: F403 (the product's settings, another application)
 
 if os.environ.get("IDENTITY_BENCH") != "1":
     raise ImproperlyConfigured("bench.settings is for the benchmark server only (python -m bench)")
 
-MIDDLEWARE = ["bench.worker.WorkerHeaders", *MIDDLEWARE]
+WSGI_APPLICATION = "bench.worker.application"

@@ -1,17 +1,28 @@
-"""The benchmark server's middleware: which worker answered, and when the request reached it."""
+"""The benchmark server's application: the product's, naming the worker that answered and when
+the request reached it (``X-Bench-Worker``, ``X-Bench-Start``), replayed answers included."""
 
 import os
 import time
 
+from identity.wsgi import application as product
+
 
 class WorkerHeaders:
-    def __init__(self, get_response):
-        self.get_response = get_response
+    """A WSGI layer around the product's whole application."""
+
+    def __init__(self, wrapped):
+        self.wrapped = wrapped
         self.pid = str(os.getpid())
 
-    def __call__(self, request):
-        started = time.monotonic()
-        response = self.get_response(request)
-        response["X-Bench-Worker"] = self.pid
-        response["X-Bench-Start"] = repr(started)
-        return response
+    def __call__(self, environ, start_response):
+        started = repr(time.monotonic())
+
+        def named(status, headers, exc_info=None):
+            return start_response(
+                status, [*headers, ("X-Bench-Worker", self.pid), ("X-Bench-Start", started)], exc_info
+            )
+
+        return self.wrapped(environ, named)
+
+
+application = WorkerHeaders(product)

@@ -17,8 +17,8 @@ import django
 
 django.setup()
 
-from identity.keys import rotate  # noqa: E402
 from identity.models import User  # noqa: E402
+from identity.signing import rotate  # noqa: E402
 from tenants.models import Tenant  # noqa: E402
 
 

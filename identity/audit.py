@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from identity.conf import get_deployment
+from deployment.current import get_deployment
 
 logger = logging.getLogger("audit")
 

@@ -1,4 +1,4 @@
-"""Authenticate users of a tenant with Django's password hashers (SPEC §4)."""
+"""Authenticate users of a tenant with Django's password hashers (docs/admin.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""First-run set-up from deployment.toml: the super tenant, its admin, the demo data (§2).
+"""First-run set-up from deployment.toml: the super tenant, its admin, the demo data (docs/quickstart.md).
 
 Idempotent: what exists is reused, never changed, so ``make run`` can run it every time.
 """
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from identity.conf import get_deployment
+from deployment.current import get_deployment
 from identity.models import Client, SigningKey, User
 from identity.provisioning import create_admin, create_tenant
 from identity.services.clients import ClientSpec, create_client
@@ -17,7 +17,7 @@ from tenants.models import Tenant
 
 DEMO_TENANT = "foo.com"
 DEMO_ADMIN = ("admin", "admin")
-# The client of the WSO2 document (§2.1), registered in the super tenant and in foo.com.
+# The client of the WSO2 document (docs/quickstart.md), registered in the super tenant and in foo.com.
 DEMO_CLIENT = ClientSpec(
     name="Demo client",
     client_id="rgfKVdnMQnJSSr_pKFTxj3apiwYa",

@@ -2,7 +2,7 @@
 
 from urllib.parse import unquote, urlsplit
 
-from identity.deployment import Deployment, IdentityDbConfig
+from deployment import Deployment, IdentityDbConfig
 
 CONNECT_TIMEOUT_SECONDS = 5  # libpq connect_timeout
 RECONNECT_SECONDS = 5  # psycopg_pool reconnect_timeout

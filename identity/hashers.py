@@ -1,4 +1,4 @@
-"""A password hasher for client secrets, fit for the hot path (SPEC §5).
+"""A password hasher for client secrets, fit for the hot path (docs/clients-and-grants.md).
 
 Client secrets are generated with full entropy (128 characters of 62 symbols, ~760 bits):
 nobody can guess one, so a slow key-derivation function (PBKDF2 with a million rounds, tens

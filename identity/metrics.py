@@ -25,7 +25,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from identity.conf import get_deployment
+from deployment.current import get_deployment
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -73,18 +73,26 @@ CHANGE_BUS_RECONNECTS = Counter(
 )
 
 
+_children: dict = {}
+
+
+def labelled(metric, *values: str):
+    """Return ``metric.labels(*values)``, kept: the label sets are bounded by design (no
+    tenant, no client), and prometheus_client's ``labels()`` costs a lock and a check a call."""
+    key = (metric, values)
+    child = _children.get(key)
+    if child is None:
+        child = _children[key] = metric.labels(*values)
+    return child
+
+
 def observe_cache_and_bus() -> None:
     """Count the cache's lookups and the change bus's lag and reconnects (tenants.cache/changes)."""
     from tenants import changes
     from tenants.cache import cache
 
-    counters = {}
-
     def looked_up(kind: str, hit: bool) -> None:
-        counter = counters.get((kind, hit))
-        if counter is None:  # kinds are the code's few names: a bounded label set
-            counter = counters[(kind, hit)] = CACHE_LOOKUPS.labels(kind, "hit" if hit else "miss")
-        counter.inc()
+        labelled(CACHE_LOOKUPS, kind, "hit" if hit else "miss").inc()
 
     cache.observer = looked_up
     changes.observer.on_applied = CHANGE_BUS_LAG.observe

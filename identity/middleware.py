@@ -16,8 +16,8 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpResponse
 from django.http.multipartparser import MultiPartParserError
 
-from identity.conf import get_deployment
-from identity.errors import ApiError, error_response
+from deployment.current import get_deployment
+from tenants.errors import ApiError, error_response
 from tenants.resolver import split_tenant_path
 
 # The endpoints whose parameters are an RFC 6749 form (application/x-www-form-urlencoded).

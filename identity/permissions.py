@@ -1,4 +1,4 @@
-"""WSO2-style permission paths, checked hierarchically (SPEC §4).
+"""WSO2-style permission paths, checked hierarchically (docs/admin.md).
 
 Holding ``/permission/admin`` grants ``/permission/admin/manage/identity/applicationmgt/view``
 and everything else below it: a held path grants itself and every path it is a prefix of, segment

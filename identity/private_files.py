@@ -12,7 +12,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from identity.deployment import Deployment
+from deployment import Deployment
 
 UMASK = 0o077
 DIR_MODE, FILE_MODE = 0o700, 0o600

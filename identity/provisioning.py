@@ -1,4 +1,4 @@
-"""Create tenants and their first users, all or nothing (SPEC §2, §9)."""
+"""Create tenants and their first users, all or nothing (docs/quickstart.md, docs/commands.md)."""
 
 from __future__ import annotations
 

@@ -10,15 +10,15 @@ log line and audit event written while the request is served. It is set when Dja
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from django.core.signals import request_finished, request_started
 from django.dispatch import receiver
 
+from deployment.current import get_deployment
 from identity import logs, metrics
-from identity.conf import get_deployment
 from tenants.middleware import UNTENANTED_PATHS
 from tenants.resolver import split_tenant_path
 
@@ -33,7 +33,7 @@ def request_id_for(header: str | None) -> str:
     """Return ``header`` when it is a well-formed request id, else a new one."""
     if header and WELL_FORMED.fullmatch(header):
         return header
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def endpoint_of(request) -> str:
@@ -78,24 +78,23 @@ class RequestIdMiddleware:
             rid = request_id_for(request.headers.get(HEADER))
             logs.request_id.set(rid)
         response = self.get_response(request)
-        duration = time.perf_counter() - started
         response[HEADER] = rid
-        endpoint = endpoint_of(request)
-        status = response.status_code
         # request.path: the query string (a GET introspection's token) is never part of it.
-        logger.info(
-            "%s %s %s",
-            request.method,
-            request.path,
-            status,
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": status,
-                "duration_ms": round(duration * 1000, 3),
-            },
-        )
-        metrics.REQUESTS.labels(endpoint, request.method, str(status)).inc()
-        metrics.REQUEST_DURATION.labels(endpoint).observe(duration)
-        metrics.observe_db_pool()
+        finished(request.method, request.path, response.status_code, endpoint_of(request), started)
         return response
+
+
+def finished(method: str, path: str, status: int, endpoint: str, started: float) -> None:
+    """Write the request line of a request served since ``started`` (``time.perf_counter()``)
+    and count it (``path`` without its query)."""
+    duration = time.perf_counter() - started
+    logger.info(
+        "%s %s %s",
+        method,
+        path,
+        status,
+        extra={"method": method, "path": path, "status": status, "duration_ms": round(duration * 1000, 3)},
+    )
+    metrics.labelled(metrics.REQUESTS, endpoint, method, str(status)).inc()
+    metrics.labelled(metrics.REQUEST_DURATION, endpoint).observe(duration)
+    metrics.observe_db_pool()

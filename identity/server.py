@@ -1,13 +1,13 @@
-"""Serve the project with gunicorn, as deployment.toml's ``[server]`` says (SPEC §2, §7).
+"""Serve the project with gunicorn, as deployment.toml's ``[server]`` says (docs/quickstart.md,
+docs/deployment-toml.md).
 
 ``python -m identity.server`` validates the configuration, makes the self-signed certificate on
 first use and runs gunicorn. The master process never imports Django: each worker imports
 ``identity.wsgi`` after it is forked, so a restarted worker reads the configuration anew.
 
 On ``SIGHUP`` the master re-reads deployment.toml: a good file is applied by restarting the
-workers gracefully; a bad one is refused, logged, and the running workers keep the old one.
-A file is bad when it does not validate, or when the introspection scripts it names cannot be
-imported (tried in a child process, as a worker would: the master imports no operator code).
+workers gracefully; a bad one is refused, logged, and the running workers keep the old one
+(``deployment.reload`` says which is which).
 """
 
 from __future__ import annotations
@@ -16,53 +16,18 @@ import logging
 import os
 import shutil
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
-from identity.deployment import ENV_VAR, REPO_ROOT, Deployment, DeploymentError, default_path, load
+from deployment import Deployment, DeploymentError, default_path, load
+from deployment.reload import script_problem, validate_reload
 from identity.private_files import make_private
 from identity.tls import ensure_self_signed
 
 logger = logging.getLogger("identity.server")
-
-
-def script_problem(deployment: Deployment) -> str:
-    """Return why a worker could not import ``deployment``'s introspection scripts, or "".
-
-    Workers import them as Django starts (``introspection.apps``), and a worker that cannot
-    boot stops the whole server; so a child process tries first, as a worker would.
-    """
-    if not deployment.oauth.introspect.script:
-        return ""
-    env = {"DJANGO_SETTINGS_MODULE": "identity.settings", **os.environ, ENV_VAR: str(deployment.path)}
-    done = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if done.returncode == 0:
-        return ""
-    lines = done.stderr.strip().splitlines()
-    return lines[-1] if lines else f"Django did not start (exit code {done.returncode})"
-
-
-def validate_reload(path) -> bool:
-    """Return whether the file at ``path`` may replace the running configuration; log why not."""
-    try:
-        problem = script_problem(load(path))
-    except DeploymentError as exc:
-        problem = str(exc)
-    if problem:
-        logger.error("SIGHUP: deployment.toml refused, the running configuration stays: %s", problem)
-        return False
-    return True
 
 
 METRICS_DIR = "var/metrics"  # prometheus_client's multiprocess files, relative to deployment.toml
@@ -112,7 +77,8 @@ class IdentityServer(BaseApplication):
         self.cfg.set("proc_name", "identity-server")
         # Only [server] trusted_proxies may say a request came over TLS (X-Forwarded-Proto).
         self.cfg.set("forwarded_allow_ips", ",".join(server.trusted_proxies))
-        # No access log: the request line of a GET introspection carries the token (§6.1).
+        # No access log: the request line of a GET introspection carries the token
+        # (docs/introspection.md#the-request).
         self.cfg.set("accesslog", None)
         self.cfg.set("errorlog", "-")
         # A header line over [server] max_header_bytes is answered 400 by gunicorn itself.
@@ -128,9 +94,11 @@ class IdentityServer(BaseApplication):
         super().reload()
 
     def load(self):
-        from identity.wsgi import application
+        from django.core.servers.basehttp import get_internal_wsgi_application
 
-        return application
+        import identity.wsgi  # noqa: F401 (sets Django up and starts hearing changes)
+
+        return get_internal_wsgi_application()  # settings.WSGI_APPLICATION
 
     def run(self):
         ReloadCheckingArbiter(self).run()

@@ -1,15 +1,15 @@
-"""Django settings, derived from deployment.toml (SPEC §7).
+"""Django settings, derived from deployment.toml (docs/deployment-toml.md).
 
-The deployment file is read here, once per process, by ``identity.deployment.load``; every
-other module reads the result as ``settings.DEPLOYMENT`` through ``identity.conf``.
+The deployment file is read here, once per process, by ``deployment.load``; every
+other module reads the result as ``settings.DEPLOYMENT`` through ``deployment.current``.
 """
 
 import secrets
 
 from django.core.exceptions import ImproperlyConfigured
 
+from deployment import REPO_ROOT, DeploymentError, load
 from identity.database import database_settings
-from identity.deployment import REPO_ROOT, DeploymentError, load
 from identity.logs import logging_config
 from identity.private_files import make_private
 
@@ -38,10 +38,11 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = DEPLOYMENT.server.debug
-ALLOWED_HOSTS = ["*"]  # the tenant middleware routes by path; issuers come from [server] (§3)
+# the tenant middleware routes by path; issuers come from [server] (docs/architecture.md)
+ALLOWED_HOSTS = ["*"]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "identity.apps.IdentityAdminConfig",  # django.contrib.admin, with our AdminSite
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -100,7 +101,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "identity.User"
 AUTHENTICATION_BACKENDS = ["identity.backends.TenantUserBackend"]
 SILENCED_SYSTEM_CHECKS = [
-    # Usernames are unique per tenant, not globally (§4); TenantUserBackend resolves user@tenant.
+    # Usernames are unique per tenant, not globally (docs/admin.md); TenantUserBackend resolves user@tenant.
     "auth.W004",
 ]
 
@@ -111,7 +112,7 @@ PASSWORD_HASHERS = [
     "identity.hashers.ClientSecretHasher",
 ]
 
-# django-oauth-toolkit, with the project's own tenant-aware models (SPEC §5).
+# django-oauth-toolkit, with the project's own tenant-aware models (docs/clients-and-grants.md).
 OAUTH2_PROVIDER_APPLICATION_MODEL = "identity.Client"
 OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "identity.AccessToken"
 OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "identity.RefreshToken"
@@ -119,7 +120,7 @@ OAUTH2_PROVIDER_GRANT_MODEL = "identity.Grant"
 OAUTH2_PROVIDER_ID_TOKEN_MODEL = "identity.IDToken"
 OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "identity.oauth.validator.TenantOAuth2Validator",
-    "OAUTH2_SERVER_CLASS": "identity.oauth.server.TenantServer",
+    "OAUTH2_SERVER_CLASS": "identity.oauth.oauthlib_server.TenantServer",
     "APPLICATION_ADMIN_CLASS": "identity.admin.ClientAdmin",
     "ACCESS_TOKEN_ADMIN_CLASS": "identity.admin.TokenAdmin",
     "REFRESH_TOKEN_ADMIN_CLASS": "identity.admin.RefreshTokenAdmin",

@@ -25,19 +25,22 @@ import ipaddress
 import logging
 import math
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import NoReturn
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from deployment import ThrottleConfig
+from deployment.current import get_deployment
 from identity import audit, metrics
-from identity.conf import get_deployment
-from identity.deployment import ThrottleConfig
-from identity.errors import ApiError
-from identity.models.throttle import ThrottleCounter
+from identity.models.throttle_counters import ThrottleCounter
 from identity.usernames import resolve_login
+from tenants.cache import MISSING, cache
+from tenants.errors import ApiError
 
 logger = logging.getLogger(__name__)
 
@@ -148,13 +151,20 @@ class Attempt:
 def check(request, *identities: str) -> Attempt:
     """Refuse with :class:`Throttled` when the address or an identity is over its limit.
 
-    Call it before computing any password hash; it reads the counters, it writes nothing.
+    Call it before computing any password hash; it reads the counters, it writes nothing. An
+    address found over its limit is refused from the process's cache until its window ends
+    (its count is never reset and is not counted while refused, so the block cannot end
+    sooner): a flood from it costs no counter read.
     """
     config = get_deployment().throttle
     attempt = Attempt(config, client_address(request), tuple(identities))
     if not config.enabled:
         return attempt
-    limits = {_key("address", attempt.address): (config.per_address, None, "per_address")}
+    address_key = _key("address", attempt.address)
+    blocked_until = cache.get(("throttled-address", address_key))
+    if blocked_until is not MISSING:
+        _refuse(request, attempt, {"per_address": blocked_until - time.time()})
+    limits = {address_key: (config.per_address, None, "per_address")}
     for identity in identities:
         limits[_key("identity+address", identity, attempt.address)] = (
             config.per_identity,
@@ -170,20 +180,28 @@ def check(request, *identities: str) -> Attempt:
             attempt.seen_failures.add(identity)
         if count >= limit:
             waits[name] = max(seconds_left, waits.get(name, 0))
+            if key == address_key:
+                cache.put(("throttled-address", key), time.time() + seconds_left, [], seconds_left)
     if waits:
-        for name in waits:
-            metrics.THROTTLED.labels(name).inc()
-        retry_after = max(1, math.ceil(max(waits.values())))
-        audit.record(
-            "auth.throttled",
-            limits=sorted(waits),
-            identities=[_audited(identity) for identity in identities],
-            address=attempt.address,
-            path=request.path,
-            retry_after=retry_after,
-        )
-        raise Throttled(retry_after=retry_after)
+        _refuse(request, attempt, waits)
     return attempt
+
+
+def _refuse(request, attempt: Attempt, waits: dict[str, float]) -> NoReturn:
+    """Raise Throttled for the longest of ``waits`` (seconds, by the name of the limit); count
+    and audit the refusal."""
+    for name in waits:
+        metrics.labelled(metrics.THROTTLED, name).inc()
+    retry_after = max(1, math.ceil(max(waits.values())))
+    audit.record(
+        "auth.throttled",
+        limits=sorted(waits),
+        identities=[_audited(identity) for identity in attempt.identities],
+        address=attempt.address,
+        path=request.path,
+        retry_after=retry_after,
+    )
+    raise Throttled(retry_after=retry_after)
 
 
 def _audited(identity: str) -> dict[str, str]:

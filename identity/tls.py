@@ -1,4 +1,4 @@
-"""A self-signed TLS certificate for first runs (SPEC §2), made with ``cryptography``."""
+"""A self-signed TLS certificate for first runs (docs/quickstart.md), made with ``cryptography``."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from identity import health, metrics, views
-from identity.admin.site import no_view_on_site
+from identity.admin_site import no_view_on_site
 from identity.api.views.fallback import NotFound
 from identity.oauth import discovery, registration
 from identity.oauth import views as oauth

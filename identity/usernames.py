@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 
-from identity.conf import get_deployment
+from deployment.current import get_deployment
 from tenants.models import Tenant
 
 

@@ -1,14 +1,22 @@
-"""WSGI entry point; gunicorn workers import it (``identity.server`` starts them)."""
+"""WSGI entry point; gunicorn workers import it (``identity.server`` starts them).
+
+Django's application, behind the layer that replays repeated introspection answers from the
+cache (``introspection/replay.py``).
+"""
 
 import os
 
 from django.core.wsgi import get_wsgi_application
 
-from tenants import changes
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "identity.settings")
 
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+# Both read models: imported once Django is set up.
+from introspection.replay import AnswerReplay  # noqa: E402
+from tenants import changes  # noqa: E402
+
+application = AnswerReplay(django_application)
 
 # A server process hears every other process's changes (tenants.changes) from its first request.
 changes.start()

@@ -1,1 +1,2 @@
-"""Token introspection (RFC 7662): caller authentication, the gates of §6.3, responses."""
+"""Token introspection (RFC 7662): caller authentication, its three gates
+(docs/introspection.md#the-gates), responses."""

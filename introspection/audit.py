@@ -7,6 +7,8 @@ token, the token's id (its ``jti``, never the token), the gate that decided and 
 from __future__ import annotations
 
 from identity import audit, metrics
+from identity.models import AccessToken, RefreshToken
+from introspection.authentication import Caller
 from tenants.models import Tenant
 
 # The gate that decided, for each step of the endpoint (introspection/gates.py).
@@ -20,9 +22,18 @@ METHOD, INPUT, AUTHENTICATION, CALLER_VS_PATH, PERMISSION_OR_SCOPE = (
 LOOKUP, TOKEN_VS_PATH, TOKEN_STATE, PASSED = "lookup", "token_vs_path", "token_state", "passed"
 
 
-def decided(*, caller, path_tenant, found, gate: str, outcome: str) -> None:
-    """Count the decision (``outcome``: active, inactive or an error status) and audit it."""
-    metrics.INTROSPECTIONS.labels(outcome).inc()
+Decision = dict[str, str | None]  # the audit fields of one decision
+
+
+def fields(
+    *,
+    caller: Caller | None,
+    path_tenant: Tenant | None,
+    found: AccessToken | RefreshToken | None,
+    gate: str,
+    outcome: str,
+) -> Decision:
+    """Return the audit fields of a decision (``outcome``: active, inactive or an error status)."""
     token_tenant = None
     if found is not None:
         if path_tenant is not None and found.tenant_id == path_tenant.pk:
@@ -30,14 +41,19 @@ def decided(*, caller, path_tenant, found, gate: str, outcome: str) -> None:
         else:
             other = Tenant.objects.get_by_id(found.tenant_id)
             token_tenant = other.domain if other is not None else None
-    audit.record(
-        "introspection.decision",
-        caller_kind=caller.kind if caller is not None else None,
-        caller=caller.name if caller is not None else None,
-        caller_tenant=caller.tenant.domain if caller is not None else None,
-        path_tenant=path_tenant.domain if path_tenant is not None else None,
-        token_tenant=token_tenant,
-        token_id=str(found.jti) if found is not None else None,
-        gate=gate,
-        outcome=outcome,
-    )
+    return {
+        "caller_kind": caller.kind if caller is not None else None,
+        "caller": caller.name if caller is not None else None,
+        "caller_tenant": caller.tenant.domain if caller is not None else None,
+        "path_tenant": path_tenant.domain if path_tenant is not None else None,
+        "token_tenant": token_tenant,
+        "token_id": str(found.jti) if found is not None else None,
+        "gate": gate,
+        "outcome": outcome,
+    }
+
+
+def record(decision: Decision) -> None:
+    """Count one decision by its outcome and write its audit event (made by :func:`fields`)."""
+    metrics.labelled(metrics.INTROSPECTIONS, str(decision["outcome"])).inc()
+    audit.record("introspection.decision", **decision)

@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
-import os
 from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
@@ -23,13 +20,13 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import check_password, make_password
 from django.utils import timezone
 
-from identity.conf import get_deployment
+from deployment.current import get_deployment
 from identity.models import AccessToken, Client
 from identity.models.tokens import token_checksum
 from identity.oauth.scopes import held_scopes
 from introspection.errors import AuthenticationFailed
 from tenants import get_current_tenant
-from tenants.cache import MISSING, Tag, cache, cached
+from tenants.cache import MISSING, Tag, cache, cached, keyed_digest
 from tenants.models import Tenant
 
 # Checked against when the client does not exist, so that an unknown client id costs what a
@@ -51,18 +48,6 @@ class Caller:
     def audience(self) -> str | None:
         """The ``aud`` of a JWT response to this caller (§6.6); none when unauthenticated."""
         return None if self.kind == "anonymous" else self.name
-
-
-# The key of the credential digests: per process, in memory only, so a cache entry's key
-# reveals nothing about the credential even to someone reading this process's memory dump
-# offline without it.
-_DIGEST_KEY = os.urandom(32)
-
-
-def _digest(*parts: str) -> bytes:
-    """A fast keyed digest of a presented credential: how a repeated caller is recognised."""
-    message = "\0".join(parts).encode("utf-8", "surrogatepass")
-    return hmac.new(_DIGEST_KEY, message, hashlib.sha256).digest()
 
 
 class _Refused(Exception):
@@ -108,7 +93,7 @@ class BasicClientAuthentication:
             caller = Caller(kind="client", tenant=tenant, name=client.client_id)
             return caller, [("c", client.pk), ("t", tenant.pk)], None
 
-        return _cached_caller("caller-client", _digest(str(tenant.pk), client_id, secret), verify)
+        return _cached_caller("caller-client", keyed_digest(str(tenant.pk), client_id, secret), verify)
 
 
 class BasicAuthentication:
@@ -131,7 +116,7 @@ class BasicAuthentication:
             )
             return caller, [("u", user.pk), ("t", user.tenant_id), *_role_tags(user)], None
 
-        return _cached_caller("caller-user", _digest(login, password), verify)
+        return _cached_caller("caller-user", keyed_digest(login, password), verify)
 
 
 class OAuthAuthentication:
@@ -192,7 +177,7 @@ def is_known(kind: str, *credential: str) -> bool:
     ``kind`` is "user" (login, password), "client" (tenant id, client id, secret) or "bearer"
     (the token).
     """
-    key = token_checksum(credential[0]) if kind == "bearer" else _digest(*credential)
+    key = token_checksum(credential[0]) if kind == "bearer" else keyed_digest(*credential)
     return cache.get((f"caller-{kind}", key)) is not MISSING
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from identity.errors import ApiError
+from typing import Any
+
+from tenants.errors import ApiError
 
 
 class InvalidInput(ApiError):
@@ -11,12 +13,12 @@ class InvalidInput(ApiError):
     status = 400
     error = "Invalid input"
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, Any]:
         return {"error": self.error}
 
 
 class UnreadableRequest(ApiError):
-    """A body or query Django refuses to parse (too large, too many fields): still JSON (§6.6)."""
+    """A body or query Django refuses to parse (too large, too many fields): still JSON (docs/jwt.md)."""
 
     status = 400
     error = "invalid_request"
@@ -24,7 +26,8 @@ class UnreadableRequest(ApiError):
 
 
 class AuthenticationFailed(ApiError):
-    """Missing, malformed or wrong credentials: one answer whatever was wrong (§6.2)."""
+    """Missing, malformed or wrong credentials: one answer whatever was wrong
+    (docs/introspection.md#callers)."""
 
     status = 401
     error = "invalid_client"
@@ -37,7 +40,7 @@ class CallerTenantRefused(AuthenticationFailed):
 
 
 class PermissionDenied(ApiError):
-    """Gate 2 of §6.3: an authenticated caller without the permission or scope."""
+    """Gate 2: an authenticated caller without the permission or scope (docs/introspection.md#the-gates)."""
 
     status = 403
     error = "access_denied"

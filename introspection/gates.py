@@ -1,4 +1,4 @@
-"""The three gates of §6.3, in the order the endpoint applies them.
+"""The three gates of introspection (docs/introspection.md#the-gates), in the order the endpoint applies them.
 
 P is the tenant of the path, C the caller's, T the token's.
 1. Caller vs path: C = P, unless the matched ``[[resource.access_control]]`` entry has
@@ -11,8 +11,8 @@ P is the tenant of the path, C the caller's, T the token's.
 
 from __future__ import annotations
 
+from deployment import AccessControlEntry, IntrospectAccessConfig
 from identity import permissions
-from identity.deployment import AccessControlEntry, IntrospectAccessConfig
 from introspection.authentication import Caller
 from introspection.errors import CallerTenantRefused, InsufficientScope, PermissionDenied
 from tenants.access_control import caller_tenant_allowed
@@ -49,6 +49,6 @@ def token_vs_path(token_tenant_id: int, path_tenant: Tenant, allow_cross_tenant:
         return True
     if not allow_cross_tenant:
         return False
-    # A deactivated tenant's tokens are no one's (§3), wherever they are introspected.
+    # A deactivated tenant's tokens are no one's (docs/architecture.md), wherever they are introspected.
     token_tenant = Tenant.objects.get_by_id(token_tenant_id)
     return token_tenant is not None and token_tenant.active

@@ -8,17 +8,19 @@ whose range is listed first (a tie on one shared range, such as ``*/*``, goes to
 
 from __future__ import annotations
 
+from django.http import HttpRequest
+
 JSON = "application/json"
 JWT = "application/token-introspection+jwt"
 
 
-def wants_jwt(request) -> bool:
+def wants_jwt(request: HttpRequest) -> bool:
     """Return whether the introspection response should be a JWT (RFC 9701)."""
     params = request.POST if request.method == "POST" else request.GET
-    explicit = params.get("response_as_jwt", "").strip().lower()
+    explicit = str(params.get("response_as_jwt", "")).strip().lower()
     if explicit in ("true", "false"):
         return explicit == "true"
-    return preferred(request.META.get("HTTP_ACCEPT", ""), (JSON, JWT)) == JWT
+    return preferred(str(request.META.get("HTTP_ACCEPT", "")), (JSON, JWT)) == JWT
 
 
 def preferred(accept: str, offers: tuple[str, ...]) -> str:

@@ -1,4 +1,4 @@
-"""The introspection response (RFC 7662 §2.2, SPEC §6.4).
+"""The introspection response (RFC 7662 §2.2; docs/introspection.md#responses).
 
 Inactive, for any reason, is exactly ``{"active": false}``. Active lists the facts the token
 has, never a ``null``: an absent fact is an absent key.
@@ -7,13 +7,14 @@ has, never a ``null``: an absent fact is an absent key.
 from __future__ import annotations
 
 import json
+from typing import Any, cast
 
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 
-from identity.deployment import Deployment
+from deployment import Deployment
 from identity.models import AccessToken, RefreshToken
 from identity.oauth.issuer import issuer
-from introspection.subject import subject_claims
+from identity.oauth.subject import subject_claims
 from tenants.models import Tenant
 
 INACTIVE = {"active": False}
@@ -29,7 +30,9 @@ def is_active(token: AccessToken | RefreshToken) -> bool:
     return tenant is not None and tenant.active
 
 
-def active_claims(token: AccessToken | RefreshToken, deployment: Deployment, request=None) -> dict:
+def active_claims(
+    token: AccessToken | RefreshToken, deployment: Deployment, request: HttpRequest | None = None
+) -> dict[str, Any]:
     """Return the claims of an active ``token``, ``iss`` being its tenant's issuer."""
     is_refresh = isinstance(token, RefreshToken)
     scope = (token.access_token.scope if token.access_token_id else "") if is_refresh else token.scope
@@ -44,7 +47,8 @@ def active_claims(token: AccessToken | RefreshToken, deployment: Deployment, req
         "nbf": issued,
         **subject_claims(token, deployment.oauth),
         "aud": _audience(token.resource),
-        "iss": issuer(Tenant.objects.get_by_id(token.tenant_id), request),
+        # The token's tenant exists (a foreign key) and is active (is_active said so).
+        "iss": issuer(cast(Tenant, Tenant.objects.get_by_id(token.tenant_id)), request),
         "jti": str(token.jti),
     }
     return {key: value for key, value in claims.items() if value not in (None, "")}
@@ -57,8 +61,8 @@ def _audience(resource: list[str]) -> str | list[str] | None:
     return resource[0] if len(resource) == 1 else list(resource)
 
 
-def json_response(claims: dict) -> HttpResponse:
-    """The response headers of §6.4; RFC 7662 §2.2 responses must not be cached."""
+def json_response(claims: dict[str, Any]) -> HttpResponse:
+    """The response headers (docs/introspection.md#responses); RFC 7662 §2.2 responses must not be cached."""
     response = HttpResponse(json.dumps(claims), content_type="application/json")
     response["Cache-Control"] = "no-store"
     response["Pragma"] = "no-cache"

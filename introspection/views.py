@@ -11,10 +11,11 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
-from identity.conf import get_deployment
-from identity.errors import ApiError, error_response
+from deployment.current import get_deployment
+from identity.oauth.scripts import ScriptContext, run_scripts, scripts_for
+from identity.request_id import endpoint_of
 from introspection import audit as decision
-from introspection import gates
+from introspection import gates, replay
 from introspection.authentication import authenticate_caller, challenge
 from introspection.errors import (
     AuthenticationFailed,
@@ -27,10 +28,10 @@ from introspection.jwt_response import jwt_response
 from introspection.lookup import find_token
 from introspection.negotiation import wants_jwt
 from introspection.responses import INACTIVE, active_claims, is_active, json_response
-from introspection.scripts import ScriptContext, run_scripts, scripts_for
 from introspection.throttling import check_caller
 from tenants import get_current_tenant
 from tenants.access_control import allowed_auth_handlers
+from tenants.errors import ApiError, error_response
 from tenants.models import Tenant
 
 
@@ -81,6 +82,7 @@ def introspect(request) -> HttpResponse:
     visible = found is not None and gates.token_vs_path(
         found.tenant_id, path_tenant, config.allow_cross_tenant
     )
+    replayable = found is not None  # an unknown token may be issued a moment later
     if not visible or not is_active(found):
         claims = INACTIVE
         gate = (
@@ -90,12 +92,13 @@ def introspect(request) -> HttpResponse:
             if not visible
             else decision.TOKEN_STATE
         )
-        _decided(caller, path_tenant, found, gate, "inactive", deployment)
+        decided = _decided(caller, path_tenant, found, gate, "inactive", deployment)
     else:
-        _decided(caller, path_tenant, found, decision.PASSED, "active", deployment)
+        decided = _decided(caller, path_tenant, found, decision.PASSED, "active", deployment)
         claims = active_claims(found, deployment, request)
         scripts = scripts_for(found.application, deployment)
         if scripts:
+            replayable = False  # a script's code may read anything
             context = ScriptContext(
                 tenant=Tenant.objects.get_by_id(found.tenant_id),
                 client=found.application,
@@ -108,12 +111,17 @@ def introspect(request) -> HttpResponse:
             claims = run_scripts(claims, context, scripts)
     if wants_jwt(request):
         return jwt_response(claims, path_tenant, caller, request)
+    if replayable:
+        replay.keep(request, endpoint=endpoint_of(request), decision_fields=decided)
     return json_response(claims)
 
 
-def _decided(caller, path_tenant, found, gate: str, outcome: str, deployment) -> None:
+def _decided(caller, path_tenant, found, gate: str, outcome: str, deployment) -> dict:
+    """Audit and count the decision (with ``[observability] enabled``); return its fields."""
+    fields = decision.fields(caller=caller, path_tenant=path_tenant, found=found, gate=gate, outcome=outcome)
     if deployment.observability.enabled:
-        decision.decided(caller=caller, path_tenant=path_tenant, found=found, gate=gate, outcome=outcome)
+        decision.record(fields)
+    return fields
 
 
 def _parameters(request) -> QueryDict:

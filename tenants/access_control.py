@@ -1,20 +1,19 @@
-"""The resource access control engine: ``[[resource.access_control]]`` of deployment.toml (§7).
+"""The resource access control engine: ``[[resource.access_control]]`` of deployment.toml
+(docs/deployment-toml.md).
 
 The first entry whose ``context`` (a case-insensitive regex) matches the whole canonical request
 path, ``/t/<tenant>`` included and the query excluded, and whose ``http_method`` admits the
 method, governs the request. The canonical path of the super tenant has no ``/t/<domain>``:
 ``/t/carbon.super/x`` is ``/x``, so a rule for a super-tenant path cannot be dodged by naming
 the super tenant. It says which caller-authentication handlers are accepted, whether plain
-HTTP is refused, and whether callers of other tenants may come in (gate 1 of §6.3).
+HTTP is refused, and whether callers of other tenants may come in (gate 1, docs/introspection.md#the-gates).
 """
 
 from __future__ import annotations
 
-from identity.conf import get_deployment
-from identity.deployment import AccessControlEntry
+from deployment import DEFAULT_AUTH_HANDLERS, AccessControlEntry
+from deployment.current import get_deployment
 from tenants.resolver import split_tenant_path
-
-DEFAULT_AUTH_HANDLERS = ("BasicAuthentication", "OAuthAuthentication")
 
 
 def match_entry(path: str, method: str) -> AccessControlEntry | None:
@@ -35,15 +34,19 @@ def canonical_path(request) -> str:
 
 
 def allowed_auth_handlers(entry: AccessControlEntry | None) -> tuple[str, ...]:
-    """Return the caller-authentication handlers accepted under ``entry`` (§6.2)."""
+    """Return the caller-authentication handlers accepted under ``entry`` (docs/introspection.md#callers)."""
     return tuple(entry.allowed_auth_handlers) if entry is not None else DEFAULT_AUTH_HANDLERS
 
 
 def caller_tenant_allowed(entry: AccessControlEntry | None, caller_domain: str, path_domain: str) -> bool:
-    """Gate 1 of §6.3: may a caller of ``caller_domain`` use ``path_domain``'s endpoint?"""
+    """Gate 1: may a caller of ``caller_domain`` use ``path_domain``'s endpoint? Yes for its own
+    tenant; for another, only under an entry with ``cross_tenant = true`` whose
+    ``cross_access_allowed_tenants`` is empty or names it (docs/cross-tenant.md)."""
     if caller_domain == path_domain:
         return True
-    return entry is not None and entry.allows_caller_tenant(caller_domain)
+    if entry is None or not entry.cross_tenant:
+        return False
+    return not entry.cross_access_allowed_tenants or caller_domain in entry.cross_access_allowed_tenants
 
 
 def request_is_secure(request) -> bool:

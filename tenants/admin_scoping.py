@@ -1,4 +1,4 @@
-"""Confine the Django admin to the signed-in admin's tenant (SPEC §8).
+"""Confine the Django admin to the signed-in admin's tenant (docs/admin.md).
 
 A super-tenant superuser (an operator) sees every tenant's rows. Anyone else who may use the
 admin (a tenant admin: ``is_staff`` and ``/permission/admin`` in their own tenant) sees only
@@ -13,6 +13,9 @@ relation: ``?private_key__gte=...`` is refused as Django refuses any disallowed 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, cast
+
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import get_fields_from_path
@@ -22,7 +25,7 @@ from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404
 
 from tenants.admin_writes import WriteSafeAdmin
-from tenants.managers import TenantScopedManagerMixin
+from tenants.managers import TenantQuerySet, TenantScopedManagerMixin
 from tenants.models import Tenant
 
 TENANT_FIELD = "tenant"
@@ -63,9 +66,11 @@ def is_tenant_owned(model: type[models.Model]) -> bool:
 
 
 def scoped(queryset: models.QuerySet, request) -> models.QuerySet:
-    """Return ``queryset`` narrowed to what the admin user of ``request`` may see."""
+    """Return ``queryset`` (of a tenant-owned model) narrowed to what the admin user of
+    ``request`` may see."""
+    rows = cast(TenantQuerySet, queryset)
     tenant = admin_tenant(request)
-    return queryset.all_tenants() if tenant is None else queryset.for_tenant(tenant)
+    return rows.all_tenants() if tenant is None else rows.for_tenant(tenant)
 
 
 def scoped_rows(model: type[models.Model], request) -> models.QuerySet:
@@ -105,7 +110,8 @@ class TenantScopedForm(forms.ModelForm):
         return self.cleaned_data.get(TENANT_FIELD)
 
     def clean(self):
-        cleaned_data = super().clean()
+        super().clean()
+        cleaned_data = self.cleaned_data
         tenant = self.row_tenant()
         if tenant is None:
             return cleaned_data
@@ -123,11 +129,12 @@ class TenantScopedForm(forms.ModelForm):
         if TENANT_FIELD not in self.fields and self.instance.tenant_id is not None:
             # Django leaves out the constraints on fields that are not on the form; the tenant
             # is not on a tenant admin's form, yet (tenant, name) must stay unique.
-            exclude = self._get_validation_exclusions() - {TENANT_FIELD}
+            # Django's own private form API, as ModelForm.validate_unique uses it (not in the stubs).
+            exclude = self._get_validation_exclusions() - {TENANT_FIELD}  # type: ignore[attr-defined]
             try:
                 self.instance.validate_constraints(exclude=exclude)
             except ValidationError as error:
-                self._update_errors(error)
+                self._update_errors(error)  # type: ignore[attr-defined]
 
 
 class TenantScopedAdmin(WriteSafeAdmin):
@@ -154,7 +161,8 @@ class TenantScopedAdmin(WriteSafeAdmin):
         return [f for f in super().get_search_fields(request) if not touches_secret(self.model, f)]
 
     def get_ordering(self, request):
-        return [f for f in super().get_ordering(request) or () if not touches_secret(self.model, f)]
+        ordering = super().get_ordering(request) or ()
+        return [f for f in ordering if not (isinstance(f, str) and touches_secret(self.model, f))]
 
     def get_sortable_by(self, request):
         columns = super().get_sortable_by(request)
@@ -203,7 +211,7 @@ class TenantScopedAdmin(WriteSafeAdmin):
         if not isinstance(entry, str):
             return entry  # a filter class, or (field, filter class): chosen on purpose
         field = get_fields_from_path(self.model, entry)[-1]
-        if field.is_relation and is_tenant_owned(field.remote_field.model):
+        if field.is_relation and field.related_model is not None and is_tenant_owned(field.related_model):
             return (entry, TenantRelatedFieldListFilter)
         return entry
 
@@ -221,7 +229,7 @@ class TenantScopedAdmin(WriteSafeAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None and self.add_form is not None:
             kwargs.setdefault("form", self.add_form)
-        form = super().get_form(request, obj, change, **kwargs)
+        form = cast(type[TenantScopedForm], super().get_form(request, obj, change=change, **kwargs))
         form.admin_tenant = admin_tenant(request)  # a class of this request's own
         form.admin_user = request.user
         return form
@@ -235,6 +243,7 @@ class TenantScopedAdmin(WriteSafeAdmin):
         return [*(super().get_exclude(request, obj) or ()), *self._hidden_fields(request)]
 
     def get_fieldsets(self, request, obj=None):
+        fieldsets: Sequence[Any]
         if obj is None and self.add_fieldsets is not None:
             fieldsets = self.add_fieldsets
         else:

@@ -15,17 +15,26 @@ Three rules keep it honest:
   kept, so a read that raced a change cannot put the old state back.
 - **Trusted only while it can hear**: while the change bus cannot hear other processes
   (its listener is disconnected), every lookup misses and nothing is kept.
+
+A computation built only from cached entries can be cached itself: :func:`reading` records the
+tags and the earliest expiry of every entry it reads, and what it computed is kept under those
+tags (introspection answers, ``introspection/replay.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
+import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
-from identity.conf import get_deployment
+from deployment.current import get_deployment
 
 Tag = tuple[Hashable, ...]
 # A tag every entry carries: naming it drops everything (a bulk change too large to name).
@@ -33,6 +42,48 @@ EVERYTHING: Tag = ("*",)
 
 # What ``Cache.get`` returns for a key it does not hold (None may be a cached value).
 MISSING = object()
+
+
+class Reads:
+    """What one computation read from the cache: the tags of every entry, and the earliest
+    moment one of them expires (``time.monotonic()``)."""
+
+    __slots__ = ("expires", "tags")
+
+    def __init__(self) -> None:
+        self.tags: set[Tag] = set()
+        self.expires = float("inf")
+
+    def add(self, tags: Iterable[Tag], expires: float) -> None:
+        self.tags.update(tags)
+        self.expires = min(self.expires, expires)
+
+
+_reads: ContextVar[Reads | None] = ContextVar("cache_reads", default=None)
+
+
+@contextlib.contextmanager
+def reading() -> Iterator[Reads]:
+    """Record what the cache serves, or loads, inside the ``with`` block."""
+    reads = Reads()
+    token = _reads.set(reads)
+    try:
+        yield reads
+    finally:
+        _reads.reset(token)
+
+
+# The key of the digests below: per process, in memory only, so a cache key reveals nothing
+# about the secret it stands for, even to someone reading a memory dump offline without it.
+_DIGEST_KEY = os.urandom(32)
+
+
+def keyed_digest(*parts: str | bytes) -> bytes:
+    """A fast keyed digest (HMAC-SHA256) of ``parts``: the cache key of a presented secret."""
+    message = b"\0".join(
+        part if isinstance(part, bytes) else part.encode("utf-8", "surrogatepass") for part in parts
+    )
+    return hmac.new(_DIGEST_KEY, message, hashlib.sha256).digest()
 
 
 class _Entry:
@@ -70,6 +121,9 @@ class Cache:
             self._entries.move_to_end(key)
         except KeyError:  # dropped by another thread meanwhile
             return MISSING
+        reads = _reads.get()
+        if reads is not None:
+            reads.add(entry.tags, entry.expires)
         return entry.value
 
     def get_or_load(
@@ -112,9 +166,12 @@ class Cache:
         """Keep ``value`` under ``key`` unless an invalidation came since ``generation``."""
         config = get_deployment().cache
         lifetime = config.max_age if lifetime is None else min(lifetime, config.max_age)
+        entry = _Entry(value, time.monotonic() + lifetime, frozenset(tags) | {EVERYTHING})
+        reads = _reads.get()
+        if reads is not None:  # what was loaded is read too, kept or not
+            reads.add(entry.tags, entry.expires)
         if lifetime <= 0 or not self.trusted():
             return
-        entry = _Entry(value, time.monotonic() + lifetime, frozenset(tags) | {EVERYTHING})
         with self._lock:
             if generation is not None and generation != self.generation:
                 return

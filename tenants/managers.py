@@ -1,4 +1,4 @@
-"""Tenant-scoped querysets that refuse to run without a tenant (SPEC §3).
+"""Tenant-scoped querysets that refuse to run without a tenant (docs/architecture.md).
 
 ``Model.objects.for_tenant(t)`` is the normal way in. A queryset that was never scoped raises
 :class:`TenantScopeError` when it reaches the database, instead of silently reading every
@@ -46,7 +46,7 @@ class TenantQuerySet(AnnouncingQuerySet):
         self._tenant_scoped = False
 
     def _clone(self):
-        clone = super()._clone()
+        clone = super()._clone()  # type: ignore[misc]  # Django's private API: not in the stubs
         clone._tenant_scoped = self._tenant_scoped
         return clone
 
@@ -59,7 +59,7 @@ class TenantQuerySet(AnnouncingQuerySet):
 
     def all_tenants(self) -> TenantQuerySet:
         """Return rows of every tenant: for the super tenant's admin and maintenance only."""
-        clone = self._chain()
+        clone = self._chain()  # type: ignore[attr-defined]  # Django's private API: not in the stubs
         clone._tenant_scoped = True
         return clone
 
@@ -81,7 +81,7 @@ class TenantQuerySet(AnnouncingQuerySet):
         return result
 
     def _filter_or_exclude(self, negate, args, kwargs):
-        clone = super()._filter_or_exclude(negate, args, kwargs)
+        clone = super()._filter_or_exclude(negate, args, kwargs)  # type: ignore[misc]  # private, as above
         # A filter on the tenant (not an exclusion, not None) scopes the queryset.
         if not negate and any(kwargs.get(key) is not None for key in _TENANT_KEYS):
             clone._tenant_scoped = True
@@ -130,7 +130,7 @@ class TenantScopedManagerMixin:
     """Make a manager's querysets tenant-scoped (mix into any manager built on TenantQuerySet)."""
 
     def get_queryset(self) -> TenantQuerySet:
-        queryset = super().get_queryset()
+        queryset = super().get_queryset()  # type: ignore[misc]  # a mixin: the manager has it
         scope = _scope.get()
         if scope is not None:
             return queryset.for_tenant(scope)
@@ -141,5 +141,8 @@ class TenantScopedManagerMixin:
         return queryset
 
 
-class TenantScopedManager(TenantScopedManagerMixin, models.Manager.from_queryset(TenantQuerySet)):
+_TenantManagerBase = models.Manager.from_queryset(TenantQuerySet)
+
+
+class TenantScopedManager(TenantScopedManagerMixin, _TenantManagerBase):
     """Default manager of tenant-owned models."""

@@ -1,12 +1,13 @@
-"""Resolve the tenant of every request and apply ``[[resource.access_control]]`` (SPEC §3, §7)."""
+"""Resolve the tenant of every request and apply ``[[resource.access_control]]`` (docs/architecture.md,
+docs/deployment-toml.md)."""
 
 from __future__ import annotations
 
 from django.urls import set_script_prefix
 
-from identity.conf import get_deployment
-from identity.errors import InsecureTransport, NoSuperTenant, UnknownTenant, error_response
+from deployment.current import get_deployment
 from tenants.access_control import canonical_path, match_entry, request_is_secure
+from tenants.errors import InsecureTransport, NoSuperTenant, UnknownTenant, error_response
 from tenants.models import Tenant
 from tenants.resolver import split_tenant_path
 

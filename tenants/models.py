@@ -1,31 +1,31 @@
-"""The Tenant: a domain with its own users, roles, clients, tokens and keys (SPEC §3)."""
+"""The Tenant: a domain with its own users, roles, clients, tokens and keys (docs/architecture.md)."""
 
 from __future__ import annotations
-
-import re
 
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from identity.conf import get_deployment
+from deployment.current import get_deployment
+from deployment.domains import is_tenant_domain
 from tenants.announcing import Announced, AnnouncingQuerySet
 from tenants.cache import Tag, cached
-
-DOMAIN_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
 
 
 def validate_domain(value: str) -> None:
     """Refuse anything but a lower-case DNS-style domain (``foo.com``, ``carbon.super``)."""
-    if len(value) > 253 or not DOMAIN_PATTERN.match(value):
+    if not is_tenant_domain(value):
         raise ValidationError(
             f"'{value}' is not a valid tenant domain (lower-case letters, digits, '-' and '.')"
         )
 
 
-class TenantManager(models.Manager.from_queryset(AnnouncingQuerySet)):
+_TenantManagerBase = models.Manager.from_queryset(AnnouncingQuerySet)
+
+
+class TenantManager(_TenantManagerBase):
     def get_by_domain(self, domain: str) -> Tenant | None:
         """Return the tenant with ``domain`` (active or not), or None; cached (tenants.cache)."""
-        if not DOMAIN_PATTERN.match(domain):
+        if not is_tenant_domain(domain):
             return None
         return self._cached("domain", domain, domain=domain)
 

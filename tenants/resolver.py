@@ -1,4 +1,4 @@
-"""Split a request path into its tenant and the path the URLconf sees (SPEC §3).
+"""Split a request path into its tenant and the path the URLconf sees (docs/architecture.md).
 
 ``/t/foo.com/oauth2/token`` is tenant ``foo.com`` and path ``/oauth2/token``; any path not under
 ``/t/`` belongs to the super tenant.

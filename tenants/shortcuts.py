@@ -12,7 +12,7 @@ if typing.TYPE_CHECKING:
 
 def get_current_tenant(request: HttpRequest) -> Tenant:
     """Return the tenant that TenantMiddleware resolved from the request's path."""
-    try:
-        return request.tenant
-    except AttributeError:
-        raise RuntimeError("TenantMiddleware has not run for this request; add it to MIDDLEWARE") from None
+    tenant: Tenant | None = getattr(request, "tenant", None)
+    if tenant is None:
+        raise RuntimeError("TenantMiddleware has not run for this request; add it to MIDDLEWARE")
+    return tenant

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import requests
 
-from identity.deployment import REPO_ROOT
+from deployment import REPO_ROOT
 
 READY_TIMEOUT = 60
 

@@ -1,6 +1,6 @@
-"""Data and requests shared by the introspection endpoint's tests (SPEC §6).
+"""Data and requests shared by the introspection endpoint's tests (docs/introspection.md).
 
-The world is the demo data of §2.1 (tenants ``carbon.super`` and ``foo.com``, each with
+The world is the demo data (docs/quickstart.md: tenants ``carbon.super`` and ``foo.com``, each with
 ``admin``/``admin`` and the WSO2 document's client), plus users holding narrower permissions.
 Tokens are rows made with a known raw value: only their digest is stored, as the token endpoint
 stores them.
@@ -16,9 +16,9 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.utils import timezone
 
+from deployment import Deployment, loads
 from identity import permissions
 from identity.bootstrap import DEMO_CLIENT
-from identity.deployment import Deployment, loads
 from identity.models import AccessToken, Client, RefreshToken, User
 from identity.models.tokens import token_checksum
 from identity.provisioning import create_tenant, create_user
@@ -31,7 +31,7 @@ SUPER = settings.DEPLOYMENT.tenant.super_tenant_domain
 FOO = "foo.com"
 LOGIN = "/permission/admin/login"
 
-# The endpoint of each tenant (§3): the super tenant's at the root.
+# The endpoint of each tenant (docs/architecture.md): the super tenant's at the root.
 ENDPOINT = {SUPER: "/oauth2/introspect", FOO: "/t/foo.com/oauth2/introspect"}
 TOKEN_ENDPOINT = {SUPER: "/oauth2/token", FOO: "/t/foo.com/oauth2/token"}
 
@@ -50,7 +50,8 @@ def configured(toml: str) -> Deployment:
 
 
 def make_world() -> SimpleNamespace:
-    """Create the demo data of §2.1 and a few users with narrower permissions, in both tenants."""
+    """Create the demo data (docs/quickstart.md) and a few users with narrower permissions, in both
+    tenants."""
     tenants = {
         domain: create_tenant(domain, admin_username="admin", admin_password="admin")
         for domain in (SUPER, FOO)

@@ -1,4 +1,5 @@
-"""Requests and signature checks shared by the JWT and introspection-script tests (SPEC §5, §6).
+"""Requests and signature checks shared by the JWT and introspection-script tests
+(docs/clients-and-grants.md, docs/introspection.md).
 
 Requests go through Django's test client over "HTTPS". Every JWS is verified with jwcrypto, a
 JOSE library independent of the PyJWT the server signs with, against the tenant's JWKS as
@@ -34,7 +35,7 @@ def origin() -> str:
 
 
 def prefix(domain: str) -> str:
-    """The path prefix of ``domain``: none for the super tenant (§3)."""
+    """The path prefix of ``domain``: none for the super tenant (docs/architecture.md)."""
     return "" if domain == SUPER else f"/t/{domain}"
 
 
@@ -80,7 +81,8 @@ def introspect(client, domain: str, data: dict, headers: dict, method: str = "PO
 
 
 def json_of(response) -> dict:
-    """Return the body of an RFC 7662 JSON response, checking its headers (§6.4)."""
+    """Return the body of an RFC 7662 JSON response, checking its headers
+    (docs/introspection.md#responses)."""
     assert response["Content-Type"] == "application/json", response.content
     return json.loads(response.content)
 
@@ -119,7 +121,7 @@ def verify(client, domain: str, compact: str, typ: str) -> Verified:
 
 
 def no_nulls(value) -> bool:
-    """Return whether ``value`` holds no ``null`` at any depth (§6.4)."""
+    """Return whether ``value`` holds no ``null`` at any depth (docs/introspection.md#responses)."""
     if value is None:
         return False
     if isinstance(value, dict):

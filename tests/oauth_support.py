@@ -1,6 +1,6 @@
-"""Data and requests shared by the OAuth core's tests (SPEC §5).
+"""Data and requests shared by the OAuth core's tests (docs/clients-and-grants.md).
 
-The world is the demo data of §2.1 (``bootstrap()``: tenants ``carbon.super`` and ``foo.com``,
+The world is the demo data (docs/quickstart.md: ``bootstrap()``: tenants ``carbon.super`` and ``foo.com``,
 each with ``admin``/``admin`` and the WSO2 document's client) plus a third tenant, a few users
 and a client per concern. Requests go through Django's test client, over "HTTPS".
 """

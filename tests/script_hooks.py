@@ -1,11 +1,11 @@
-"""Introspection scripts for the tests (SPEC §6.7), configured as ``tests.script_hooks:<name>``.
+"""Introspection scripts for the tests (docs/scripts.md), configured as ``tests.script_hooks:<name>``.
 
 Each records its call in ``CALLS`` (``tests/test_introspection_scripts.py`` empties it).
 """
 
 from __future__ import annotations
 
-from introspection.scripts import PROTECTED_CLAIMS
+from identity.oauth.scripts import PROTECTED_CLAIMS
 
 CALLS: list[tuple[str, object]] = []  # (script, context)
 

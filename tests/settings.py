@@ -6,8 +6,8 @@ PostgreSQL (Django creates and drops ``test_identity``); unset, on SQLite.
 
 import os
 
+from deployment import IdentityDbConfig
 from identity.database import postgres_settings
-from identity.deployment import IdentityDbConfig
 from identity.settings import *  # noqa: F403
 
 _url = os.environ.get("TEST_DATABASE_URL", "")

@@ -1,4 +1,5 @@
-"""The resource access control engine: ``[[resource.access_control]]`` of deployment.toml (§7)."""
+"""The resource access control engine: ``[[resource.access_control]]`` of deployment.toml
+(docs/deployment-toml.md)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from identity.deployment import ResourceConfig, ServerConfig, loads
+from deployment import DEFAULT_AUTH_HANDLERS, ResourceConfig, ServerConfig, loads
 from tenants.access_control import (
-    DEFAULT_AUTH_HANDLERS,
     allowed_auth_handlers,
     caller_tenant_allowed,
     match_entry,
@@ -145,13 +145,14 @@ class TestAuthHandlers:
         assert allowed_auth_handlers(entry("/x")) == ("BasicAuthentication", "OAuthAuthentication")
 
     def test_no_entry_means_basic_and_oauth(self):
-        """§6.2: with no matching entry, BasicAuthentication and OAuthAuthentication."""
+        """docs/introspection.md#callers: with no matching entry, BasicAuthentication and
+        OAuthAuthentication."""
         assert allowed_auth_handlers(None) == DEFAULT_AUTH_HANDLERS
         assert DEFAULT_AUTH_HANDLERS == ("BasicAuthentication", "OAuthAuthentication")
 
 
 class TestCrossTenant:
-    """Gate 1 of §6.3: the caller's tenant against the path's."""
+    """Gate 1: the caller's tenant against the path's (docs/introspection.md#the-gates)."""
 
     ENTRIES = {
         "none": None,
@@ -186,8 +187,8 @@ class TestCrossTenant:
 
     def test_the_wso2_entry_lets_any_tenant_in(self):
         (wso2,) = entries(WSO2_INTROSPECT)
-        assert wso2.allows_caller_tenant("carbon.super")
-        assert wso2.allows_caller_tenant("foo.com")
+        assert caller_tenant_allowed(wso2, "carbon.super", "foo.com")
+        assert caller_tenant_allowed(wso2, "foo.com", "bar.com")
 
 
 class TestRequestIsSecure:
@@ -281,7 +282,8 @@ class TestAccessControlMiddleware:
 
 @pytest.mark.django_db
 class TestThroughTheStack:
-    """With the real middleware order, access control sees the path with /t/<tenant> (§7)."""
+    """With the real middleware order, access control sees the path with /t/<tenant>
+    (docs/deployment-toml.md)."""
 
     @pytest.fixture(autouse=True)
     def tenants(self):

@@ -1,4 +1,4 @@
-"""The admin in a real browser against the real server (SPEC §8).
+"""The admin in a real browser against the real server (docs/admin.md).
 
 Playwright drives Debian's Chromium (``apt-get install chromium``; never a downloaded browser).
 With ``SCREENSHOTS=1`` (``make screenshots``) the tests also save the pictures of
@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from identity.deployment import REPO_ROOT
+from deployment import REPO_ROOT
 
 pytestmark = pytest.mark.blackbox
 

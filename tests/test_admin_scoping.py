@@ -1,4 +1,4 @@
-"""The Django admin, with the test client: a tenant admin sees and changes only their tenant (SPEC §8).
+"""The Django admin, with the test client: a tenant admin sees and changes only their tenant (docs/admin.md).
 
 Both tenants hold rows with the same names (user ``alice``, role ``readers``, client
 ``app-id``), so a row of the other tenant can only be told apart by its tenant: every row of
@@ -514,7 +514,7 @@ class TestClients:
     def test_scripts_are_offered_from_deployment_toml(self, foo_admin, deployment_override):
         from dataclasses import replace
 
-        from identity.deployment import ScriptConfig
+        from deployment import ScriptConfig
 
         oauth = settings.DEPLOYMENT.oauth
         scripts = (ScriptConfig(name="department", callable="docs.examples:add_department"),)

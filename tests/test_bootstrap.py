@@ -1,4 +1,5 @@
-"""``manage.py bootstrap``: the first run's super tenant, admin and demo data, idempotent (SPEC §2)."""
+"""``manage.py bootstrap``: the first run's super tenant, admin and demo data, idempotent
+(docs/quickstart.md)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
-from identity.deployment import DemoConfig, SuperAdminConfig
+from deployment import DemoConfig, SuperAdminConfig
 from identity.models import Client, Role, SigningKey, User
 from tenants.models import Tenant
 
@@ -73,7 +74,8 @@ class TestFirstRun:
         assert Client.objects.all_tenants().count() == 0
 
     def test_demo_data(self, configure):
-        """§2.1: foo.com with admin/admin, and the WSO2 document's client in both tenants."""
+        """The demo data: foo.com with admin/admin, and the WSO2 document's client in both tenants
+        (docs/quickstart.md)."""
         configure(demo=True)
         out = bootstrap()
         assert "created tenant foo.com with user admin@foo.com" in out

@@ -1,4 +1,5 @@
-"""The cross-tenant decision table of docs/cross-tenant.md (SPEC §6.3), row by row, against
+"""The cross-tenant decision table of docs/cross-tenant.md (docs/introspection.md#the-gates), row by row,
+against
 real servers started with each row's configuration."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from identity.deployment import REPO_ROOT
+from deployment import REPO_ROOT
 
 pytestmark = pytest.mark.blackbox
 

@@ -1,4 +1,5 @@
-"""The deployment.toml loader (SPEC §7): every key and its default, and errors naming key and line."""
+"""The deployment.toml loader (docs/deployment-toml.md): every key and its default, and errors naming key
+and line."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from identity.database import database_settings, postgres_settings
-from identity.deployment import (
+from deployment import (
     ENV_VAR,
     REPO_ROOT,
     Deployment,
@@ -27,6 +27,7 @@ from identity.deployment import (
     load,
     loads,
 )
+from identity.database import database_settings, postgres_settings
 
 PASSWORD = '[super_admin]\npassword = "pw"\n'
 INTROSPECT_VIEW = "/permission/admin/manage/identity/applicationmgt/view"
@@ -285,7 +286,7 @@ def defaults() -> Deployment:
 
 
 class TestDefaults:
-    """Every key of the §7 table (and ours) is filled in with its default."""
+    """Every key of deployment.toml (docs/deployment-toml.md) is filled in with its default."""
 
     @pytest.mark.parametrize(("key", "default"), DEFAULTS, ids=[key for key, _ in DEFAULTS])
     def test_default(self, defaults, key, default):
@@ -383,7 +384,8 @@ class TestStrList:
 
 
 class TestErrors:
-    """Unknown keys, wrong types, bad regexes and bad values name the key and its line (§7)."""
+    """Unknown keys, wrong types, bad regexes and bad values name the key and its line
+    (docs/deployment-toml.md)."""
 
     @pytest.mark.parametrize(("text", "key", "line", "words"), ERRORS, ids=[row[1] for row in ERRORS])
     def test_error_names_key_and_line(self, text, key, line, words):
@@ -422,7 +424,7 @@ class TestErrors:
 
 
 class TestEnvironmentSubstitution:
-    """WSO2's ``$env{NAME}`` form, for secrets (§7)."""
+    """WSO2's ``$env{NAME}`` form, for secrets (docs/deployment-toml.md)."""
 
     def test_value_comes_from_the_environment(self, monkeypatch):
         monkeypatch.setenv("IDS_ADMIN_PASSWORD", "from-env")
@@ -527,7 +529,8 @@ class TestDatabaseSettings:
 
 
 class TestCheckCommand:
-    """``manage.py checkdeployment [PATH]`` validates without starting (§7, §9)."""
+    """``manage.py checkdeployment [PATH]`` validates without starting (docs/deployment-toml.md,
+    docs/commands.md)."""
 
     @staticmethod
     def run(*args: str) -> subprocess.CompletedProcess:

@@ -1,4 +1,5 @@
-"""Discovery (RFC 8414, ``openid-configuration``) and the JWKS (RFC 7517) of a tenant (SPEC §3, §5)."""
+"""Discovery (RFC 8414, ``openid-configuration``) and the JWKS (RFC 7517) of a tenant
+(docs/architecture.md, docs/clients-and-grants.md)."""
 
 from __future__ import annotations
 
@@ -15,15 +16,15 @@ from django.core.management import call_command
 from django.utils import timezone
 from jwcrypto.jwk import JWK
 
-from identity import keys
-from identity.keys import current_key
+from identity import signing
 from identity.models import SigningKey
+from identity.signing import current_key
 from tenants.models import Tenant
 from tests.oauth_support import make_world
 
 pytestmark = pytest.mark.django_db
 
-# With the shipped deployment.toml: [server] hostname "localhost", port 9443, tls (§3).
+# With the shipped deployment.toml: [server] hostname "localhost", port 9443, tls (docs/architecture.md).
 ISSUERS = {"carbon.super": "https://localhost:9443", "foo.com": "https://localhost:9443/t/foo.com"}
 METADATA_PATHS = {
     "carbon.super": ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"],
@@ -65,7 +66,7 @@ def jwks(client, tenant: str) -> dict[str, dict]:
 
 
 class TestMetadata:
-    """Both locations answer the same document, with the issuer of §3 and no empty lists."""
+    """Both locations answer the same document, with the tenant's issuer and no empty lists."""
 
     @pytest.mark.parametrize(("tenant", "path"), DOCUMENTS)
     def test_issuer_and_endpoints(self, client, world, tenant, path):
@@ -92,7 +93,7 @@ class TestMetadata:
         )
         assert document["code_challenge_methods_supported"] == ["S256"]
         assert document["introspection_endpoint_auth_methods_supported"]
-        # RFC 9701 §7; the tenant's key is RS256. Regression: this §5 key was missing.
+        # RFC 9701 §7; the tenant's key is RS256. Regression: this key was missing.
         assert document["introspection_signing_alg_values_supported"] == ["RS256"]
         # The demo client's scopes (and, at foo.com, those of the test clients).
         assert {"test1", "test2"} <= set(document["scopes_supported"])
@@ -186,14 +187,14 @@ class TestRotation:
 
     def test_old_key_stays_published_and_the_new_one_signs(self, client, world):
         old = current_key(world.foo)
-        old_token = keys.sign(world.foo, {"sub": "before"}, "JWT")
+        old_token = signing.sign(world.foo, {"sub": "before"}, "JWT")
         rotatekeys("--tenant", "foo.com")
         new = current_key(world.foo)
         assert new.kid != old.kid
         assert new.algorithm == old.algorithm == "RS256"
         assert set(jwks(client, "foo.com")) == {old.kid, new.kid}
 
-        new_token = keys.sign(world.foo, {"sub": "after"}, "JWT")
+        new_token = signing.sign(world.foo, {"sub": "after"}, "JWT")
         assert jwt.get_unverified_header(new_token)["kid"] == new.kid
         # Both verify against the published set: nothing in flight breaks.
         assert verify_with_jwks(client, "foo.com", old_token) == {"sub": "before"}
@@ -230,7 +231,7 @@ class TestRotation:
             "ES256",
             "sig",
         )
-        token = keys.sign(world.foo, {"iat": int(time.time())}, "JWT")
+        token = signing.sign(world.foo, {"iat": int(time.time())}, "JWT")
         assert jwt.get_unverified_header(token)["alg"] == "ES256"
         assert "iat" in verify_with_jwks(client, "foo.com", token)
         # The next rotation keeps the algorithm unless told otherwise.

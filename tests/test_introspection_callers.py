@@ -1,8 +1,10 @@
-"""Who may call the introspection endpoint: the caller-authentication handlers (SPEC §6.2).
+"""Who may call the introspection endpoint: the caller-authentication handlers
+(docs/introspection.md#callers).
 
 BasicAuthentication (a user holding a permission), BasicClientAuthentication (a client of the
 caller's app tenant), OAuthAuthentication (a Bearer token with a scope); which of them an
-endpoint accepts comes from the first matching ``[[resource.access_control]]`` entry (§7).
+endpoint accepts comes from the first matching ``[[resource.access_control]]`` entry
+(docs/deployment-toml.md).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from deployment import Deployment
 from identity import permissions
-from identity.deployment import Deployment
 from identity.models import AccessToken, Client, Role
 from identity.models.tokens import token_checksum
 from identity.provisioning import create_user
@@ -52,7 +54,7 @@ http_method = "all"
 secure = true
 allowed_auth_handlers="BasicClientAuthentication"
 """
-# §6.2: unlike WSO2, both Basic handlers may be on together.
+# docs/introspection.md#callers: unlike WSO2, both Basic handlers may be on together.
 EVERY_HANDLER = """
 [[resource.access_control]]
 context = "(.*)/oauth2/introspect(.*)"
@@ -309,7 +311,8 @@ class TestOAuthAuthentication:
 
 
 class TestHandlerSelection:
-    """§6.2, §7: the first ``[[resource.access_control]]`` entry matching the path decides."""
+    """docs/introspection.md#callers, docs/deployment-toml.md: the first ``[[resource.access_control]]``
+    entry matching the path decides."""
 
     FOO_CLIENTS_ELSE_USERS = """
 [[resource.access_control]]
@@ -356,7 +359,7 @@ allowed_auth_handlers = "BasicAuthentication"
         assert introspect(client, CLIENT, world.token).status_code == 401
 
     def test_both_basic_handlers_together(self, client, world, configure):
-        """§6.2: a Basic credential is accepted if it authenticates as either."""
+        """docs/introspection.md#callers: a Basic credential is accepted if it authenticates as either."""
         configure(EVERY_HANDLER)
         assert active(introspect(client, ADMIN, world.token))
         assert active(introspect(client, CLIENT, world.token))
@@ -416,7 +419,8 @@ BAD_CREDENTIALS = [
 
 
 class TestCredentialFailures:
-    """§6.2: missing, malformed or wrong credentials get one answer (no user or client enumeration)."""
+    """docs/introspection.md#callers: missing, malformed or wrong credentials get one answer (no user or
+    client enumeration)."""
 
     UNAUTHORIZED = {
         "error": "invalid_client",
@@ -467,7 +471,7 @@ class TestCredentialFailures:
 
     @pytest.mark.parametrize("flag", ["is_active", "is_locked"])
     def test_inactive_or_locked_user(self, client, world, flag):
-        """§4: locked or inactive users cannot authenticate anywhere."""
+        """docs/admin.md: locked or inactive users cannot authenticate anywhere."""
         viewer = fresh(world.users[SUPER]["viewer"])
         setattr(viewer, flag, not getattr(viewer, flag))
         viewer.save()

@@ -1,4 +1,5 @@
-"""The introspection endpoint's requests and responses (SPEC §6.1, §6.4; RFC 7662)."""
+"""The introspection endpoint's requests and responses (docs/introspection.md#the-request,
+docs/introspection.md#responses; RFC 7662)."""
 
 from __future__ import annotations
 
@@ -94,7 +95,8 @@ def get_allowed(allowed: bool):
 
 
 class TestRequestForms:
-    """§6.1: a POST form, or (unless allow_get = false) a GET with the same query parameters."""
+    """docs/introspection.md#the-request: a POST form, or (unless allow_get = false) a GET with the same
+    query parameters."""
 
     @pytest.mark.parametrize("method", ["post", "get"])
     def test_both_forms_answer_alike(self, client, world, method):
@@ -192,7 +194,8 @@ class TestTokenTypeHint:
 
 
 class TestInvalidInput:
-    """§6.1: a missing or empty ``token`` from an authorized caller is the WSO2 document's 400."""
+    """docs/introspection.md#the-request: a missing or empty ``token`` from an authorized caller is the
+    WSO2 document's 400."""
 
     @pytest.mark.parametrize("method", ["post", "get"])
     @pytest.mark.parametrize("params", [{}, {"token": ""}, {"token_type_hint": "access_token"}])
@@ -216,7 +219,8 @@ class TestInvalidInput:
 
 
 class TestInactive:
-    """§6.4: inactive for any reason is exactly ``{"active": false}``, with status 200."""
+    """docs/introspection.md#responses: inactive for any reason is exactly ``{"active": false}``, with
+    status 200."""
 
     @pytest.mark.parametrize(
         "token",
@@ -264,7 +268,7 @@ class TestInactive:
 
 
 class TestActive:
-    """§6.4: exactly the facts the token has, never a null."""
+    """docs/introspection.md#responses: exactly the facts the token has, never a null."""
 
     BASE_KEYS = {"active", "token_type", "client_id", "exp", "iat", "nbf", "username", "sub", "iss", "jti"}
 
@@ -356,7 +360,7 @@ class TestActive:
 
 
 class TestHeaders:
-    """§6.4 and RFC 7662 §2.2: JSON, never cached, whatever the answer."""
+    """docs/introspection.md#responses and RFC 7662 §2.2: JSON, never cached, whatever the answer."""
 
     @pytest.mark.parametrize(
         ("params", "auth", "method", "status"),
@@ -397,7 +401,7 @@ def revoke(client, token: str, domain=SUPER, **form) -> None:
 
 
 class TestTokensFromTheTokenEndpoint:
-    """Tokens as clients get them (§5), introspected; a revocation counts at once."""
+    """Tokens as clients get them (docs/clients-and-grants.md), introspected; a revocation counts at once."""
 
     def test_client_credentials_token_with_scopes(self, client, world):
         issued = token_request(client, grant_type="client_credentials", scope="test1 test2")
@@ -428,7 +432,8 @@ class TestTokensFromTheTokenEndpoint:
         assert body(introspect(client, token=token)) == INACTIVE
 
     def test_revoked_refresh_token_takes_its_access_token_along(self, client, world):
-        """RFC 7009 §2.1: revoking a refresh token revokes the access tokens of its grant (§5)."""
+        """RFC 7009 §2.1: revoking a refresh token revokes the access tokens of its grant
+        (docs/clients-and-grants.md)."""
         issued = token_request(client, grant_type="password", username="admin", password="admin")
         revoke(client, issued["refresh_token"], token_type_hint="refresh_token")
         assert body(introspect(client, token=issued["refresh_token"])) == INACTIVE

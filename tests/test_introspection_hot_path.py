@@ -167,7 +167,8 @@ def without_get(deployment_override):
 
 
 class TestTokensNeverLogged:
-    """§6.1, §11: a token, in the form, the query string or a Bearer header, never reaches a log."""
+    """docs/introspection.md#the-request, docs/security.md: a token, in the form, the query string or a
+    Bearer header, never reaches a log."""
 
     @pytest.mark.parametrize("method", ["post", "get"])
     @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Introspection scripts (SPEC §6.7, Janssen's IntrospectionType): order, binding, failures,
+"""Introspection scripts (docs/scripts.md, Janssen's IntrospectionType): order, binding, failures,
 protected claims, context, JWT access tokens, start-up checks, and the example of the docs."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from deployment import REPO_ROOT, loads
 from identity.bootstrap import bootstrap
-from identity.deployment import REPO_ROOT, loads
 from identity.models import Client, Role
+from identity.oauth.scripts import PROTECTED_CLAIMS
 from identity.provisioning import create_user
-from introspection.scripts import PROTECTED_CLAIMS
 from tenants.models import Tenant
 from tests import script_hooks
 from tests.jwt_support import (
@@ -42,7 +42,7 @@ from tests.jwt_support import (
 pytestmark = pytest.mark.django_db
 
 ADMIN = basic("admin@foo.com", "admin")
-LOGGER = "introspection.scripts"
+LOGGER = "identity.oauth.scripts"
 
 
 def secret(client_id: str) -> str:
@@ -219,7 +219,7 @@ class TestFailures:
         (error,) = [r for r in caplog.records if r.name == LOGGER and r.levelno == logging.ERROR]
         assert "'explode'" in error.getMessage()
         assert error.exc_info[0] is RuntimeError  # the traceback is logged
-        assert token not in caplog.text  # tokens never reach logs (§11)
+        assert token not in caplog.text  # tokens never reach logs (docs/security.md)
 
     def test_raises_in_a_jwt_response(self, client, world, scripts):
         token = app_token(client)
@@ -317,7 +317,8 @@ class TestContext:
         caller = app_token(client, "unbound", scope="internal_oauth2_introspect")
         introspected(client, app_token(client), bearer(caller))
         ((_, context),) = script_hooks.CALLS
-        assert context.user.username == "admin"  # an app token acts as the client's owner (§5)
+        # an app token acts as the client's owner (docs/clients-and-grants.md)
+        assert context.user.username == "admin"
         assert context.scopes == ()
         assert (context.caller.kind, context.caller.name) == ("bearer", "unbound")
 
@@ -450,7 +451,7 @@ def run_manage(tmp_path, extra_toml: str, *args: str, pythonpath: str = "") -> s
 
 
 class TestStartUp:
-    """Bad script configuration stops start-up with a message naming the script (§6.7)."""
+    """Bad script configuration stops start-up with a message naming the script (docs/scripts.md)."""
 
     @pytest.mark.parametrize(
         "callable_path",

@@ -1,4 +1,5 @@
-"""``username`` and ``sub`` of an introspection response (SPEC §6.5, §5; the WSO2 document's
+"""``username`` and ``sub`` of an introspection response (docs/introspection.md#the-subject-identifier,
+docs/clients-and-grants.md; the WSO2 document's
 ``validation_response_subject_identifier_format``)."""
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ APP_CONFIGURED = '[oauth]\nvalidation_response_subject_identifier_format= "app_c
 NO_APP_USERNAME = "[oauth]\nremove_username_from_introspection_response_for_app_tokens = true\n"
 BOTH = APP_CONFIGURED + "remove_username_from_introspection_response_for_app_tokens = true\n"
 
-# The client flags of §6.5: (use_tenant_domain_in_subject, use_user_store_domain_in_subject).
+# The client flags that shape the subject (docs/introspection.md#the-subject-identifier):
+# (use_tenant_domain_in_subject, use_user_store_domain_in_subject).
 FLAGS = {"none": (False, False), "tenant": (True, False), "store": (False, True), "both": (True, True)}
 
 
@@ -140,13 +142,14 @@ class TestAppConfigured:
         assert subject(client, tokens.app, domain) == (expected, tokens.client_id)
 
     def test_demo_client_has_both_flags_off(self, client, world, oauth):
-        """§6.5: so ``username`` is then the bare ``admin``."""
+        """docs/introspection.md#the-subject-identifier: so ``username`` is then the bare ``admin``."""
         oauth(APP_CONFIGURED)
         assert subject(client, world.tokens[FOO, "demo"].user, FOO) == ("admin", "admin")
 
 
 class TestSubOfAppTokens:
-    """§5: ``sub`` is the client id for client_credentials tokens, the user for password-grant ones."""
+    """docs/clients-and-grants.md: ``sub`` is the client id for client_credentials tokens, the user for
+    password-grant ones."""
 
     def token(self, client, **form) -> str:
         response = client.post(

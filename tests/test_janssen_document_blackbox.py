@@ -1,4 +1,5 @@
-"""The Janssen introspection document, run as written against the real server (SPEC §2.1, §6).
+"""The Janssen introspection document, run as written against the real server (docs/quickstart.md,
+docs/introspection.md).
 
 The endpoint is read from ``/.well-known/openid-configuration``, as the document says, for the
 super tenant and for ``/t/foo.com/``. The document's two curl commands run with the system's
@@ -254,7 +255,8 @@ class TestSkipAuthorization:
 
 
 def test_tokens_never_reach_the_log(server):
-    """The GET form puts the token in the query string: it must not be logged (§6.1)."""
+    """The GET form puts the token in the query string: it must not be logged
+    (docs/introspection.md#the-request)."""
     endpoint = discover(server, "foo.com")["introspection_endpoint"]
     caller = token(server, "foo.com", scope="internal_oauth2_introspect")
     introspected = token(server, "foo.com", scope="test1")

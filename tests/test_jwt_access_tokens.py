@@ -1,4 +1,4 @@
-"""JWT access tokens (RFC 9068, SPEC §5) for clients with ``token_format = "jwt"``.
+"""JWT access tokens (RFC 9068; docs/jwt.md) for clients with ``token_format = "jwt"``.
 
 Every token is verified with jwcrypto against the tenant's JWKS as served, never with the
 PyJWT that signed it.
@@ -19,9 +19,9 @@ from jwcrypto.common import JWKeyNotFound
 from jwcrypto.jws import InvalidJWSSignature
 
 from identity.bootstrap import bootstrap
-from identity.keys import rotate
 from identity.models import SigningKey
 from identity.provisioning import create_tenant, create_user
+from identity.signing import rotate
 from tenants.models import Tenant
 from tests.jwt_support import (
     ACCESS_TOKEN_TYP,
@@ -119,7 +119,8 @@ class TestClaims:
         claims = verify(client, "foo.com", token, ACCESS_TOKEN_TYP).claims
         assert set(claims) == {"iss", "sub", "aud", "client_id", "iat", "exp", "jti", "scope"}
         assert claims["iss"] == issuer_of("foo.com")
-        assert claims["sub"] == "jwt-app"  # an app token's subject is the client (§6.5)
+        # an app token's subject is the client (docs/introspection.md#the-subject-identifier)
+        assert claims["sub"] == "jwt-app"
         assert claims["aud"] == "jwt-app"  # no resource, no configured audience: the client id
         assert claims["client_id"] == "jwt-app"
         assert before <= claims["iat"] <= after
@@ -163,7 +164,7 @@ class TestClaims:
                 ["https://rs.example", "https://rs2.example"],
             ),
             ("api", ["https://other.example"], "https://other.example"),
-            # ... which win over the client id (RFC 9068 requires an aud, §5 of the SPEC).
+            # ... which win over the client id (RFC 9068 requires an aud, docs/clients-and-grants.md).
             ("api", [], API_AUDIENCES),
             ("one", [], "https://api.example"),
             ("app", [], "jwt-app"),
@@ -191,7 +192,7 @@ class TestClaims:
     def test_password_grant_subject(
         self, client, world, deployment_override, subject_format, use_tenant_domain, sub
     ):
-        """The §6.5 subject, as introspection names it too."""
+        """The subject as introspection names it too (docs/introspection.md#the-subject-identifier)."""
         oauth = settings.DEPLOYMENT.oauth
         deployment_override(
             oauth=dataclasses.replace(oauth, validation_response_subject_identifier_format=subject_format)
@@ -224,7 +225,7 @@ class TestRecorded:
         assert int(row.created.timestamp()) == claims["iat"]
         assert int(row.expires.timestamp()) == claims["exp"]
         assert row.resource == API_AUDIENCES == claims["aud"]
-        assert row.token == ""  # only its digest is stored (§5)
+        assert row.token == ""  # only its digest is stored (docs/clients-and-grants.md)
 
     def test_introspection_agrees_with_the_jwt(self, client, world):
         _, token = client_credentials(client, world.app, scope="test2", resource="https://rs.example")
@@ -234,7 +235,8 @@ class TestRecorded:
         for claim in ("jti", "iat", "exp", "aud", "iss", "client_id", "sub", "scope"):
             assert body[claim] == claims[claim], claim
         assert body["token_type"] == "Bearer"
-        assert body["username"] == "admin@foo.com"  # an app token acts as the client's owner (§5)
+        # an app token acts as the client's owner (docs/clients-and-grants.md)
+        assert body["username"] == "admin@foo.com"
 
     def test_a_tampered_jwt_is_not_active(self, client, world):
         _, token = client_credentials(client, world.app)

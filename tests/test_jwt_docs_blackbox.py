@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from identity.deployment import REPO_ROOT
+from deployment import REPO_ROOT
 
 pytestmark = pytest.mark.blackbox
 

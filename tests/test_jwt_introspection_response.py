@@ -1,4 +1,4 @@
-"""JWT introspection responses (RFC 9701, SPEC §6.6): how to ask, what they hold, who they
+"""JWT introspection responses (RFC 9701; docs/jwt.md): how to ask, what they hold, who they
 are for; errors stay JSON. Every response is verified with jwcrypto against the JWKS."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 from django.core.management import call_command
 from django.test import RequestFactory
 
+from deployment import REPO_ROOT, loads
 from identity.bootstrap import bootstrap
-from identity.deployment import REPO_ROOT, loads
 from identity.provisioning import create_user
 from introspection.negotiation import JSON, JWT, preferred, wants_jwt
 from tenants.models import Tenant
@@ -217,7 +217,7 @@ class TestContents:
 
 
 class TestAudience:
-    """``aud`` names the caller the response is for (§6.6)."""
+    """``aud`` names the caller the response is for (docs/jwt.md)."""
 
     def test_user_caller(self, client, tokens):
         response = introspect(client, "foo.com", {"token": tokens.opaque, "response_as_jwt": "true"}, ADMIN)

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from prometheus_client import REGISTRY
 
-from identity.deployment import ThrottleConfig
+from deployment import ThrottleConfig
 from tests.oauth_support import ALICE, make_world
 
 pytestmark = pytest.mark.django_db

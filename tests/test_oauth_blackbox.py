@@ -1,5 +1,5 @@
 """The token endpoint of the real server (gunicorn, TLS, demo data), as the WSO2 document and an
-OAuth library use it (SPEC §2.1, §5, §11)."""
+OAuth library use it (docs/quickstart.md, docs/clients-and-grants.md, docs/security.md)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ class TestWso2DocumentCurls:
 
     @pytest.mark.parametrize("tenant", TENANT_PREFIXES)
     def test_token_is_its_tenants_only(self, server, seen, tenant):
-        """The same client id and secret in both tenants (§2.1): revoking at the other tenant's
+        """The same client id and secret in both tenants (docs/quickstart.md): revoking at the other tenant's
         endpoint does nothing (RFC 7009: 200 anyway); at its own, the token is inactive at once."""
         token = curl_token(server, TENANT_PREFIXES[tenant], "grant_type=client_credentials")["access_token"]
         seen.add(token)
@@ -142,7 +142,7 @@ class TestAuthlib:
 
 
 class TestLog:
-    """§11: the server's log holds none of the tokens or secrets it handed out or was shown."""
+    """docs/security.md: the server's log holds none of the tokens or secrets it handed out or was shown."""
 
     def test_no_token_or_secret_in_the_log(self, server, seen):
         # Traffic of its own (so the test stands alone), on top of what the tests above saw.

@@ -1,4 +1,4 @@
-"""The OAuth core's management commands (SPEC §9): createclient, rotatekeys, cleartokens."""
+"""The OAuth core's management commands (docs/commands.md): createclient, rotatekeys, cleartokens."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from django.contrib.auth.hashers import check_password
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from identity.deployment import ScriptConfig
-from identity.keys import current_key
+from deployment import ScriptConfig
 from identity.models import AccessToken, Client, Grant, RefreshToken, SigningKey, User
+from identity.signing import current_key
 from tests.blackbox import RunningServer
 from tests.oauth_support import (
     DEMO,
@@ -77,7 +77,7 @@ def foo_client(client_id: str) -> Client:
 
 
 class TestCreateClient:
-    """Every option of §9, JSON on stdout."""
+    """Every option of the command (docs/commands.md), JSON on stdout."""
 
     @pytest.mark.parametrize(
         "uri", ["http://127.0.0.1:8400/cb", "http://[::1]/cb", "http://localhost:3000/cb"]

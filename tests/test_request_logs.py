@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from identity.deployment import loads
+from deployment import loads
 from identity.logs import JsonLineFormatter, RequestContextFilter, TextFormatter, logging_config
 from identity.request_id import request_id_for
 from tests.introspection_support import ENDPOINT, SUPER, basic, make_token, make_world

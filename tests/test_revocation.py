@@ -1,4 +1,5 @@
-"""Token revocation (RFC 7009) at ``/t/<tenant>/oauth2/revoke`` and ``/oauth2/revoke`` (SPEC §5)."""
+"""Token revocation (RFC 7009) at ``/t/<tenant>/oauth2/revoke`` and ``/oauth2/revoke``
+(docs/clients-and-grants.md)."""
 
 from __future__ import annotations
 
@@ -68,7 +69,7 @@ class TestAccessToken:
 
 
 class TestRefreshToken:
-    """Revoking a refresh token revokes the access tokens of its grant (§5)."""
+    """Revoking a refresh token revokes the access tokens of its grant (docs/clients-and-grants.md)."""
 
     @pytest.mark.parametrize("token_type_hint", HINTS)
     def test_revokes_the_access_token_of_its_grant(self, client, world, token_type_hint):

@@ -1,4 +1,5 @@
-"""Introspection scripts in the real server (SPEC §6.7, §7): a script that cannot be imported
+"""Introspection scripts in the real server (docs/scripts.md, docs/deployment-toml.md): a script that
+cannot be imported
 stops start-up, and is refused on SIGHUP while the server keeps its configuration."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import time
 
 import pytest
 
-from identity.deployment import REPO_ROOT
+from deployment import REPO_ROOT
 from tests.jwt_support import DEMO, basic
 
 pytestmark = pytest.mark.blackbox

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from identity.deployment import REPO_ROOT
+from deployment import REPO_ROOT
 
 pytestmark = pytest.mark.blackbox
 
@@ -62,7 +62,8 @@ class TestServing:
 
 
 class TestReloadOnSighup:
-    """§7: on SIGHUP a good file is applied; a bad one is refused and the old one kept."""
+    """docs/deployment-toml.md: on SIGHUP a good file is applied; a bad one is refused and the old one
+    kept."""
 
     def test_bad_file_is_refused_and_good_file_applied(self, server_factory):
         server = server_factory("[demo]\nenabled = true\n")
@@ -82,7 +83,8 @@ class TestReloadOnSighup:
 
 
 class TestRefusesBadConfiguration:
-    """§7: a bad deployment.toml stops start-up with a message naming the key and the line."""
+    """docs/deployment-toml.md: a bad deployment.toml stops start-up with a message naming the key and the
+    line."""
 
     @staticmethod
     def start(toml) -> subprocess.CompletedProcess:

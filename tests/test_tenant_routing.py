@@ -1,4 +1,4 @@
-"""TenantMiddleware: /t/<tenant>/ routing, unknown tenants, the tenant cache (SPEC §3)."""
+"""TenantMiddleware: /t/<tenant>/ routing, unknown tenants, the tenant cache (docs/architecture.md)."""
 
 from __future__ import annotations
 

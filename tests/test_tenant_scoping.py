@@ -1,4 +1,5 @@
-"""Tenant-scoped managers: a query on tenant data with no tenant fails, never widens (SPEC §3)."""
+"""Tenant-scoped managers: a query on tenant data with no tenant fails, never widens
+(docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -17,9 +17,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
+from deployment import ThrottleConfig
 from identity import throttle
 from identity.bootstrap import DEMO_CLIENT
-from identity.deployment import ThrottleConfig
 from identity.models import ThrottleCounter
 from tenants.cache import cache
 from tests.introspection_support import ENDPOINT, SUPER, basic, configured, make_token, make_world
@@ -230,6 +230,20 @@ class TestCounting:
         tables = " ".join(query["sql"] for query in queries.captured_queries)
         assert "identity_throttlecounter" in tables
         assert "identity_user" not in tables
+
+    def test_a_blocked_address_is_refused_from_memory_until_its_window_ends(self, client, world, limits):
+        """A flood from an address over its limit costs no counter read (the database or Redis)."""
+        limits(per_identity=100, per_address=2)
+        send = ENDPOINTS["introspect-basic-user"]
+        for _ in range(2):
+            send(client, world, ATTACKER, good=False)
+        assert_throttled(send(client, world, ATTACKER, good=False))  # read: over the limit
+        with CaptureQueriesContext(connection) as queries:
+            response = send(client, world, ATTACKER, good=False)
+        assert_throttled(response)
+        assert 1 <= int(response["Retry-After"]) <= ThrottleConfig().window
+        assert not [q for q in queries.captured_queries if "throttlecounter" in q["sql"]]
+        assert send(client, world, OTHER, good=True).status_code == 200
 
     def test_a_cached_caller_reads_no_counter(self, client, world, limits):
         limits()

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from django import test as django_test
 
+from deployment import ThrottleConfig
 from identity.bootstrap import DEMO_CLIENT
-from identity.deployment import ThrottleConfig
 from tests.introspection_support import ENDPOINT, SUPER, basic, make_world
 
 pytestmark = pytest.mark.django_db

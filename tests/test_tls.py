@@ -1,4 +1,4 @@
-"""The self-signed certificate of a first run (SPEC §2)."""
+"""The self-signed certificate of a first run (docs/quickstart.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The token endpoint of a tenant (SPEC §5; RFC 6749 §3.2, §4, §5, §6; RFC 7636; RFC 8707)."""
+"""The token endpoint of a tenant (docs/clients-and-grants.md; RFC 6749 §3.2, §4, §5, §6; RFC 7636; RFC
+8707)."""
 
 from __future__ import annotations
 
@@ -228,7 +229,7 @@ class TestPasswordGrant:
             ("/oauth2/token", "alice@foo.com", "alice-pw"),
             # A bare name is the endpoint's tenant's user: there is no alice in carbon.super.
             ("/oauth2/token", "alice", "alice-pw"),
-            # Locked or inactive (§4), with the right password.
+            # Locked or inactive (docs/admin.md), with the right password.
             ("/t/foo.com/oauth2/token", "locked", "locked-pw"),
             ("/t/foo.com/oauth2/token", "inactive", "inactive-pw"),
             # Wrong password, unknown user.
@@ -285,7 +286,8 @@ class TestRefreshRotation:
         assert error_of(refresh(client, second["refresh_token"])) == "invalid_grant"
         assert stored_refresh(first["refresh_token"]).revoked is not None
         assert stored_refresh(second["refresh_token"]).revoked is not None
-        # Marked revoked, not deleted: kept for the admin's list until `cleartokens` (§5, §8).
+        # Marked revoked, not deleted: kept for the admin's list until `cleartokens` (docs/clients-and-
+        # grants.md, docs/admin.md).
         assert stored(second["access_token"]).revoked is not None
 
     def test_scope_can_narrow_but_not_widen(self, client, world):
@@ -555,7 +557,7 @@ class TestLifetimes:
 
 
 class TestAudience:
-    """§5: the ``resource`` asked for (RFC 8707), else the client's ``audiences``."""
+    """docs/clients-and-grants.md: the ``resource`` asked for (RFC 8707), else the client's ``audiences``."""
 
     @pytest.mark.parametrize(
         ("credentials", "resource", "audience"),

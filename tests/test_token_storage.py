@@ -1,4 +1,5 @@
-"""What the OAuth core keeps, and where (SPEC §5 Storage, §11): digests, never tokens or secrets.
+"""What the OAuth core keeps, and where (docs/token-storage.md, docs/security.md): digests, never tokens or
+secrets.
 
 Every check looks at the database raw (every column of every row of every table), at
 ``str()``/``repr()`` and at the captured logs, for the values a client saw.
@@ -98,7 +99,8 @@ def database_dump() -> str:
 
 
 class TestDatabase:
-    """No column of any row holds a token or a client secret (§5; RFC 9700 §4.14.2)."""
+    """No column of any row holds a token or a client secret (docs/clients-and-grants.md; RFC 9700
+    §4.14.2)."""
 
     @pytest.mark.parametrize("grant", GRANTS, ids=lambda grant: grant.__name__)
     def test_a_token_lives_exactly_its_lifetime(self, client, world, grant):
@@ -153,7 +155,8 @@ def pbkdf2_calls():
 
 
 class TestClientSecretHashing:
-    """Client secrets: the fast salted ``sha256_secret`` scheme, not the users' PBKDF2 (§5)."""
+    """Client secrets: the fast salted ``sha256_secret`` scheme, not the users' PBKDF2
+    (docs/clients-and-grants.md)."""
 
     def test_demo_secret_is_stored_with_sha256_secret(self, world):
         for client in Client.objects.all_tenants():
@@ -249,7 +252,7 @@ def logged_text(caplog) -> str:
 
 
 class TestLogs:
-    """§11: secrets and tokens never reach the logs, not even at DEBUG."""
+    """docs/security.md: secrets and tokens never reach the logs, not even at DEBUG."""
 
     def test_full_flow(self, client, world, all_logs):
         seen = [DEMO[1], world.web[1], "alice-pw"]

@@ -1,4 +1,5 @@
-"""Users, roles and permissions of a tenant; the createtenant and createuser commands (SPEC §4, §9)."""
+"""Users, roles and permissions of a tenant; the createtenant and createuser commands (docs/admin.md,
+docs/commands.md)."""
 
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ class TestResolveLogin:
 
 
 class TestAuthenticate:
-    """Django's password hashers; locked, inactive and inactive-tenant users are refused (§4)."""
+    """Django's password hashers; locked, inactive and inactive-tenant users are refused (docs/admin.md)."""
 
     @pytest.mark.parametrize(
         ("login", "password", "tenant", "expected"),
@@ -164,7 +165,7 @@ class TestUsernamesPerTenant:
 
 
 class TestPermissionPaths:
-    """Permission paths are hierarchical, segment by segment (§4)."""
+    """Permission paths are hierarchical, segment by segment (docs/admin.md)."""
 
     @pytest.mark.parametrize(
         ("held", "wanted", "granted"),
@@ -223,7 +224,7 @@ class TestPermissionPaths:
 
 
 class TestUserPermissions:
-    """Users hold permissions through the roles of their tenant (§4)."""
+    """Users hold permissions through the roles of their tenant (docs/admin.md)."""
 
     @pytest.mark.parametrize(
         ("user", "wanted", "held"),

@@ -1,5 +1,5 @@
 """Every curl command of the WSO2 document "Invoke the OAuth Introspection Endpoint", run as
-written with the ``curl`` binary against real servers (SPEC §2.1, §6).
+written with the ``curl`` binary against real servers (docs/quickstart.md, docs/introspection.md).
 
 Only the host and port change (``https://localhost:9443`` becomes the test server's), and the
 values that must come from earlier responses (the access token) or that the document leaves as
@@ -158,7 +158,7 @@ FORMAT_TENANT_VALIDATE_CLIENT = (
     "curl -k -u <CLIENT_ID>:<CLIENT_SECRET> -H 'Content-Type: application/x-www-form-urlencoded' -X POST "
     "--data 'token=<ACCESS_TOKEN>' https://<IS_HOST>:<IS_PORT>/t/<TENANT_DOMAIN>/oauth2/introspect"
 )
-# What the placeholders stand for: the demo data of §2.1.
+# What the placeholders stand for: the demo data (docs/quickstart.md).
 PLACEHOLDERS = {
     "CLIENT_ID": CLIENT_ID,
     "CLIENT_SECRET": "BRebJ0aqfclQB9v7yZwhj0JfW0ga",
@@ -170,7 +170,7 @@ PLACEHOLDERS = {
     "scope 2": "test2",
 }
 
-# The keys of the document's sample responses; we add the rest of §6.4.
+# The keys of the document's sample responses; we add the rest (docs/introspection.md#responses).
 TOKEN_KEYS = {"token_type", "expires_in", "access_token"}
 INTROSPECTION_KEYS = {"exp", "username", "active", "token_type", "client_id", "iat"}
 SECTION_6_4_EXTRA = {"nbf", "sub", "iss", "jti"}
@@ -205,7 +205,8 @@ ISSUED: dict[int, list[str]] = {}  # server port -> the tokens it issued to this
 
 
 def assert_document_shape(answer: tuple[int, dict], username: str, scope: str | None) -> None:
-    """The document's sample response: its keys (and the rest of §6.4), its values."""
+    """The document's sample response: its keys (and the rest of docs/introspection.md#responses), its
+    values."""
     status, body = answer
     assert status == 200, body
     expected_keys = INTROSPECTION_KEYS | SECTION_6_4_EXTRA | ({"scope"} if scope else set())
@@ -292,7 +293,7 @@ class TestGetAToken:
 
     @pytest.mark.parametrize("command", [SUPER_TOKEN_SCOPES, TENANT_TOKEN_SCOPES])
     def test_with_scopes(self, default, command):
-        """The tenant sample shows ``"scope":"test1"``: a slip of the document (§2.1)."""
+        """The tenant sample shows ``"scope":"test1"``: a slip of the document (docs/quickstart.md)."""
         status, body = curl(default, command)
         assert status == 200
         assert set(body) == TOKEN_KEYS | {"scope"}
@@ -428,7 +429,8 @@ class TestAllowCrossTenant:
         assert body["active"] is True
         assert body["iss"].endswith("/t/foo.com")
         assert body["scope"] == "test1 test2"
-        # app_configured, and the demo client has both subject flags off (§6.5).
+        # app_configured, and the demo client has both subject flags off (docs/introspection.md#the-subject-
+        # identifier).
         assert (body["username"], body["sub"]) == ("admin", CLIENT_ID)
 
     def test_callers_still_of_the_path_tenant(self, any_token):
@@ -474,7 +476,8 @@ class TestCrossTenantClients:
 
 
 class TestServerLog:
-    """§6.1, §11: none of the tokens above, nor one sent in a GET query string, is in a server log."""
+    """docs/introspection.md#the-request, docs/security.md: none of the tokens above, nor one sent in a GET
+    query string, is in a server log."""
 
     def test_get_with_the_token_in_the_query_string(self, default):
         token = token_of(default, SUPER_TOKEN)

@@ -1,4 +1,4 @@
-"""An example introspection script module (SPEC §6.7, docs/scripts.md).
+"""An example introspection script module (docs/scripts.md).
 
 Two scripts, each ``def modify_response(response: dict, context) -> bool``. Register them in
 deployment.toml, in the order they should run::

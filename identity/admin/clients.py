@@ -1,4 +1,4 @@
-"""OAuth clients in the admin (SPEC §5, §8).
+"""OAuth clients in the admin (docs/clients-and-grants.md, docs/admin.md).
 
 A client's secret is stored hashed. The admin shows it once: on the page that answers the
 form that created the client, and on the page that answers "rotate secret". It never goes
@@ -19,9 +19,9 @@ from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
+from deployment.current import get_deployment
 from identity.admin.privileges import may_act_as
 from identity.admin.tokens import without_credential_permissions
-from identity.conf import get_deployment
 from identity.models import Client
 from identity.models.clients import GRANT_TYPES
 from identity.services.clients import register_client, rotate_secret
@@ -143,7 +143,8 @@ class ClientAdmin(TenantScopedAdmin):
     def get_changeform_initial_data(self, request):
         initial = {"client_type": Client.CLIENT_CONFIDENTIAL, **super().get_changeform_initial_data(request)}
         if not is_operator(request.user):
-            initial.setdefault("user", request.user.pk)  # tokens of the client act for its owner (§5)
+            # tokens of the client act for its owner (docs/clients-and-grants.md)
+            initial.setdefault("user", request.user.pk)
         return initial
 
     def get_deleted_objects(self, objs, request):

@@ -1,4 +1,4 @@
-"""Signing keys in the admin: listed and viewed, their private halves never (SPEC §5)."""
+"""Signing keys in the admin: listed and viewed, their private halves never (docs/clients-and-grants.md)."""
 
 from __future__ import annotations
 

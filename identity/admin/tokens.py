@@ -1,4 +1,5 @@
-"""Tokens in the admin: listed without their values, revoked by an action (SPEC §5, §8).
+"""Tokens in the admin: listed without their values, revoked by an action (docs/clients-and-grants.md,
+docs/admin.md).
 
 Only digests of tokens are stored, and the admin shows not even those: a row is named by its
 number, client, user, scopes and dates. Tokens are made by the OAuth flows, never here.

@@ -1,7 +1,7 @@
-"""Users and roles in the admin (SPEC §4, §8).
+"""Users and roles in the admin (docs/admin.md).
 
 Users get permissions through roles; a role's permissions are WSO2 paths, picked from the
-tree of known paths or typed. Passwords are set with Django's admin password form and stored
+tree of known paths or typed. Passwords are set on Django's own admin password page and stored
 with Django's hashers, never shown.
 """
 
@@ -9,28 +9,20 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import AdminForm
-from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import unquote
-from django.contrib.auth import update_session_auth_hash
-from django.contrib.auth.forms import AdminPasswordChangeForm, SetPasswordMixin
+from django.contrib.auth import admin as auth_admin
+from django.contrib.auth.forms import SetPasswordMixin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
-from django.utils.decorators import method_decorator
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from django.views.decorators.debug import sensitive_post_parameters
 
 from identity import permissions
 from identity.admin.privileges import may_act_as, may_manage_user, not_held
 from identity.admin.tokens import without_credential_permissions
 from identity.admin.widgets import PermissionTreeWidget
 from identity.models import Role, User
-from identity.services.users import lock_user, set_password, unlock_user
+from identity.services.users import lock_user, record_password_change, unlock_user
 from tenants.admin_scoping import TenantScopedAdmin, TenantScopedForm, is_operator
-
-sensitive_post_parameters_m = method_decorator(sensitive_post_parameters())
 
 
 class UserChangeForm(TenantScopedForm):
@@ -66,10 +58,12 @@ class UserCreationForm(SetPasswordMixin, UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(TenantScopedAdmin):
+class UserAdmin(TenantScopedAdmin, auth_admin.UserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
-    change_password_form = AdminPasswordChangeForm
+    add_form_template = None  # the ordinary add page: ours sets more than a name and a password
+    filter_horizontal = ()  # no groups, no per-user permissions: roles
+    ordering = None
     list_display = ("username", "email", "role_names", "is_active", "is_locked", "is_staff")
     list_filter = ("is_active", "is_locked", "is_staff", "roles")
     search_fields = ("username", "email")
@@ -107,7 +101,7 @@ class UserAdmin(TenantScopedAdmin):
 
     @admin.display(description="password")
     def password_status(self, user: User) -> str:
-        url = reverse(f"admin:{self._url_name('password_change')}", args=[user.pk])
+        url = reverse(f"{self.admin_site.name}:auth_user_password_change", args=[user.pk])
         return format_html('Stored hashed, never shown. <a href="{}">Set a new password</a>', url)
 
     @admin.display(description="permissions (through roles)")
@@ -157,61 +151,27 @@ class UserAdmin(TenantScopedAdmin):
             changed += 1
         self.message_user(request, f"{'Locked' if locked else 'Unlocked'} {changed} user(s).")
 
-    # -- passwords, with Django's admin password form
-    @sensitive_post_parameters_m
-    def add_view(self, request, form_url="", extra_context=None):
-        return super().add_view(request, form_url, extra_context)
-
-    def get_urls(self):
-        view = self.admin_site.admin_view(self.user_change_password)
-        return [
-            path("<path:object_id>/password/", view, name=self._url_name("password_change")),
-            *super().get_urls(),
-        ]
-
-    def _url_name(self, view: str) -> str:
-        return f"{self.opts.app_label}_{self.opts.model_name}_{view}"
-
-    @sensitive_post_parameters_m
-    def user_change_password(self, request, object_id: str):
-        user = self.get_object(request, unquote(object_id))
-        # Another admin's password would be its powers: only an operator sets it.
-        if not (self.has_change_permission(request, user) and may_act_as(request.user, user)):
+    # -- passwords: Django's own page (django.contrib.auth.admin.UserAdmin), with our two rules
+    def user_change_password(self, request, id, form_url=""):
+        """Django's password page; another admin's password would be its powers: only an
+        operator sets it."""
+        user = self.get_object(request, unquote(id))
+        if user is not None and not may_act_as(request.user, user):
             raise PermissionDenied
-        form = self.change_password_form(user, request.POST if request.method == "POST" else None)
-        if form.is_valid():
-            if not (form.cleaned_data["set_usable_password"] or "unset-password" in request.POST):
-                messages.error(request, "Conflicting form data submitted. Please try again.")
-                return HttpResponseRedirect(request.get_full_path())
-            password = form.cleaned_data["password1"] if form.cleaned_data["set_usable_password"] else None
-            set_password(user, password, actor=request.user.qualified_name)
-            self.log_change(request, user, self.construct_change_message(request, form, None))
-            if user.has_usable_password():
-                messages.success(request, "Password changed.")
-            else:
-                messages.success(request, "Password-based sign-in was disabled.")
-            update_session_auth_hash(request, form.user)
-            return HttpResponseRedirect(reverse(f"admin:{self._url_name('change')}", args=[user.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Set the password of {user}",
-            "adminForm": AdminForm(form, [(None, {"fields": list(form.base_fields)})], {}),
-            "form_url": "",
-            "form": form,
-            "is_popup": IS_POPUP_VAR in request.POST or IS_POPUP_VAR in request.GET,
-            "is_popup_var": IS_POPUP_VAR,
-            "add": True,
-            "change": False,
-            "has_delete_permission": False,
-            "has_change_permission": True,
-            "has_absolute_url": False,
-            "opts": self.opts,
-            "original": user,
-            "save_as": False,
-            "show_save": True,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/auth/user/change_password.html", context)
+        return super().user_change_password(request, id, form_url)
+
+    def log_change(self, request, obj, message):
+        """Django logs every admin change; a password change goes to the audit log too."""
+        super().log_change(request, obj, message)
+        if password_changed(message):
+            record_password_change(obj, actor=request.user.qualified_name)
+
+
+def password_changed(message) -> bool:
+    """Return whether an admin change message (``construct_change_message``) says the password changed."""
+    return isinstance(message, list) and any(
+        "password" in entry.get("changed", {}).get("fields", ()) for entry in message
+    )
 
 
 class RoleForm(TenantScopedForm):

@@ -6,7 +6,7 @@ from django import forms
 
 
 class PermissionTreeWidget(forms.CheckboxSelectMultiple):
-    """Checkboxes for WSO2 permission paths, indented as the tree the paths form (SPEC §4)."""
+    """Checkboxes for WSO2 permission paths, indented as the tree the paths form (docs/admin.md)."""
 
     template_name = "identity/widgets/permission_tree.html"
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from django.contrib.auth import authenticate
 from rest_framework import authentication, exceptions
 
+from deployment import BASIC_USER_HANDLER, BEARER_HANDLER
 from identity import throttle
 from identity.models import AccessToken, User
 from identity.models.tokens import token_checksum
@@ -62,7 +63,7 @@ class BearerAuthentication(authentication.BaseAuthentication):
 
     def authenticate(self, request):
         payload = _credential(request, "bearer")
-        if payload is None or not _accepts(request, "OAuthAuthentication"):
+        if payload is None or not _accepts(request, BEARER_HANDLER):
             return None
         attempt = _checked(request, throttle.bearer_identity(payload))
         try:
@@ -98,7 +99,7 @@ class BasicUserAuthentication(authentication.BaseAuthentication):
 
     def authenticate(self, request):
         payload = _credential(request, "basic")
-        if payload is None or not _accepts(request, "BasicAuthentication"):
+        if payload is None or not _accepts(request, BASIC_USER_HANDLER):
             return None
         try:
             decoded = base64.b64decode(payload, validate=True).decode("utf-8")

@@ -2,7 +2,7 @@
 
 from identity.models.clients import Client
 from identity.models.keys import SigningKey
-from identity.models.throttle import ThrottleCounter
+from identity.models.throttle_counters import ThrottleCounter
 from identity.models.tokens import AccessToken, Grant, IDToken, RefreshToken
 from identity.models.users import Role, User
 

@@ -1,4 +1,4 @@
-"""OAuth clients of a tenant: django-oauth-toolkit's Application, swapped (SPEC §5).
+"""OAuth clients of a tenant: django-oauth-toolkit's Application, swapped (docs/clients-and-grants.md).
 
 Client ids are unique per tenant, not globally: the demo client id exists in two tenants.
 A client may hold several grant types (RFC 6749 names), unlike the toolkit's one.
@@ -71,7 +71,9 @@ class Client(Announced, AbstractApplication):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="clients")
     client_id = models.CharField(max_length=100, default=generate_client_id, db_index=True)
-    authorization_grant_type = None  # replaced by the list below
+    # The toolkit's one grant type per client, removed (Django lets a model drop a field of its
+    # abstract parent); the toolkit asks `allows_grant_type`, which reads the list below.
+    authorization_grant_type = None
     grant_types = models.JSONField(default=list, validators=[validate_grant_types])
     allowed_scopes = models.JSONField(
         default=list,
@@ -137,18 +139,27 @@ class Client(Announced, AbstractApplication):
         )
 
     def clean(self) -> None:
-        errors = {}
+        """Check the toolkit's rules (redirect URI syntax, allowed origins, signing algorithm)
+        and ours; report every problem at once, on its field."""
+        errors: dict = {}
+        try:
+            super().clean()
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        ours = {}
         if "authorization_code" in (self.grant_types or []) and not self.redirect_uris.split():
-            errors["redirect_uris"] = "the authorization_code grant needs at least one redirect URI"
+            ours["redirect_uris"] = "the authorization_code grant needs at least one redirect URI"
         if self.client_type == self.CLIENT_PUBLIC and "client_credentials" in (self.grant_types or []):
-            errors["grant_types"] = "a public client cannot use client_credentials (it has no secret)"
+            ours["grant_types"] = "a public client cannot use client_credentials (it has no secret)"
         if self.user_id is not None and self.tenant_id is not None and self.user.tenant_id != self.tenant_id:
-            errors["user"] = "the owner must be a user of the client's tenant"
+            ours["user"] = "the owner must be a user of the client's tenant"
         bad_uris = [uri for uri in self.redirect_uris.split() if not _is_redirect_uri(uri)]
         if bad_uris:
-            errors["redirect_uris"] = (
+            ours["redirect_uris"] = (
                 "not an absolute https URI without fragment (http only to localhost, 127.0.0.1 or ::1): "
                 + ", ".join(bad_uris)
             )
+        # On a field both find wrong (a redirect URI), ours is the stricter rule: say it once.
+        errors.update({field: [ValidationError(message)] for field, message in ours.items()})
         if errors:
             raise ValidationError(errors)

@@ -1,4 +1,5 @@
-"""Signing keys of a tenant (SPEC §5): RS256 by default, ES256 available, each with a ``kid``.
+"""Signing keys of a tenant (docs/clients-and-grants.md): RS256 by default, ES256 available, each with a
+``kid``.
 
 The newest active key signs. ``rotatekeys`` makes a new one; the old ones stay published in
 the JWKS until every token they signed has expired (``publish_until``).

@@ -1,4 +1,4 @@
-"""Access tokens, refresh tokens, authorization codes and ID tokens of a tenant (SPEC §5).
+"""Access tokens, refresh tokens, authorization codes and ID tokens of a tenant (docs/clients-and-grants.md).
 
 The toolkit's models, swapped to carry ``tenant``. With
 ``COMPLIANT_BCP_RFC9700_TOKEN_STORAGE`` the ``token`` column stays blank: only
@@ -78,7 +78,7 @@ class AccessToken(AnnouncedToken, TenantFromClient, AbstractAccessToken):  # noq
 
     @property
     def is_app_token(self) -> bool:
-        """A client_credentials token: it acts for the client (as its owner, §5)."""
+        """A client_credentials token: it acts for the client (as its owner, docs/clients-and-grants.md)."""
         return self.grant_type == "client_credentials"
 
     def is_active(self) -> bool:

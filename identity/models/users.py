@@ -1,4 +1,4 @@
-"""Users and roles of a tenant (SPEC §4).
+"""Users and roles of a tenant (docs/admin.md).
 
 A user belongs to one tenant and its username is unique there; its fully qualified name is
 ``username@tenant``. Roles hold WSO2 permission paths; users get permissions through roles.
@@ -103,7 +103,7 @@ class User(Announced, AbstractBaseUser):
 
     @property
     def qualified_name(self) -> str:
-        """Return ``username@tenant`` (``admin@carbon.super``), the fully qualified name (§4)."""
+        """Return ``username@tenant`` (``admin@carbon.super``), the fully qualified name (docs/admin.md)."""
         return f"{self.username}@{self.tenant.domain}"
 
     @property
@@ -120,7 +120,7 @@ class User(Announced, AbstractBaseUser):
         return self._permission_paths
 
     def has_any_permission(self, wanted: Iterable[str]) -> bool:
-        """Return whether the user holds any of ``wanted``, hierarchically (§4)."""
+        """Return whether the user holds any of ``wanted``, hierarchically (docs/admin.md)."""
         return self.can_authenticate and permissions.holds_any(self.permission_paths(), wanted)
 
     # Django's admin asks these. Super-tenant superusers see everything; tenant admins are

@@ -9,12 +9,13 @@ from __future__ import annotations
 from django.http import JsonResponse
 from django.views.decorators.http import require_safe
 
-from identity.errors import UnknownTenant, error_response
+from deployment import BASIC_CLIENT_HANDLER, BASIC_USER_HANDLER, BEARER_HANDLER
 from identity.models import Client, SigningKey
 from identity.models.clients import GRANT_TYPES
 from identity.oauth.issuer import endpoint, issuer
 from tenants import get_current_tenant
 from tenants.access_control import allowed_auth_handlers, match_entry
+from tenants.errors import UnknownTenant, error_response
 from tenants.models import Tenant
 
 # Scopes only holders of a permission get (internal_oauth2_introspect...): not advertised.
@@ -22,11 +23,11 @@ INTERNAL_SCOPE_PREFIX = "internal_"
 
 CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
-# How each introspection caller handler (§6.2) authenticates, for the metadata.
+# How each introspection caller handler (docs/introspection.md#callers) authenticates, for the metadata.
 INTROSPECTION_AUTH_METHODS = {
-    "BasicClientAuthentication": "client_secret_basic",
-    "BasicAuthentication": "basic",  # a user's name and password (not in RFC 8414's registry)
-    "OAuthAuthentication": "bearer",  # an access token with the introspection scope
+    BASIC_CLIENT_HANDLER: "client_secret_basic",
+    BASIC_USER_HANDLER: "basic",  # a user's name and password (not in RFC 8414's registry)
+    BEARER_HANDLER: "bearer",  # an access token with the introspection scope
 }
 
 
@@ -70,7 +71,7 @@ def authorization_server_metadata(request, domain: str | None = None):
     """RFC 8414 §3: ``/.well-known/oauth-authorization-server`` + the issuer's path."""
     tenant = get_current_tenant(request) if domain is None else Tenant.objects.get_active(domain)
     if tenant is None:
-        return error_response(UnknownTenant(domain))  # as for any /t/<domain>/ path (§3)
+        return error_response(UnknownTenant(domain))  # as for any /t/<domain>/ path (docs/architecture.md)
     return JsonResponse(metadata(tenant, request))
 
 

@@ -1,6 +1,6 @@
 """Checks run on every token request once oauthlib has validated it, before a token is made.
 
-Registered as oauthlib ``post_token`` custom validators (identity.oauth.server), the seam
+Registered as oauthlib ``post_token`` custom validators (identity.oauth.oauthlib_server), the seam
 oauthlib documents for this; each raises an RFC 6749 §5.2 error or narrows the request.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.utils import timezone
 from oauthlib.oauth2.rfc6749 import errors
 
-from identity.conf import get_deployment
+from deployment.current import get_deployment
 from identity.models import Grant
 from identity.oauth.scopes import held_scopes, is_internal
 

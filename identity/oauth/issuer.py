@@ -1,10 +1,10 @@
-"""The issuer of a tenant (SPEC §3): ``https://<host>[:port]/t/<domain>``, or without the
+"""The issuer of a tenant (docs/architecture.md): ``https://<host>[:port]/t/<domain>``, or without the
 ``/t/<domain>`` part for the super tenant. Host and port come from ``[server]``, or from the
 request when it came through a trusted proxy (``X-Forwarded-Proto`` / ``X-Forwarded-Host``)."""
 
 from __future__ import annotations
 
-from identity.conf import get_deployment
+from deployment.current import get_deployment
 from tenants.models import Tenant
 
 DEFAULT_PORTS = {"https": 443, "http": 80}

@@ -1,36 +1,27 @@
-"""JWT access tokens (RFC 9068) for clients with ``token_format = "jwt"`` (SPEC §5).
+"""JWT access tokens (RFC 9068) for clients with ``token_format = "jwt"`` (docs/clients-and-grants.md).
 
 The JWT is signed with the tenant's current key and, like an opaque token, recorded by the
 digest of its whole text, so introspection and revocation treat both alike. Its ``jti`` is the
 recorded row's. For a client with ``run_introspection_script_before_jwt_creation`` the
-introspection scripts bound to it run on the claims first (SPEC §6.7).
+introspection scripts bound to it run on the claims first (docs/scripts.md).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.utils import timezone
 from oauthlib.common import generate_token
 
-from identity.conf import get_deployment
-from identity.keys import sign
+from deployment.current import get_deployment
 from identity.oauth.issuer import issuer
-from introspection.scripts import ScriptContext, run_scripts, scripts_for
-from introspection.subject import user_subject
+from identity.oauth.scripts import ScriptContext, run_scripts, scripts_for
+from identity.oauth.subject import user_subject
+from identity.oauth.toolkit_adapter import requested_resources
+from identity.signing import sign
 
 TYP = "at+jwt"  # RFC 9068 §2.1
-
-
-@dataclass(frozen=True)
-class JwtRecord:
-    """What the recorded row must say of the JWT just issued (identity.oauth.validator)."""
-
-    jti: uuid.UUID
-    issued_at: datetime
-    audience: list[str]
 
 
 class AccessTokenGenerator:
@@ -47,12 +38,12 @@ class AccessTokenGenerator:
         return sign(client.tenant, claims, TYP)
 
     def claims(self, request, jti: uuid.UUID, issued_at: datetime) -> dict:
-        """RFC 9068 §2.2: the claims of the JWT access token being issued for ``request``;
-        ``request.jwt`` records them for the token's row."""
+        """RFC 9068 §2.2: the claims of the JWT access token being issued for ``request``; its
+        row records ``jti``, ``iat`` and ``aud`` from them (identity.oauth.toolkit_adapter)."""
         client, deployment = request.client, get_deployment()
-        # RFC 8707 resource indicators, as the toolkit will record them on the row.
-        self.validator._check_and_set_request_resource(request)
-        audience = list(request.resource or client.audiences) or [client.client_id]
+        audience = (
+            requested_resources(self.validator, request) or list(client.audiences) or [client.client_id]
+        )
         user = request.client.user if request.grant_type == "client_credentials" else request.user
         now = int(issued_at.timestamp())
         claims = {
@@ -76,5 +67,4 @@ class AccessTokenGenerator:
             )
             claims = run_scripts(claims, context, scripts_for(client, deployment))
             claims["jti"] = str(jti)  # the token's identity: not a script's to change
-        request.jwt = JwtRecord(jti=jti, issued_at=issued_at, audience=audience)
         return claims

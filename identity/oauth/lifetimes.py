@@ -1,9 +1,9 @@
 """Token lifetimes: the client's own, else ``[oauth] access_token_validity`` /
-``refresh_token_validity`` (SPEC §5, §7)."""
+``refresh_token_validity`` (docs/clients-and-grants.md, docs/deployment-toml.md)."""
 
 from __future__ import annotations
 
-from identity.conf import get_deployment
+from deployment.current import get_deployment
 
 
 def access_token_lifetime(request) -> int:

@@ -23,9 +23,9 @@ from rest_framework import authentication, exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from deployment.current import get_deployment
 from identity.api.authentication import BasicUserAuthentication, BearerAuthentication
 from identity.api.permissions import CallerOfPathTenant, HoldsResourcePermission, IsAuthenticatedCaller
-from identity.conf import get_deployment
 from identity.models import Client
 from identity.models.clients import GRANT_TYPES
 from identity.models.tokens import token_checksum

@@ -1,26 +1,23 @@
-"""django-oauth-toolkit's validator, made tenant-aware (SPEC §5).
+"""django-oauth-toolkit's validator, made tenant-aware (docs/clients-and-grants.md).
 
 Kept thin: the views run the toolkit inside ``use_tenant(tenant)``, so every query it makes
 (clients, codes, tokens) is confined to the endpoint's tenant; a client of tenant A is simply
-not found at tenant B's endpoint. The overrides below each call one small function of ours.
+not found at tenant B's endpoint. The overrides below are the toolkit's public hooks, each
+calling one small function of ours; the rows it writes are filled in identity.oauth.toolkit_adapter.
 """
 
 from __future__ import annotations
-
-from datetime import timedelta
 
 from django.contrib.auth import authenticate
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
-from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
 from identity import audit_events
-from identity.conf import get_deployment
 from identity.models import AccessToken, Grant, RefreshToken
 from identity.models.tokens import redeemed_code, token_checksum
-from identity.oauth.lifetimes import refresh_token_lifetime
+from identity.oauth.toolkit_adapter import ToolkitRowsValidator
 from identity.services import tokens as token_service
 
 
@@ -28,7 +25,7 @@ def _actor(request) -> str:
     return f"client:{request.client.client_id}"
 
 
-class TenantOAuth2Validator(OAuth2Validator):
+class TenantOAuth2Validator(ToolkitRowsValidator):
     def authenticate_client(self, request, *args, **kwargs) -> bool:
         """RFC 6749 §2.3: the toolkit's check, and an inactive client fails like a wrong secret;
         a failure is audited (never the secret)."""
@@ -84,14 +81,18 @@ class TenantOAuth2Validator(OAuth2Validator):
         return instance.expires is None or instance.expires > timezone.now()
 
     def save_bearer_token(self, token, request, *args, **kwargs):
-        """Issue a refresh token only to a client allowed the refresh_token grant (its list, §5);
+        """Issue a refresh token only to a client allowed the refresh_token grant (its list,
+        docs/clients-and-grants.md);
         on the refresh grant, spend the presented refresh token first, once."""
         if not request.client.allows_grant_type("refresh_token"):
-            token.pop("refresh_token", None)  # the response is this same dict
+            token.pop("refresh_token", None)  # the response is this same dict (oauthlib says so)
         with transaction.atomic():
             if request.grant_type == "refresh_token":
                 self._spend_refresh_token(request)
-            return super().save_bearer_token(token, request, *args, **kwargs)
+            saved = super().save_bearer_token(token, request, *args, **kwargs)
+        if token.get("scope") == "":
+            del token["scope"]  # RFC 6749 section 5.1: no scope granted, none said (as WSO2 answers)
+        return saved
 
     def _spend_refresh_token(self, request) -> None:
         """RFC 9700 §4.14.2 rotation, race-free: revoke the presented refresh token (and the
@@ -106,51 +107,6 @@ class TenantOAuth2Validator(OAuth2Validator):
             pk=instance.access_token_id, revoked__isnull=True
         ).update(revoked=now, updated=now)
         instance.revoked = now
-
-    def _create_access_token(self, expires, request, token, source_refresh_token=None) -> AccessToken:
-        if request.grant_type == "client_credentials":
-            # §5: an app token is authorized as the client's owner.
-            request.user = request.client.user
-        access_token = AccessToken(
-            tenant_id=request.client.tenant_id,
-            user=request.user,
-            scope=token["scope"],
-            expires=expires,
-            application=request.client,
-            source_refresh_token=source_refresh_token,
-            grant_type=request.grant_type,
-            resource=getattr(request, "resource", None) or list(request.client.audiences),
-            code_grant=getattr(request, "code_grant", None),
-            # Issued when its expiry was computed: exp - iat is exactly expires_in (a row's own
-            # default would be a moment later, and the two truncated seconds could differ by one).
-            created=expires - timedelta(seconds=token["expires_in"]),
-        )
-        jwt = getattr(request, "jwt", None)
-        if jwt is not None:
-            # A JWT access token (identity.oauth.jwt_tokens): the row says what its claims say.
-            access_token.jti, access_token.created, access_token.resource = (
-                jwt.jti,
-                jwt.issued_at,
-                jwt.audience,
-            )
-            access_token.expires = jwt.issued_at + timedelta(seconds=token["expires_in"])
-        self._set_token_value(access_token, token["access_token"])
-        access_token.save()
-        return access_token
-
-    def _create_refresh_token(self, request, refresh_token_code, access_token, previous_refresh_token):
-        refresh_token = super()._create_refresh_token(
-            request, refresh_token_code, access_token, previous_refresh_token
-        )
-        # RFC 9700 §4.14.2: rotation slides the expiry, never past the family's end.
-        family_expires = getattr(previous_refresh_token, "family_expires", None) or (
-            refresh_token.created + timedelta(seconds=get_deployment().oauth.refresh_token_max_lifetime)
-        )
-        own_expiry = refresh_token.created + timedelta(seconds=refresh_token_lifetime(request.client))
-        refresh_token.family_expires = family_expires
-        refresh_token.expires = min(own_expiry, family_expires)
-        refresh_token.save(update_fields=["expires", "family_expires"])
-        return refresh_token
 
     def revoke_token(self, token, token_type_hint, request, *args, **kwargs) -> None:
         """RFC 7009 §2.1: revoke ``token`` if it was issued to the requesting client (else do

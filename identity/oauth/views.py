@@ -7,8 +7,6 @@ are the endpoint's tenant's only.
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, QueryDict
@@ -16,13 +14,14 @@ from django.urls import reverse
 from oauth2_provider import views as toolkit
 from oauth2_provider.forms import AllowForm
 
-from identity.errors import ApiError, UnsupportedGrantType, error_response
 from identity.models import Client
 from identity.models.clients import GRANT_TYPES
 from identity.oauth.consent import has_consented
+from identity.oauth.errors import UnsupportedGrantType
 from identity.oauth.throttling import guarded
 from identity.throttle import Throttled
 from tenants import get_current_tenant
+from tenants.errors import ApiError, error_response
 from tenants.managers import use_tenant
 
 
@@ -41,7 +40,11 @@ class TokenView(toolkit.TokenView):
                 )
         except Throttled as exc:
             return error_response(exc)
-        return _token_response(response)
+        # Some toolkit errors (RFC 8707 invalid_target) come without headers: RFC 6749 section 5.1
+        # asks JSON and no-store of every answer.
+        response["Content-Type"] = "application/json"
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class RevokeTokenView(toolkit.RevokeTokenView):
@@ -99,22 +102,4 @@ def _revocation_response(response: HttpResponse) -> HttpResponse:
         response["Content-Type"] = "application/json"
     else:
         del response["Content-Type"]
-    return response
-
-
-def _token_response(response: HttpResponse) -> HttpResponse:
-    """Make the toolkit's answer an RFC 6749 §5.1/§5.2 response, ``scope`` only when non-empty.
-
-    Some toolkit errors (RFC 8707 ``invalid_target``) come without headers, so the JSON type and
-    ``no-store`` are set here for every answer. ``scope`` is left out when the token has none,
-    as the WSO2 document shows (§5).
-    """
-    response["Content-Type"] = "application/json"
-    response["Cache-Control"] = "no-store"
-    if response.status_code != 200 or b'"scope"' not in response.content:
-        return response
-    body = json.loads(response.content)
-    if body.get("scope") == "":
-        del body["scope"]
-        response.content = json.dumps(body)
     return response

@@ -1,4 +1,4 @@
-"""Register OAuth clients (SPEC §5, §9 ``createclient``), all or nothing."""
+"""Register OAuth clients (docs/clients-and-grants.md, docs/commands.md ``createclient``), all or nothing."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from oauth2_provider.generators import generate_client_id, generate_client_secret
 
+from deployment.current import get_deployment
 from identity import audit
-from identity.conf import get_deployment
 from identity.models import Client, User
 from identity.provisioning import ADMIN_ROLE
 from identity.services.tokens import revoke_client_tokens_quietly

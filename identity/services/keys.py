@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from identity import audit
-from identity.keys import rotate
 from identity.models import SigningKey
+from identity.signing import rotate
 from tenants.models import Tenant
 
 

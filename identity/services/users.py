@@ -151,6 +151,11 @@ def set_password(user: User, password: str, *, actor: str) -> None:
     """Set ``user``'s password (Django's hashers); ``None`` disables password sign-in."""
     user.set_password(password)
     user.save(update_fields=["password"])
+    record_password_change(user, actor=actor)
+
+
+def record_password_change(user: User, *, actor: str) -> None:
+    """Audit that ``user``'s password was set (or password sign-in disabled) by ``actor``."""
     audit.record(
         "user.password_changed",
         actor=actor,

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
+from deployment.current import get_deployment
 from identity.bootstrap import bootstrap
-from identity.conf import get_deployment
 
 
 class Command(BaseCommand):

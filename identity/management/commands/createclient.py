@@ -11,7 +11,7 @@ from tenants.models import Tenant
 
 
 def _many(parser, flag, **kwargs):
-    """An option taking several space-separated values, and repeatable (§9)."""
+    """An option taking several space-separated values, and repeatable (docs/commands.md)."""
     parser.add_argument(flag, nargs="+", action="extend", default=[], **kwargs)
 
 

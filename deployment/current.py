@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from identity.deployment import Deployment
+from deployment import Deployment
 
 
 def get_deployment() -> Deployment:

@@ -1,4 +1,4 @@
-"""Tenants in the admin: for operators (super-tenant superusers) only (SPEC §3, §8).
+"""Tenants in the admin: for operators (super-tenant superusers) only (docs/architecture.md, docs/admin.md).
 
 A tenant is created with its first admin and its signing key, all or nothing
 (``identity.provisioning.create_tenant``). It is deactivated, not deleted: its endpoints then

@@ -1,9 +1,10 @@
-"""``username`` and ``sub`` of an introspection response (§6.5, the WSO2 document's
+"""``username`` and ``sub`` of an introspection response (docs/introspection.md#the-subject-identifier, the
+WSO2 document's
 ``validation_response_subject_identifier_format``), and the subject of a JWT access token."""
 
 from __future__ import annotations
 
-from identity.deployment import OAuthConfig
+from deployment import OAuthConfig
 from identity.models import AccessToken, RefreshToken
 from identity.models.users import PRIMARY_USER_STORE
 from tenants.models import Tenant
@@ -20,17 +21,20 @@ def subject_claims(token: AccessToken | RefreshToken, oauth: OAuthConfig) -> dic
         if not is_app_token:
             claims["sub"] = name
     if is_app_token:
-        claims["sub"] = token.application.client_id  # an app token's subject is the client (§6.5)
+        # an app token's subject is the client (docs/introspection.md#the-subject-identifier)
+        claims["sub"] = token.application.client_id
     return claims
 
 
 def user_subject(user, client, oauth: OAuthConfig) -> str:
-    """Return how ``user`` is named to resource servers of ``client`` (§6.5)."""
+    """Return how ``user`` is named to resource servers of ``client``
+    (docs/introspection.md#the-subject-identifier)."""
     domain = Tenant.objects.get_by_id(user.tenant_id).domain
     if oauth.validation_response_subject_identifier_format == "fqn":
         return f"{user.username}@{domain}"
     name = user.username
-    user_store = PRIMARY_USER_STORE  # the one user store there is (§6.5)
+    # the one user store there is (docs/introspection.md#the-subject-identifier)
+    user_store = PRIMARY_USER_STORE
     if client.use_user_store_domain_in_local_subject_identifier and user_store != PRIMARY_USER_STORE:
         name = f"{user_store.upper()}/{name}"
     if client.use_tenant_domain_in_local_subject_identifier:

@@ -1,4 +1,4 @@
-"""Signing with a tenant's key, and rotation (SPEC §5, §9 ``rotatekeys``)."""
+"""Signing with a tenant's key, and rotation (docs/clients-and-grants.md, docs/commands.md ``rotatekeys``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from identity.conf import get_deployment
+from deployment.current import get_deployment
 from identity.models import Client, SigningKey
 from tenants.cache import cached
 from tenants.models import Tenant

@@ -36,10 +36,6 @@ class UnknownTenant(ApiError):
         return {**super().body(), "tenant_domain": self.domain}
 
 
-class UnsupportedGrantType(ApiError):
-    error = "unsupported_grant_type"  # RFC 6749 §5.2
-
-
 class NoSuperTenant(ApiError):
     status = 503
     error = "temporarily_unavailable"

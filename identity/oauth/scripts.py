@@ -1,4 +1,4 @@
-"""Introspection scripts (SPEC §6.7), the Python form of Janssen's IntrospectionType.
+"""Introspection scripts (docs/scripts.md), the Python form of Janssen's IntrospectionType.
 
 An operator lists callables in deployment.toml::
 
@@ -29,7 +29,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from identity.deployment import Deployment, IntrospectConfig
+from deployment import Deployment, IntrospectConfig
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,119 @@
+"""Checks of deployment.toml that span keys, or restrict a value to a few choices; each names
+the key and says what to write instead."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import typing
+
+from deployment.domains import is_tenant_domain
+from deployment.schema import (
+    AUTH_HANDLERS,
+    DATABASE_TYPES,
+    HTTP_METHODS,
+    LOG_FORMATS,
+    LOG_LEVELS,
+    SUBJECT_FORMATS,
+    Deployment,
+)
+
+_CALLABLE_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+# ``Reader.fail``: raise the DeploymentError of a key path.
+Fail = typing.Callable[[tuple, str], typing.NoReturn]
+
+
+def check(deployment: Deployment, fail: Fail) -> None:
+    """Checks that span keys, or restrict a value to a few choices."""
+    server, db, oauth = deployment.server, deployment.database.identity_db, deployment.oauth
+    if not 0 < server.port < 65536:
+        fail(("server", "port"), "must be a TCP port, 1 to 65535")
+    if server.workers < 1:
+        fail(("server", "workers"), "must be at least 1")
+    for key in ("max_body_bytes", "max_form_fields", "max_header_bytes"):
+        if getattr(server, key) < 1:
+            fail(("server", key), "must be a positive number")
+    _check_operations(deployment, fail)
+    if deployment.demo.enabled and not server.debug:
+        fail(
+            ("demo", "enabled"),
+            "demo data (admin/admin) is refused when [server] debug = false; set it to false",
+        )
+    if db.type not in DATABASE_TYPES:
+        fail(("database", "identity_db", "type"), f"must be one of {', '.join(DATABASE_TYPES)}")
+    if db.type == "postgres" and not db.url.startswith(("postgresql://", "postgres://")):
+        fail(
+            ("database", "identity_db", "url"),
+            "must look like postgresql://host:port/dbname for type postgres",
+        )
+    if not 1 <= db.pool_min_size <= db.pool_max_size:
+        fail(("database", "identity_db", "pool_max_size"), "needs 1 <= pool_min_size <= pool_max_size")
+    if not is_tenant_domain(deployment.tenant.super_tenant_domain):
+        fail(("tenant", "super_tenant_domain"), "must be a lower-case domain name such as carbon.super")
+    if deployment.super_admin.create_admin_account and not deployment.super_admin.password:
+        fail(
+            ("super_admin", "password"),
+            "is required while create_admin_account = true (it may be $env{NAME})",
+        )
+    if oauth.validation_response_subject_identifier_format not in SUBJECT_FORMATS:
+        fail(
+            ("oauth", "validation_response_subject_identifier_format"),
+            f"must be one of {', '.join(SUBJECT_FORMATS)}",
+        )
+    for key in ("access_token_validity", "refresh_token_validity", "refresh_token_max_lifetime"):
+        if getattr(oauth, key) <= 0:
+            fail(("oauth", key), "must be a positive number of seconds")
+    names: set[str] = set()
+    for index, script in enumerate(oauth.introspect.script):
+        keypath = ("oauth", "introspect", "script", index)
+        if script.name in names:
+            fail((*keypath, "name"), f"duplicate script name '{script.name}'")
+        names.add(script.name)
+        if not _CALLABLE_PATH.match(script.callable):
+            fail((*keypath, "callable"), "must be 'module.path:function'")
+    for permission in deployment.resource_access_control.introspect.permissions:
+        if not permission.startswith("/permission"):
+            fail(
+                ("resource_access_control", "introspect", "permissions"),
+                f"'{permission}' is not a /permission path",
+            )
+    for index, entry in enumerate(deployment.resource.access_control):
+        entry_path = ("resource", "access_control", index)
+        for method in entry.http_method:
+            if method != "all" and method.upper() not in HTTP_METHODS:
+                fail((*entry_path, "http_method"), f"'{method}' is not 'all' or an HTTP method")
+        if not entry.allowed_auth_handlers:
+            fail(
+                (*entry_path, "allowed_auth_handlers"),
+                f"names no handler; use some of {', '.join(AUTH_HANDLERS)}",
+            )
+        for handler in entry.allowed_auth_handlers:
+            if handler not in AUTH_HANDLERS:
+                fail(
+                    (*entry_path, "allowed_auth_handlers"),
+                    f"unknown handler '{handler}'; use {', '.join(AUTH_HANDLERS)}",
+                )
+
+
+def _check_operations(deployment: Deployment, fail) -> None:
+    """Checks of the [cache], [throttle], [observability] and [logging] tables."""
+    cache, throttle, logs = deployment.cache, deployment.throttle, deployment.logging
+    if cache.max_entries < 100:
+        fail(("cache", "max_entries"), "must be at least 100")
+    if cache.max_age < 1:
+        fail(("cache", "max_age"), "must be a positive number of seconds")
+    for key in ("per_identity", "per_address", "window"):
+        if getattr(throttle, key) < 1:
+            fail(("throttle", key), "must be a positive number")
+    if throttle.redis_url and not throttle.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        fail(("throttle", "redis_url"), "must look like redis://host:port/0")
+    for index, network in enumerate(deployment.observability.metrics_allowed):
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            fail(("observability", "metrics_allowed", index), f"'{network}' is not an address or network")
+    if logs.format and logs.format not in LOG_FORMATS:
+        fail(("logging", "format"), f"must be one of {', '.join(LOG_FORMATS)}")
+    if logs.level not in LOG_LEVELS:
+        fail(("logging", "level"), f"must be one of {', '.join(LOG_LEVELS)}")

@@ -1,0 +1,168 @@
+"""Answer a repeated introspection before Django, from the answer Django gave it last time.
+
+An introspection answer is a function of the request and of rows the process keeps in its
+cache (``tenants.cache``): the path's tenant, the caller verified from its credential, the
+token's state, its client, user and tenant. When Django answers a request with JSON and every
+row it read came through the cache, this WSGI layer keeps the whole answer (status, headers,
+body, and the decision it audited) under a keyed digest of everything in the request the
+answer can depend on, tagged with the tags of every entry read. The same request again is
+answered from memory: no request object, no middleware, no query, no hash. Any change to one
+of those rows drops the answer with the entries (the change bus, docs/architecture.md), and it
+never outlives the earliest expiry among them (a token's ``exp``).
+
+Never kept: errors (401, 403, 400, 429, ...), a token the database does not hold (it may be
+issued a moment later), JWT responses (RFC 9701: each has its own ``iat``), answers changed by
+introspection scripts (their code may read anything), and answers whose reads raced a change.
+
+A replayed answer is still a request of its own: it gets its own request id, request line,
+audit event and metrics, written by the same functions as Django's path.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.handlers.wsgi import WSGIRequest
+
+from deployment.current import get_deployment
+from identity import logs, request_id
+from introspection import audit as decision
+from tenants import changes
+from tenants.cache import MISSING, Reads, cache, keyed_digest, reading
+
+PATH_END = "/oauth2/introspect"
+# Larger bodies go to Django, whose limits answer them ([server] max_body_bytes); a token and
+# its hint are far smaller.
+MAX_BODY = 4096
+# Every part of the request an answer may depend on, besides the body: the method, path and
+# query (tenant, appTenant), the credential, content negotiation (JSON or JWT), and what the
+# issuer and the security headers are made of (host, scheme, the proxy's forwarded headers
+# and the address that decides whether they are trusted).
+INPUTS = (
+    "REQUEST_METHOD",
+    "SCRIPT_NAME",
+    "PATH_INFO",
+    "QUERY_STRING",
+    "CONTENT_TYPE",
+    "HTTP_AUTHORIZATION",
+    "HTTP_ACCEPT",
+    "HTTP_HOST",
+    "wsgi.url_scheme",
+    "REMOTE_ADDR",
+    "HTTP_X_FORWARDED_FOR",
+    "HTTP_X_FORWARDED_HOST",
+    "HTTP_X_FORWARDED_PROTO",
+)
+_PENDING = "identity.replay"
+# PEP 3333's shapes.
+Environ = dict[str, Any]
+Headers = list[tuple[str, str]]
+StartResponse = Callable[..., Any]
+Application = Callable[
+    [Environ, StartResponse], Iterable[bytes]
+]  # the environ key (PEP 3333 §"Specification Details") of a miss
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: str
+    headers: Headers
+    body: bytes
+    endpoint: str  # the metrics label of the endpoint
+    decision: decision.Decision  # the audit fields (introspection/audit.py)
+
+
+@dataclass
+class _Pending:
+    """A request this layer could not answer: what the view reports, to keep its answer."""
+
+    key: bytes
+    generation: int
+    endpoint: str = ""
+    decision: decision.Decision | None = None
+    reads: Reads = field(default_factory=Reads)
+
+
+def keep(request: WSGIRequest, *, endpoint: str, decision_fields: decision.Decision) -> None:
+    """Called by the view for an answer that may be replayed (JSON, no script, a token that
+    exists): it is kept once Django's response is complete."""
+    pending = request.environ.get(_PENDING)
+    if pending is not None:
+        pending.endpoint, pending.decision = endpoint, decision_fields
+
+
+class AnswerReplay:
+    """The WSGI application in front of Django's (``identity/wsgi.py``)."""
+
+    def __init__(self, application: Application):
+        self.application = application
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") != "POST" or not environ.get("PATH_INFO", "").endswith(PATH_END):
+            return self.application(environ, start_response)
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or -1)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY:
+            return self.application(environ, start_response)
+        body = environ["wsgi.input"].read(length)
+        environ["wsgi.input"] = io.BytesIO(body)
+        # The key: everything the answer depends on; the configuration too, as tests swap it.
+        key = keyed_digest(str(id(get_deployment())), body, *(str(environ.get(name, "")) for name in INPUTS))
+        changes.poll()  # on SQLite, hear the other processes first (Django's path: request_started)
+        answer = cache.get(("answer", key))
+        if cache.observer is not None:
+            cache.observer("answer", answer is not MISSING)
+        if answer is MISSING:
+            return self._answer_and_keep(environ, start_response, key)
+        return self._replay(environ, start_response, answer)
+
+    def _answer_and_keep(
+        self, environ: Environ, start_response: StartResponse, key: bytes
+    ) -> Iterable[bytes]:
+        pending = environ[_PENDING] = _Pending(key, cache.generation)
+        started: list[Any] = []
+
+        def remember(status: str, headers: Headers, exc_info: Any = None) -> Any:
+            started[:] = [status, headers]
+            return start_response(status, headers, exc_info)
+
+        with reading() as reads:
+            response = self.application(environ, remember)
+        if pending.decision is None or not started or not started[0].startswith("200 "):
+            return response
+        try:
+            body = b"".join(response)
+        finally:
+            if hasattr(response, "close"):
+                response.close()
+        status, headers = started
+        kept = [(name, value) for name, value in headers if name.lower() != request_id.HEADER.lower()]
+        if not any(name.lower() == "set-cookie" for name, _ in kept):
+            answer = Answer(status, kept, body, pending.endpoint, pending.decision)
+            lifetime = reads.expires - time.monotonic()
+            cache.put(("answer", key), answer, reads.tags, lifetime, pending.generation)
+        return [body]
+
+    def _replay(self, environ: Environ, start_response: StartResponse, answer: Answer) -> Iterable[bytes]:
+        started = time.perf_counter()
+        observed = get_deployment().observability.enabled
+        headers = answer.headers
+        if observed:
+            request_id.bind_request(None, environ)
+            headers = [*headers, (request_id.HEADER, logs.request_id.get() or "")]
+        try:
+            start_response(answer.status, headers)
+            if observed:
+                decision.record(answer.decision)
+                path = environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"]
+                request_id.finished("POST", path, int(answer.status[:3]), answer.endpoint, started)
+        finally:
+            if observed:
+                request_id.unbind_request(None)
+        return [answer.body]

@@ -1,0 +1,271 @@
+"""Replayed introspection answers (introspection/replay.py): a repeated request is answered
+before Django from the answer Django gave, until a change names a row it was built from.
+
+The requests go through the WSGI application the server runs (the replay layer in front of
+Django's handler); whether Django saw a request is told by its ``request_started`` signal.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from django.core.handlers.wsgi import WSGIHandler
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from django.test import RequestFactory
+
+from identity.models import AccessToken, Client
+from identity.models.tokens import token_checksum
+from identity.services import clients as client_services
+from identity.services import tenants as tenant_services
+from identity.services import tokens as token_services
+from identity.services import users as user_services
+from introspection.replay import AnswerReplay
+from tenants.cache import cache
+from tests.introspection_support import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    ENDPOINT,
+    FOO,
+    SUPER,
+    basic,
+    configured,
+    make_token,
+    make_world,
+)
+
+pytestmark = pytest.mark.django_db
+
+ADMIN = basic("admin", "admin")
+VIEWER = basic("viewer", "viewer-pw")
+FOO_VIEWER = basic("viewer@foo.com", "viewer-pw")
+CLIENT = basic(CLIENT_ID, CLIENT_SECRET)
+CLIENT_CALLERS = """
+[[resource.access_control]]
+context = "(.*)/oauth2/introspect(.*)"
+allowed_auth_handlers = ["BasicClientAuthentication", "BasicAuthentication"]
+"""
+JWT = "application/token-introspection+jwt"
+application = AnswerReplay(WSGIHandler())
+
+
+@pytest.fixture(scope="module")
+def world(build_once):
+    def make():
+        world = make_world()
+        world.token = make_token(world.clients[SUPER], user=world.users[SUPER]["admin"], scope="test1")
+        return world
+
+    return build_once(make)
+
+
+@pytest.fixture
+def django_saw():
+    """Count the requests that reached Django."""
+    seen = []
+
+    def count(**kwargs):
+        seen.append(1)
+
+    request_started.connect(count)
+    yield seen
+    request_started.disconnect(count)
+
+
+def call(token: str, auth: str = ADMIN, path: str = ENDPOINT[SUPER], **environ) -> tuple[str, dict, bytes]:
+    """POST ``token`` through the server's WSGI application (``environ``: more of the WSGI
+    environment); return the status, headers and body."""
+    request = RequestFactory().post(path, {"token": token}, secure=True, HTTP_AUTHORIZATION=auth, **environ)
+    environ = request.environ
+    started = {}
+
+    def start_response(status, response_headers, exc_info=None):
+        started.update(status=status, headers=dict(response_headers))
+
+    # As Django's test client does: the test's transaction keeps its connection.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        result = application(environ, start_response)
+        try:
+            body = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    return started["status"], started["headers"], body
+
+
+def active(token: str, auth: str = ADMIN, **environ) -> bool | int:
+    status, _, body = call(token, auth, **environ)
+    return json.loads(body)["active"] if status.startswith("200") else int(status[:3])
+
+
+class TestReplay:
+    def test_repeat_is_answered_before_django_alike(
+        self, world, django_saw, django_assert_num_queries, caplog
+    ):
+        first = call(world.token)
+        assert len(django_saw) == 1
+        caplog.clear()
+        with django_assert_num_queries(0):
+            again = call(world.token)
+        assert len(django_saw) == 1, "Django answered the repeated request"
+        assert again[0] == first[0] == "200 OK"
+        assert again[2] == first[2] and json.loads(again[2])["active"] is True
+        request_ids = first[1].pop("X-Request-ID"), again[1].pop("X-Request-ID")
+        assert again[1] == first[1]  # Cache-Control, security headers, Content-Length
+        assert request_ids[0] != request_ids[1]
+        # The replayed request is a request of its own: its request line and audit decision.
+        lines = {record.name: record for record in caplog.records}
+        assert lines["identity.request"].status == 200
+        assert lines["audit"].audit["outcome"] == "active"
+        assert lines["audit"].audit["caller"] == "admin@carbon.super"
+
+    def test_every_input_of_the_answer_is_in_its_key(self, world, django_saw):
+        call(world.token)
+        call(world.token, REMOTE_ADDR="10.0.0.9")
+        call(world.token, path=ENDPOINT[FOO])
+        call(world.token, auth=VIEWER)
+        assert len(django_saw) == 4
+
+    def test_no_answer_while_the_cache_cannot_hear(self, world, django_saw):
+        call(world.token)
+        cache.trusted = lambda: False
+        try:
+            call(world.token)
+            call(world.token)
+        finally:
+            cache.trusted = lambda: True
+        assert len(django_saw) == 3
+
+
+# A change to each row the answer was built from: (change, caller, answer after it).
+def revoke(world):
+    token_services.revoke_token(_token(world), actor="test")
+
+
+def delete_token(world):
+    _token(world).delete()
+
+
+def lock_owner(world):
+    user_services.lock_user(world.users[SUPER]["admin"], actor="test")
+
+
+def deactivate_client(world):
+    client_services.deactivate_client(world.clients[SUPER], actor="test")
+
+
+def change_caller_password(world):
+    user_services.set_password(world.users[SUPER]["viewer"], "new-password-1", actor="test")
+
+
+def remove_caller_permissions(world):
+    user_services.set_roles(world.users[SUPER]["viewer"], [], actor="test")
+
+
+def bulk_revoke(world):
+    AccessToken.objects.all_tenants().update(revoked=None, scope="changed")
+
+
+def _token(world) -> AccessToken:
+    return AccessToken.objects.all_tenants().get(token_checksum=token_checksum(world.token))
+
+
+@pytest.mark.parametrize(
+    ("change", "caller", "after"),
+    [
+        (revoke, ADMIN, False),
+        (delete_token, ADMIN, False),
+        (lock_owner, VIEWER, False),
+        (deactivate_client, VIEWER, False),
+        (change_caller_password, VIEWER, 401),
+        (remove_caller_permissions, VIEWER, 403),
+    ],
+)
+def test_a_change_reaches_the_replayed_answer(world, change, caller, after):
+    assert active(world.token, caller) is True
+    assert active(world.token, caller) is True  # replayed
+    change(world)
+    assert active(world.token, caller) == after
+
+
+def test_a_tenant_deactivation_reaches_the_replayed_answer(world):
+    token = make_token(world.clients[FOO], user=world.users[FOO]["admin"])
+    for _ in range(2):
+        assert active(token, FOO_VIEWER, path=ENDPOINT[FOO]) is True
+    tenant_services.deactivate_tenant(world.tenants[FOO], actor="test")
+    assert active(token, FOO_VIEWER, path=ENDPOINT[FOO]) == 404  # no such tenant any more
+
+
+def test_a_bulk_update_reaches_the_replayed_answer(world):
+    call(world.token)
+    AccessToken.objects.all_tenants().filter(token_checksum=token_checksum(world.token)).update(scope="test2")
+    assert json.loads(call(world.token)[2])["scope"] == "test2"
+
+
+class TestNeverKept:
+    def test_unknown_token_is_answered_at_once_when_it_appears(self, world):
+        client = world.clients[SUPER]
+        raw = "issued-a-moment-later"
+        assert active(raw) is False
+        AccessToken.objects.create(
+            tenant=client.tenant,
+            application=client,
+            user=client.user,
+            expires=AccessToken.objects.all_tenants().get(token_checksum=token_checksum(world.token)).expires,
+            token_checksum=token_checksum(raw),
+        )
+        assert active(raw) is True
+
+    def test_errors(self, world, django_saw):
+        viewer = world.users[SUPER]["viewer"]
+        wrong = basic("viewer", "will-be-right-1")
+        assert active(world.token, wrong) == 401
+        assert active(world.token, wrong) == 401
+        assert len(django_saw) == 2
+        user_services.set_password(viewer, "will-be-right-1", actor="test")
+        assert active(world.token, wrong) is True
+
+    def test_jwt_answers(self, world, django_saw):
+        for _ in range(2):
+            _status, headers, _ = call(world.token, HTTP_ACCEPT=JWT)
+            assert headers["Content-Type"].startswith(JWT)
+        assert len(django_saw) == 2
+
+    def test_answers_changed_by_a_script(self, world, django_saw, deployment_override):
+        deployment = configured(
+            '[[oauth.introspect.script]]\nname = "first"\ncallable = "tests.script_hooks:first"\n'
+        )
+        deployment_override(oauth=deployment.oauth)
+        client = Client.objects.all_tenants().get(pk=world.clients[SUPER].pk)
+        client.introspection_scripts = ["first"]
+        client.save()
+        for _ in range(2):
+            assert json.loads(call(world.token)[2])["ran"] == ["first"]
+        assert len(django_saw) == 2
+
+    def test_an_answer_that_raced_a_change(self, world, django_saw):
+        """A change heard while Django was answering: the answer may predate it."""
+        inner = application.application
+        application.application = lambda environ, start: (cache.invalidate([("x",)]), inner(environ, start))[
+            1
+        ]
+        try:
+            call(world.token)
+        finally:
+            application.application = inner
+        call(world.token)
+        assert len(django_saw) == 2
+
+    def test_past_the_token_expiry(self, world, deployment_override):
+        deployment_override(resource=configured(CLIENT_CALLERS).resource)
+        raw = make_token(world.clients[SUPER], expires_in=1)
+        assert active(raw, CLIENT) is True
+        time.sleep(1.1)
+        assert active(raw, CLIENT) is False
