@@ -24,9 +24,10 @@ run: $(STAMP)
 	$(PY) manage.py bootstrap
 	$(PY) -m identity.server
 
-## test: the whole suite (SQLite; TEST_DATABASE_URL=postgresql://... for PostgreSQL)
+## test: the whole suite on every core, with coverage (SQLite; TEST_DATABASE_URL=postgresql://... for PostgreSQL)
+TEST_WORKERS ?= auto
 test: system-packages $(STAMP)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --cov --cov-report=term $(PYTEST_ARGS)
 
 # Install the missing TOOLS with apt-get when we are root; else stop at once, naming the command.
 system-packages:

@@ -13,19 +13,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import shutil
 import sys
-import tempfile
 import time
+import urllib.request
 from importlib import metadata
 from pathlib import Path
-from urllib.parse import urlencode
 
 from bench import data, lag, report
 from bench.cpu import CpuMeter
 from bench.load import Measurement, require_wrk, run_wrk
 from bench.modes import INTROSPECT_PATH, MODES, Mode
-from bench.server import BareServer, Database, Server
+from bench.server import BareServer, Server, fresh_server
 from deployment import REPO_ROOT
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -79,16 +79,29 @@ WARM_TOKENS = 1_000
 COLD_FROM = 100_000
 
 
+WARM_UP_MAX_RUNS = 30
+_ANSWER_MISSES = re.compile(r'^identity_cache_lookups_total\{kind="answer",result="miss"\} (\S+)$', re.M)
+
+
+def answer_misses(server: Server) -> float:
+    """How many introspections the server's workers could not answer from their cache (/metrics)."""
+    with urllib.request.urlopen(server.base_url + "/metrics", timeout=10) as response:  # noqa: S310
+        return sum(float(count) for count in _ANSWER_MISSES.findall(response.read().decode()))
+
+
 def check_answers(server: Server, bare: BareServer | None, mode: Mode, callers: data.Callers) -> None:
     """One request each before timing: the figures must be of correct answers."""
-    body = urlencode({"token": data.raw_token(0)}).encode()
+    form = {"token": data.raw_token(0)}
     if bare is not None:
-        status, answer = bare.post(INTROSPECT_PATH, body)
-        if status != 200 or answer != {"active": False}:
-            raise RuntimeError(f"bare view answered {status} {answer}; see {bare.log_path}")
-    status, answer = server.post(INTROSPECT_PATH, body, mode.authorization(callers))
-    if status != 200 or not answer.get("active") or answer.get("client_id") != callers.client_id:
-        raise RuntimeError(f"{mode.name}: introspection answered {status} {answer}; see {server.log_path}")
+        response = bare.post(INTROSPECT_PATH, data=form)
+        if response.status_code != 200 or response.json() != {"active": False}:
+            answered = f"{response.status_code} {response.text}"
+            raise RuntimeError(f"bare view answered {answered}; see {bare.log_path}")
+    response = server.post(INTROSPECT_PATH, data=form, headers={"Authorization": mode.authorization(callers)})
+    answer = response.json() if response.status_code == 200 else {}
+    if not answer.get("active") or answer.get("client_id") != callers.client_id:
+        answered = f"{response.status_code} {response.text}"
+        raise RuntimeError(f"{mode.name}: introspection answered {answered}; see {server.log_path}")
 
 
 def measure_mode(
@@ -130,7 +143,12 @@ def measure_mode(
     try:
         check_answers(server, bare, mode, callers)
         run("bare", args.warmup)  # every worker's pool and PostgreSQL's buffers
-        run("warm", args.warmup)  # and every worker's cache of the warm tokens
+        # Every worker's cache of the warm tokens' answers: until a run misses none.
+        for _ in range(WARM_UP_MAX_RUNS):
+            missed = answer_misses(server)
+            run("warm", args.warmup)
+            if answer_misses(server) == missed:
+                break
         runs = []
         for number in range(args.rounds):
             baseline = run("bare", args.duration)
@@ -160,10 +178,8 @@ def main(argv: list[str]) -> int:
         return flood.main(argv[1:])
     args = parse_args(argv)
     require_wrk()
-    folder = Path(tempfile.mkdtemp(prefix="identity-bench-"))
-    database = Database(args.database_url)
-    database.create()
-    server = Server(folder, database)
+    server = fresh_server(args.database_url, "identity-bench-")
+    folder, database = server.folder, server.database
     (folder / "bare").mkdir()
     bare = BareServer(folder / "bare", database)
     runs: list[report.Run] = []
@@ -207,7 +223,7 @@ def main(argv: list[str]) -> int:
         if finished and not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
         else:
-            say(f"bench: kept {folder} (deployment.toml, server.log)")
+            say(f"bench: kept {folder} (deployment.toml, deployment.log)")
     rows = report.summarize(runs)
     checks = report.targets(rows)
     settings = {

@@ -68,7 +68,7 @@ def create_callers(server: Server) -> Callers:
             *("--tenant", TENANT, "--name", "bench"),
             *("--grant-types", "client_credentials", "password"),
             *("--scopes", "test1", "test2", CALLER_SCOPE),
-        )
+        ).stdout
     )
     with server.database.connect() as conn:
         tenant_pk = conn.execute("SELECT id FROM tenants_tenant WHERE domain = %s", [TENANT]).fetchone()[0]

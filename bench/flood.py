@@ -12,13 +12,11 @@ ratio (target: flooded median <= 2x unloaded; docs/security.md).
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -28,8 +26,10 @@ from urllib.parse import urlencode
 
 from bench import data
 from bench.modes import INTROSPECT_PATH, MODES
-from bench.server import Database, Server
+from bench.server import Server, fresh_server
 from deployment import REPO_ROOT
+from tests.support.auth import basic
+from tests.support.polling import wait_for
 
 CALLER_ADDRESS = "198.51.100.10"
 FLOOD_ADDRESS = "203.0.113.66"
@@ -38,8 +38,8 @@ FLOOD_ADDRESS = "203.0.113.66"
 class FloodServer(Server):
     """The benchmark server, trusting loopback as a proxy so each client names its address."""
 
-    def configure(self, *, workers: int, extra: str) -> None:
-        super().configure(workers=workers, extra=extra)
+    def configure(self, extra: str, *, workers: int | None = None) -> None:
+        super().configure(extra, workers=workers)
         text = self.toml.read_text().replace("[server]\n", '[server]\ntrusted_proxies = ["127.0.0.1"]\n', 1)
         self.toml.write_text(text)
 
@@ -83,7 +83,7 @@ def flood_worker(url: str, stop_file: str, threads: int) -> None:
         number = 0
         while not stop.exists():
             number += 1
-            bad = "Basic " + base64.b64encode(f"intruder{index}-{number}:wrong".encode()).decode()
+            bad = basic(f"intruder{index}-{number}", "wrong")
             status = post(url, urlencode({"token": "x"}).encode(), bad, FLOOD_ADDRESS)
             with lock:
                 counts[status] = counts.get(status, 0) + 1
@@ -102,7 +102,7 @@ def wait_throttled(url: str, timeout: float) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         # A new identity each time: only the address's limit answers it 429.
-        bad = "Basic " + base64.b64encode(f"probe-{time.monotonic()}:wrong".encode()).decode()
+        bad = basic(f"probe-{time.monotonic()}", "wrong")
         if post(url, urlencode({"token": "x"}).encode(), bad, FLOOD_ADDRESS) == 429:
             return time.monotonic() - started
         time.sleep(0.5)
@@ -110,11 +110,8 @@ def wait_throttled(url: str, timeout: float) -> float:
 
 
 def _wait_for(path: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the flood did not start within {timeout} s")
-        time.sleep(0.1)
+    if not wait_for(path.exists, timeout):
+        raise RuntimeError(f"the flood did not start within {timeout} s")
 
 
 def measure(server: Server, callers: data.Callers, args, *, throttle: bool) -> dict:
@@ -182,10 +179,8 @@ def main(argv: list[str]) -> int:
         default=os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
     )
     args = parser.parse_args(argv)
-    folder = Path(tempfile.mkdtemp(prefix="identity-flood-"))
-    database = Database(args.database_url)
-    database.create()
-    server = FloodServer(folder, database)
+    server = fresh_server(args.database_url, "identity-flood-", FloodServer)
+    folder, database = server.folder, server.database
     try:
         callers = data.create_callers(server)
         data.load_tokens(server, callers, 0, 1)

@@ -33,6 +33,7 @@ from urllib.parse import urlencode
 from bench.data import TENANT, USER, Callers
 from bench.server import Server
 from deployment import REPO_ROOT
+from tests.support.auth import basic
 
 TARGET_P99_MS = 50.0
 POLLERS = 4
@@ -47,10 +48,6 @@ CONFIG = (
     "[throttle]\nenabled = false\n"
 )
 PREFIX = f"/t/{TENANT}/oauth2"
-
-
-def _basic(name: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{name}:{secret}".encode()).decode()
 
 
 def _post(server: Server, path: str, form: dict, authorization: str) -> tuple[int, dict, dict]:
@@ -127,14 +124,14 @@ def _lag(second: Server, probe, change: Callable[[], float]) -> tuple[float | No
 
 def measure(server: Server, callers: Callers, *, changes: int, say) -> dict:
     """Measure ``changes`` changes of each kind; return their lags (ms) and a summary."""
-    client = _basic(callers.client_id, callers.client_secret)
+    client = basic(callers.client_id, callers.client_secret)
     jwt_client = json.loads(
         server.manage(
             *("createclient", "--tenant", TENANT, "--name", "bench-jwt"),
             *("--grant-types", "client_credentials", "--token-format", "jwt"),
-        )
+        ).stdout
     )
-    jwt_auth = _basic(jwt_client["client_id"], jwt_client["client_secret"])
+    jwt_auth = basic(jwt_client["client_id"], jwt_client["client_secret"])
     (server.folder / "second").mkdir(exist_ok=True)
     second = Server(server.folder / "second", server.database)
     second.configure(workers=server.workers, extra=CONFIG)
@@ -212,7 +209,7 @@ class _Probes:
 
     def password(self, token: str, old: str, new: str):
         """The caller's password changed: instance 2 refuses the old one."""
-        caller = _basic(f"{USER}@{TENANT}", old)
+        caller = basic(f"{USER}@{TENANT}", old)
 
         def check():
             status, _, headers = _post(self.second, f"{PREFIX}/introspect", {"token": token}, caller)

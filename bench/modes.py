@@ -6,12 +6,12 @@ would; the baseline view is reachable under every configuration.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote_plus
 
 from bench.data import TENANT, Callers
+from tests.support.auth import basic
 
 INTROSPECT_PATH = f"/t/{TENANT}/oauth2/introspect"
 BASELINE_PATH = f"/t/{TENANT}/bench/lookup"
@@ -25,10 +25,6 @@ def _access_control(handlers: str) -> str:
         "secure = false\n"
         f"allowed_auth_handlers = {handlers}\n"
     )
-
-
-def _basic(name: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{name}:{secret}".encode()).decode()
 
 
 @dataclass(frozen=True)
@@ -47,7 +43,7 @@ MODES = {
             "client credentials (Basic client_id:secret)",
             _access_control('["BasicClientAuthentication"]'),
             # RFC 6749 §2.3.1: the id and secret are form-encoded before Basic encoding.
-            lambda c: _basic(quote_plus(c.client_id), quote_plus(c.client_secret)),
+            lambda c: basic(quote_plus(c.client_id), quote_plus(c.client_secret)),
         ),
         Mode(
             "bearer",
@@ -59,7 +55,7 @@ MODES = {
             "user",
             "Basic user with the applicationmgt/view permission",
             _access_control('["BasicAuthentication"]'),
-            lambda c: _basic(c.username, c.password),
+            lambda c: basic(c.username, c.password),
         ),
         Mode(
             "skip",

@@ -1,27 +1,32 @@
-"""Who is calling the introspection endpoint: the caller-authentication handlers of §6.2.
+"""Who is calling the introspection endpoint: the caller-authentication handlers that
+``allowed_auth_handlers`` names (docs/introspection.md, "Callers").
 
-Each handler follows DRF's contract: ``authenticate`` returns None when the request does not
-use its scheme, raises :class:`AuthenticationFailed` when it does with bad credentials, and
-returns a :class:`Caller` otherwise. A verified caller is kept in the process's cache
-(``tenants.cache``) under a keyed digest of its whole credential (HMAC-SHA256 with a key made
-at process start and never stored), tagged with the rows it was verified against: the hot path
-does no password hash and no query for a caller it has seen, until a change names its user,
-roles, client, token or tenant.
+Each handler names the ``Authorization`` scheme it reads (``scheme``); the endpoint hands it
+only requests of that scheme. ``authenticate`` returns a :class:`Caller` or raises
+:class:`AuthenticationFailed` for bad credentials; it never returns None. A verified caller is
+kept in the process's cache (``tenants.cache``) under a keyed digest of its whole credential
+(HMAC-SHA256 with a key made at process start and never stored), tagged with the rows it was
+verified against: the hot path does no password hash and no query for a caller it has seen,
+until a change names its user, roles, client, token or tenant.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import unquote_plus
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.hashers import check_password, make_password
+from django.http import HttpRequest
 from django.utils import timezone
 
 from deployment.current import get_deployment
-from identity.models import AccessToken, Client
+from deployment.schema import BASIC_CLIENT_HANDLER, BASIC_USER_HANDLER, BEARER_HANDLER
+from identity.models import AccessToken, Client, User
 from identity.models.tokens import token_checksum
 from identity.oauth.scopes import held_scopes
 from introspection.errors import AuthenticationFailed
@@ -36,7 +41,7 @@ _DUMMY_SECRET = make_password("not-a-secret", hasher="sha256_secret")
 
 @dataclass(frozen=True)
 class Caller:
-    """An authenticated caller: what the gates (§6.3) and JWT responses (§6.6) need to know."""
+    """An authenticated caller: what the gates and JWT responses (docs/introspection.md) need."""
 
     kind: str  # "user", "client", "bearer" or "anonymous"
     tenant: Tenant
@@ -46,7 +51,7 @@ class Caller:
 
     @property
     def audience(self) -> str | None:
-        """The ``aud`` of a JWT response to this caller (§6.6); none when unauthenticated."""
+        """The ``aud`` of a JWT response to this caller (RFC 9701); none when unauthenticated."""
         return None if self.kind == "anonymous" else self.name
 
 
@@ -54,7 +59,18 @@ class _Refused(Exception):
     """A credential that does not verify: raised out of a cache loader, so nothing is kept."""
 
 
-def _basic_credentials(payload: str, *, form_encoded: bool) -> tuple[str, str]:
+# What a verification gives the cache: the caller, the tags of the rows it was verified
+# against, and how long it may be trusted (None: ``[cache] max_age``).
+Verified = tuple[Caller, list[Tag], float | None]
+
+
+class Handler(Protocol):
+    scheme: str
+
+    def authenticate(self, request: HttpRequest, payload: str) -> Caller: ...
+
+
+def basic_credentials(payload: str, *, form_encoded: bool) -> tuple[str, str]:
     """Decode an RFC 7617 Basic payload. Clients' ids and secrets are form-encoded first
     (RFC 6749 §2.3.1); users' names and passwords are not."""
     try:
@@ -76,11 +92,11 @@ class BasicClientAuthentication:
 
     scheme = "basic"
 
-    def authenticate(self, request, payload: str) -> Caller:
-        client_id, secret = _basic_credentials(payload, form_encoded=True)
-        tenant = _app_tenant(request)
+    def authenticate(self, request: HttpRequest, payload: str) -> Caller:
+        client_id, secret = basic_credentials(payload, form_encoded=True)
+        tenant = app_tenant(request)
 
-        def verify() -> tuple[Caller, list[Tag], float | None]:
+        def verify() -> Verified:
             client = (
                 Client.objects.for_tenant(tenant)
                 .filter(client_id=client_id, client_type=Client.CLIENT_CONFIDENTIAL, active=True)
@@ -101,10 +117,10 @@ class BasicAuthentication:
 
     scheme = "basic"
 
-    def authenticate(self, request, payload: str) -> Caller:
-        login, password = _basic_credentials(payload, form_encoded=False)
+    def authenticate(self, request: HttpRequest, payload: str) -> Caller:
+        login, password = basic_credentials(payload, form_encoded=False)
 
-        def verify() -> tuple[Caller, list[Tag], float | None]:
+        def verify() -> Verified:
             user = authenticate(request, username=login, password=password)
             if user is None:
                 raise _Refused()
@@ -125,10 +141,10 @@ class OAuthAuthentication:
 
     scheme = "bearer"
 
-    def authenticate(self, request, payload: str) -> Caller:
+    def authenticate(self, request: HttpRequest, payload: str) -> Caller:
         checksum = token_checksum(payload)
 
-        def verify() -> tuple[Caller, list[Tag], float | None]:
+        def verify() -> Verified:
             token = (
                 AccessToken.objects.all_tenants()
                 .select_related("application", "user", "application__user")
@@ -145,7 +161,7 @@ class OAuthAuthentication:
             holder = token.user if token.user_id is not None else token.application.user
             if token.user_id is not None and not token.user.can_authenticate:
                 raise _Refused()
-            tags = [("at", token.pk), ("c", token.application_id), ("t", tenant.pk)]
+            tags: list[Tag] = [("at", token.pk), ("c", token.application_id), ("t", tenant.pk)]
             if holder is not None:
                 tags += [("u", holder.pk), *_role_tags(holder)]
             deployment = get_deployment()
@@ -161,7 +177,7 @@ class OAuthAuthentication:
         return _cached_caller("caller-bearer", checksum, verify)
 
 
-def _cached_caller(kind: str, key, verify) -> Caller:
+def _cached_caller(kind: str, key: bytes | str, verify: Callable[[], Verified]) -> Caller:
     """Return the caller that ``verify()`` builds, from the cache when this credential was seen."""
 
     try:
@@ -181,20 +197,22 @@ def is_known(kind: str, *credential: str) -> bool:
     return cache.get((f"caller-{kind}", key)) is not MISSING
 
 
-def _role_tags(user) -> list[Tag]:
+def _role_tags(user: User) -> list[Tag]:
     """A user's roles: a change to one changes the user's permissions."""
     return [("r", pk) for pk in user.roles.values_list("pk", flat=True)]
 
 
-HANDLERS = {
-    "BasicAuthentication": BasicAuthentication(),
-    "BasicClientAuthentication": BasicClientAuthentication(),
-    "OAuthAuthentication": OAuthAuthentication(),
+HANDLERS: dict[str, Handler] = {
+    BASIC_USER_HANDLER: BasicAuthentication(),
+    BASIC_CLIENT_HANDLER: BasicClientAuthentication(),
+    BEARER_HANDLER: OAuthAuthentication(),
 }
 
 
-def authenticate_caller(request, handler_names: tuple[str, ...], *, skip_authorization: bool) -> Caller:
-    """Return the caller of ``request`` as one of ``handler_names`` accepts it (§6.2).
+def authenticate_caller(
+    request: HttpRequest, handler_names: tuple[str, ...], *, skip_authorization: bool
+) -> Caller:
+    """Return the caller of ``request`` as one of ``handler_names`` accepts it.
 
     Both Basic handlers may be on: a Basic credential is accepted if either accepts it.
     Whatever is wrong, the failure is the same 401 with a challenge per accepted scheme.
@@ -217,14 +235,14 @@ def authenticate_caller(request, handler_names: tuple[str, ...], *, skip_authori
     raise AuthenticationFailed(headers={"WWW-Authenticate": challenge(request, handler_names)})
 
 
-def challenge(request, handler_names: tuple[str, ...]) -> str:
+def challenge(request: HttpRequest, handler_names: tuple[str, ...]) -> str:
     """The WWW-Authenticate value naming each accepted scheme (RFC 7235 §4.1)."""
     realm = get_current_tenant(request).domain
-    schemes = dict.fromkeys("Bearer" if name == "OAuthAuthentication" else "Basic" for name in handler_names)
+    schemes = dict.fromkeys("Bearer" if name == BEARER_HANDLER else "Basic" for name in handler_names)
     return ", ".join(f'{scheme} realm="{realm}"' for scheme in schemes)
 
 
-def _app_tenant(request) -> Tenant:
+def app_tenant(request: HttpRequest) -> Tenant:
     """The tenant of a client caller: ``appTenant`` if given, else the path's."""
     domain = request.POST.get("appTenant") or request.GET.get("appTenant")
     if not domain:

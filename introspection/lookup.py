@@ -12,12 +12,16 @@ finds the token, a refresh token included.
 
 from __future__ import annotations
 
-from django.db.models import F
+from typing import TypeVar
+
+from django.db.models import F, Model
 from django.utils import timezone
 
 from identity.models import AccessToken, Client, RefreshToken, User
 from identity.models.tokens import token_checksum
 from tenants.cache import Tag, cached
+
+M = TypeVar("M", bound=Model)
 
 # What a response needs, and no more: the reads stay narrow.
 _CLIENT_FIELDS = (
@@ -104,7 +108,7 @@ def client_row(pk: int) -> Client:
     return cached(
         "client-row",
         pk,
-        lambda: Client.objects.all_tenants().only(*_CLIENT_FIELDS).get(pk=pk),
+        lambda: _row(Client, _CLIENT_FIELDS, pk),
         lambda client: [("c", pk), ("t", client.tenant_id)],
     )
 
@@ -114,6 +118,11 @@ def user_row(pk: int) -> User:
     return cached(
         "user-row",
         pk,
-        lambda: User.objects.all_tenants().only(*_USER_FIELDS).get(pk=pk),
+        lambda: _row(User, _USER_FIELDS, pk),
         lambda user: [("u", pk), ("t", user.tenant_id)],
     )
+
+
+def _row(model: type[M], fields: tuple[str, ...], pk: int) -> M:
+    row: M = model.objects.all_tenants().only(*fields).get(pk=pk)  # type: ignore[attr-defined]
+    return row

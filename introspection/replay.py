@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.handlers.wsgi import WSGIRequest
+from django.http import HttpRequest
 
 from deployment.current import get_deployment
 from identity import logs, request_id
@@ -57,14 +57,13 @@ INPUTS = (
     "HTTP_X_FORWARDED_HOST",
     "HTTP_X_FORWARDED_PROTO",
 )
+# The environ key of a miss (PEP 3333 lets a layer add keys with a dotted prefix).
 _PENDING = "identity.replay"
 # PEP 3333's shapes.
 Environ = dict[str, Any]
 Headers = list[tuple[str, str]]
 StartResponse = Callable[..., Any]
-Application = Callable[
-    [Environ, StartResponse], Iterable[bytes]
-]  # the environ key (PEP 3333 §"Specification Details") of a miss
+Application = Callable[[Environ, StartResponse], Iterable[bytes]]
 
 
 @dataclass(frozen=True)
@@ -87,10 +86,10 @@ class _Pending:
     reads: Reads = field(default_factory=Reads)
 
 
-def keep(request: WSGIRequest, *, endpoint: str, decision_fields: decision.Decision) -> None:
+def keep(request: HttpRequest, *, endpoint: str, decision_fields: decision.Decision) -> None:
     """Called by the view for an answer that may be replayed (JSON, no script, a token that
     exists): it is kept once Django's response is complete."""
-    pending = request.environ.get(_PENDING)
+    pending = request.META.get(_PENDING)  # Django's META is the WSGI environ
     if pending is not None:
         pending.endpoint, pending.decision = endpoint, decision_fields
 

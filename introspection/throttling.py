@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from urllib.parse import unquote_plus
 
+from django.http import HttpRequest
+
+from deployment.schema import BASIC_CLIENT_HANDLER, BASIC_USER_HANDLER, BEARER_HANDLER
 from identity import throttle
 from identity.usernames import resolve_login
 from introspection import authentication
 from introspection.errors import AuthenticationFailed
 
 
-def check_caller(request, handler_names: tuple[str, ...]) -> throttle.Attempt | None:
+def check_caller(request: HttpRequest, handler_names: tuple[str, ...]) -> throttle.Attempt | None:
     """Return the checked attempt of the request's credential, or None when there is nothing to
     count (no credential) or it is a cached caller. Raises ``Throttled`` over the limits."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
@@ -24,16 +27,16 @@ def check_caller(request, handler_names: tuple[str, ...]) -> throttle.Attempt | 
     scheme, _, payload = header.strip().partition(" ")
     scheme, payload = scheme.lower(), payload.strip()
     identities: list[str] = []
-    if scheme == "bearer" and "OAuthAuthentication" in handler_names and payload:
+    if scheme == "bearer" and BEARER_HANDLER in handler_names and payload:
         if authentication.is_known("bearer", payload):
             return None
         identities.append(throttle.bearer_identity(payload))
     elif scheme == "basic":
         try:
-            login, secret = authentication._basic_credentials(payload, form_encoded=False)
+            login, secret = authentication.basic_credentials(payload, form_encoded=False)
         except AuthenticationFailed:
             login = ""  # malformed: counted against the address alone
-        if login and "BasicAuthentication" in handler_names:
+        if login and BASIC_USER_HANDLER in handler_names:
             if authentication.is_known("user", login, secret):
                 return None
             resolved = resolve_login(login)
@@ -42,10 +45,10 @@ def check_caller(request, handler_names: tuple[str, ...]) -> throttle.Attempt | 
                 if resolved
                 else throttle.user_identity("", login)
             )
-        if login and "BasicClientAuthentication" in handler_names:
+        if login and BASIC_CLIENT_HANDLER in handler_names:
             client_id, client_secret = unquote_plus(login), unquote_plus(secret)
             try:
-                tenant = authentication._app_tenant(request)
+                tenant = authentication.app_tenant(request)
             except AuthenticationFailed:
                 tenant = None
             if tenant is not None and authentication.is_known(

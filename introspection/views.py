@@ -1,22 +1,29 @@
-"""``POST /t/<tenant>/oauth2/introspect`` and ``/oauth2/introspect`` (RFC 7662, SPEC §6),
-answering JSON or, on request, a JWT (RFC 9701), after the introspection scripts (§6.7).
+"""``POST /t/<tenant>/oauth2/introspect`` and ``/oauth2/introspect`` (RFC 7662,
+docs/introspection.md), answering JSON or, on request, a JWT (RFC 9701), after the
+introspection scripts (docs/scripts.md).
 
-The product's hot path: a verified caller is cached, tenants are cached, and the token is one
-indexed read by its digest.
+The product's hot path: the caller, the tenants and the token's state come from the cache
+(the token is one indexed read by its digest at first sight), and an answer that may be
+replayed is handed to ``introspection/replay.py``, which answers the same request next time
+before Django.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
-from django.http import HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 
+from deployment import Deployment
 from deployment.current import get_deployment
+from identity.models import AccessToken, RefreshToken
 from identity.oauth.scripts import ScriptContext, run_scripts, scripts_for
 from identity.request_id import endpoint_of
 from introspection import audit as decision
 from introspection import gates, replay
-from introspection.authentication import authenticate_caller, challenge
+from introspection.authentication import Caller, authenticate_caller, challenge
 from introspection.errors import (
     AuthenticationFailed,
     CallerTenantRefused,
@@ -30,13 +37,13 @@ from introspection.negotiation import wants_jwt
 from introspection.responses import INACTIVE, active_claims, is_active, json_response
 from introspection.throttling import check_caller
 from tenants import get_current_tenant
-from tenants.access_control import allowed_auth_handlers
+from tenants.access_control import allowed_auth_handlers, matched_entry
 from tenants.errors import ApiError, error_response
 from tenants.models import Tenant
 
 
 @csrf_exempt
-def introspect(request) -> HttpResponse:
+def introspect(request: HttpRequest) -> HttpResponse:
     """Answer whether a token is active, and what it is, to an authorized caller."""
     deployment = get_deployment()
     config = deployment.oauth.introspect
@@ -49,7 +56,7 @@ def introspect(request) -> HttpResponse:
         gate = decision.INPUT
         params = _parameters(request)
         path_tenant = get_current_tenant(request)
-        entry = request.access_control
+        entry = matched_entry(request)
         handlers = allowed_auth_handlers(entry)
         # Before any hash: a throttled address or identity costs one counter read, no PBKDF2.
         attempt = check_caller(request, handlers)
@@ -79,20 +86,20 @@ def introspect(request) -> HttpResponse:
     except ApiError as exc:
         _decided(caller, path_tenant, None, gate, str(exc.status), deployment)
         return error_response(exc)
-    visible = found is not None and gates.token_vs_path(
-        found.tenant_id, path_tenant, config.allow_cross_tenant
+    inactive_by = (
+        decision.LOOKUP
+        if found is None
+        else decision.TOKEN_VS_PATH
+        if not gates.token_vs_path(found.tenant_id, path_tenant, config.allow_cross_tenant)
+        else decision.TOKEN_STATE
+        if not is_active(found)
+        else None
     )
     replayable = found is not None  # an unknown token may be issued a moment later
-    if not visible or not is_active(found):
+    claims: dict[str, Any]
+    if found is None or inactive_by is not None:
         claims = INACTIVE
-        gate = (
-            decision.LOOKUP
-            if found is None
-            else decision.TOKEN_VS_PATH
-            if not visible
-            else decision.TOKEN_STATE
-        )
-        decided = _decided(caller, path_tenant, found, gate, "inactive", deployment)
+        decided = _decided(caller, path_tenant, found, inactive_by or decision.LOOKUP, "inactive", deployment)
     else:
         decided = _decided(caller, path_tenant, found, decision.PASSED, "active", deployment)
         claims = active_claims(found, deployment, request)
@@ -103,7 +110,7 @@ def introspect(request) -> HttpResponse:
                 tenant=Tenant.objects.get_by_id(found.tenant_id),
                 client=found.application,
                 user=found.user,
-                scopes=tuple(claims.get("scope", "").split()),
+                scopes=tuple(str(claims.get("scope", "")).split()),
                 token=found,
                 caller=caller,
                 request=request,
@@ -116,7 +123,14 @@ def introspect(request) -> HttpResponse:
     return json_response(claims)
 
 
-def _decided(caller, path_tenant, found, gate: str, outcome: str, deployment) -> dict:
+def _decided(
+    caller: Caller | None,
+    path_tenant: Tenant | None,
+    found: AccessToken | RefreshToken | None,
+    gate: str,
+    outcome: str,
+    deployment: Deployment,
+) -> decision.Decision:
     """Audit and count the decision (with ``[observability] enabled``); return its fields."""
     fields = decision.fields(caller=caller, path_tenant=path_tenant, found=found, gate=gate, outcome=outcome)
     if deployment.observability.enabled:
@@ -124,11 +138,12 @@ def _decided(caller, path_tenant, found, gate: str, outcome: str, deployment) ->
     return fields
 
 
-def _parameters(request) -> QueryDict:
+def _parameters(request: HttpRequest) -> QueryDict:
     """Return the form of a POST or the query of a GET, parsed before anything reads them."""
     try:
-        query = request.GET  # a POST's query may hold appTenant
-        return request.POST if request.method == "POST" else query
+        query: QueryDict = request.GET  # a POST's query may hold appTenant
+        form: QueryDict = request.POST
+        return form if request.method == "POST" else query
     except (RequestDataTooBig, TooManyFieldsSent):
         # Django would answer its HTML 400 page; the endpoint's errors are JSON.
         raise UnreadableRequest() from None

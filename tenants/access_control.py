@@ -11,6 +11,8 @@ HTTP is refused, and whether callers of other tenants may come in (gate 1, docs/
 
 from __future__ import annotations
 
+from django.http import HttpRequest
+
 from deployment import DEFAULT_AUTH_HANDLERS, AccessControlEntry
 from deployment.current import get_deployment
 from tenants.resolver import split_tenant_path
@@ -22,6 +24,12 @@ def match_entry(path: str, method: str) -> AccessControlEntry | None:
         if entry.matches(path, method):
             return entry
     return None
+
+
+def matched_entry(request: HttpRequest) -> AccessControlEntry | None:
+    """The entry ``AccessControlMiddleware`` matched for ``request`` (None: no entry matched)."""
+    entry: AccessControlEntry | None = getattr(request, "access_control", None)
+    return entry
 
 
 def canonical_path(request) -> str:

@@ -32,11 +32,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from deployment.current import get_deployment
 
 Tag = tuple[Hashable, ...]
+V = TypeVar("V")
 # A tag every entry carries: naming it drops everything (a bulk change too large to name).
 EVERYTHING: Tag = ("*",)
 
@@ -221,9 +222,9 @@ cache = Cache()
 def cached(
     kind: str,
     key: Hashable,
-    load: Callable[[], Any],
-    tags: Callable[[Any], Iterable[Tag]],
-    expires_in: Callable[[Any], float | None] | None = None,
-) -> Any:
+    load: Callable[[], V],
+    tags: Callable[[V], Iterable[Tag]],
+    expires_in: Callable[[V], float | None] | None = None,
+) -> V:
     """Return ``load()``'s value for ``(kind, key)`` from the process's cache (see ``Cache.get_or_load``)."""
-    return cache.get_or_load(kind, key, load, tags, expires_in)
+    return cast(V, cache.get_or_load(kind, key, load, tags, expires_in))

@@ -50,7 +50,7 @@ class TenantMiddleware:
 
 class AccessControlMiddleware:
     """Find the ``[[resource.access_control]]`` entry for the request; refuse plain HTTP where
-    it says ``secure = true``. Views read the entry as ``request.access_control`` (or None)."""
+    it says ``secure = true``. Views read the entry with ``tenants.access_control.matched_entry(request)``."""
 
     def __init__(self, get_response):
         self.get_response = get_response

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -35,9 +37,10 @@ class TenantManager(_TenantManagerBase):
 
     def _cached(self, by: str, key: str | int, **lookup) -> Tenant | None:
         # An unknown domain is kept as None too: creating any tenant names ("tenants",).
-        return cached(
-            f"tenant-{by}", key, lambda: self.filter(**lookup).first(), lambda tenant: [("tenants",)]
-        )
+        return cached(f"tenant-{by}", key, lambda: self._first(**lookup), lambda tenant: [("tenants",)])
+
+    def _first(self, **lookup: str | int) -> Tenant | None:
+        return cast("Tenant | None", self.filter(**lookup).first())
 
     def get_active(self, domain: str) -> Tenant | None:
         """Return the active tenant with ``domain``, or None."""

@@ -7,10 +7,10 @@ import logging
 
 import pytest
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import override_settings
 
-from tests.blackbox import RunningServer
+from tests.support.server import RunningServer
 
 
 @pytest.fixture
@@ -59,7 +59,11 @@ def build_once(django_db_setup, django_db_blocker):
             atomic = transaction.atomic()
             atomic.__enter__()
             atomics.append(atomic)
-            return make()
+            built = make()
+            # Run the deferred foreign-key checks now: pending, they would make a flush of the
+            # module's transactional tests (TRUNCATE) fail on PostgreSQL.
+            connection.check_constraints()
+            return built
 
     yield build
     with django_db_blocker.unblock():
@@ -68,12 +72,25 @@ def build_once(django_db_setup, django_db_blocker):
             atomic.__exit__(None, None, None)
 
 
+DEMO_CONFIG = "[demo]\nenabled = true\n"
+
+
+@pytest.fixture(scope="session")
+def demo_server(tmp_path_factory):
+    """One real server of the shipped configuration (demo data on), shared by the black-box
+    modules of this test process that need nothing else: each only adds data of its own names
+    (users, clients) and none changes its configuration. Started on first use."""
+    server = RunningServer(tmp_path_factory.mktemp("demo-server"), DEMO_CONFIG)
+    yield server.start()
+    server.stop()
+
+
 @pytest.fixture(scope="module")
 def server_factory(tmp_path_factory):
     """Start real servers with extra deployment.toml text; all are stopped after the module."""
     servers: list[RunningServer] = []
 
-    def start(extra_config: str = "[demo]\nenabled = true\n") -> RunningServer:
+    def start(extra_config: str = DEMO_CONFIG) -> RunningServer:
         server = RunningServer(tmp_path_factory.mktemp("server"), extra_config)
         servers.append(server)
         return server.start()

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import time
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from deployment import REPO_ROOT
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.blackbox
 
@@ -84,15 +84,6 @@ def introspect(server, token: str) -> dict:
     )
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def wait_for(predicate, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.25)
-    return False
 
 
 class TestTenantAdmin:

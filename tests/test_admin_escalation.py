@@ -14,8 +14,9 @@ from django.conf import settings
 from django.contrib import admin
 
 from identity.models import Client, Role, User
-from identity.provisioning import create_admin, create_tenant, create_user
+from identity.provisioning import create_admin, create_user
 from tenants.admin_scoping import secret_fields
+from tests.support.worlds import fresh, tenants_with_admins
 from tests.test_admin_scoping import make_tenant_rows
 
 pytestmark = pytest.mark.django_db
@@ -29,10 +30,7 @@ NEW_PASSWORD = "Taken-over-9"
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        tenants = {
-            domain: create_tenant(domain, admin_username="admin", admin_password="admin")
-            for domain in (SUPER, FOO, BAR)
-        }
+        tenants = tenants_with_admins(SUPER, FOO, BAR)
         operator = User.objects.for_tenant(tenants[SUPER]).get(username="admin")
         # A staff admin of the super tenant holding /permission/admin, but no superuser.
         deputy = create_admin(tenants[SUPER], "deputy", "deputy-pw")
@@ -70,10 +68,6 @@ def signed_in(client, world):
         return client
 
     return sign_in
-
-
-def fresh(user: User) -> User:
-    return User.objects.all_tenants().get(pk=user.pk)
 
 
 def set_password(client, user: User):

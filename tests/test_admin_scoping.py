@@ -7,7 +7,6 @@ bar.com names ``bar.com`` when shown, and no page that foo.com's admin gets may 
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import secrets
@@ -23,9 +22,11 @@ from django.utils import timezone
 from identity import permissions
 from identity.models import AccessToken, Client, Grant, IDToken, RefreshToken, Role, SigningKey, User
 from identity.models.tokens import token_checksum
-from identity.provisioning import create_tenant, create_user
+from identity.provisioning import create_user
 from identity.services.clients import ClientSpec, create_client
 from tenants.models import Tenant
+from tests.support.auth import basic
+from tests.support.worlds import fresh, tenants_with_admins
 
 pytestmark = pytest.mark.django_db
 
@@ -91,10 +92,7 @@ def make_tenant_rows(tenant: Tenant) -> dict:
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        tenants = {
-            domain: create_tenant(domain, admin_username="admin", admin_password="admin")
-            for domain in (SUPER, FOO, BAR)
-        }
+        tenants = tenants_with_admins(SUPER, FOO, BAR)
         rows = {domain: make_tenant_rows(tenants[domain]) for domain in (FOO, BAR)}
         operator = User.objects.for_tenant(tenants[SUPER]).get(username="admin")
         return SimpleNamespace(tenants=tenants, rows=rows, operator=operator)
@@ -206,25 +204,25 @@ class TestTenantAdminSeesOnlyTheirTenant:
     @pytest.mark.parametrize("model", ["user", "role", "client"])
     def test_post_to_another_tenants_row_changes_nothing(self, foo_admin, world, model):
         bar_row = world.rows[BAR][model]
-        before = type(bar_row).objects.all_tenants().get(pk=bar_row.pk)
+        before = fresh(bar_row)
         response = foo_admin.post(f"{ADMIN}/{model}/{bar_row.pk}/change/", {"name": "x", "username": "x"})
         assert response.status_code == 404
         response = foo_admin.post(f"{ADMIN}/{model}/{bar_row.pk}/delete/", {"post": "yes"})
         assert response.status_code == 404
-        after = type(bar_row).objects.all_tenants().get(pk=bar_row.pk)
+        after = fresh(bar_row)
         assert str(after) == str(before)
 
     def test_password_and_rotate_secret_urls_of_another_tenant_are_404(self, foo_admin, world):
         bar_user, bar_client = world.rows[BAR]["user"], world.rows[BAR]["client"]
-        stored = Client.objects.all_tenants().get(pk=bar_client.pk).client_secret
+        stored = fresh(bar_client).client_secret
         assert foo_admin.get(f"{ADMIN}/user/{bar_user.pk}/password/").status_code == 404
         response = foo_admin.post(
             f"{ADMIN}/user/{bar_user.pk}/password/", {"password1": "Xy9-long-pw", "password2": "Xy9-long-pw"}
         )
         assert response.status_code == 404
         assert foo_admin.post(f"{ADMIN}/client/{bar_client.pk}/rotate-secret/").status_code == 404
-        assert Client.objects.all_tenants().get(pk=bar_client.pk).client_secret == stored
-        assert User.objects.all_tenants().get(pk=bar_user.pk).check_password("alice-pw")
+        assert fresh(bar_client).client_secret == stored
+        assert fresh(bar_user).check_password("alice-pw")
 
     @pytest.mark.parametrize("model", MODEL_NAMES)
     def test_view_on_site_shortcut_is_404(self, foo_admin, world, model):
@@ -297,12 +295,12 @@ class TestTenantAdminSeesOnlyTheirTenant:
         foo_admin.post(
             f"{ADMIN}/accesstoken/", {"action": "revoke_tokens", "_selected_action": [bar_token.pk]}
         )
-        assert AccessToken.objects.all_tenants().get(pk=bar_token.pk).revoked is None
+        assert fresh(bar_token).revoked is None
         foo_admin.post(f"{ADMIN}/user/", {"action": "lock_users", "_selected_action": [bar_user.pk]})
         foo_admin.post(
             f"{ADMIN}/user/", {"action": "delete_selected", "_selected_action": [bar_user.pk], "post": "yes"}
         )
-        bar_user = User.objects.all_tenants().get(pk=bar_user.pk)
+        bar_user = fresh(bar_user)
         assert not bar_user.is_locked
 
     def test_tenants_are_for_operators_only(self, foo_admin, world):
@@ -615,10 +613,6 @@ class TestUsersAndRoles:
     def test_user_page_shows_the_permissions_held(self, foo_admin, world):
         page = foo_admin.get(f"{ADMIN}/user/{world.rows[FOO]['admin'].pk}/change/").content.decode()
         assert "<code>/permission/admin</code>" in page
-
-
-def basic(name: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{name}:{secret}".encode()).decode()
 
 
 class TestTokens:

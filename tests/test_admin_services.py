@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 
 from identity.models import Client, User
-from tests.audit_support import is_change
-from tests.oauth_support import issue, make_world, password_grant, stored, stored_refresh
+from tests.support.audit import is_change
+from tests.support.oauth import issue, password_grant, stored, stored_refresh
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +17,7 @@ ADMIN = "/admin/identity"
 
 @pytest.fixture(scope="module")
 def world(build_once):
-    return build_once(make_world)
+    return build_once(oauth_world)
 
 
 @pytest.fixture

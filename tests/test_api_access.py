@@ -8,15 +8,17 @@ import pytest
 from identity.api.permissions import permission_path, scope_name
 from identity.models import AccessToken, Client, Role, SigningKey, User
 from identity.provisioning import ADMIN_ROLE, create_user
-from tests.api_support import MGMT_SECRET, admin_of, basic, bearer, call, make_api_world
-from tests.introspection_support import make_token
+from tests.support.api import MGMT_SECRET, admin_of, call, mgmt_bearer
+from tests.support.auth import basic_auth
+from tests.support.introspection import make_token
+from tests.support.worlds import api_world
 
 RESOURCES = ("applicationmgt", "rolemgt")
 VERBS = ("view", "create", "update", "delete")
 
 
 def make_world():
-    world = make_api_world()
+    world = api_world()
     for resource in RESOURCES:
         for verb in VERBS:
             create_user(world.foo, f"{resource}-{verb}", "pw", [permission_path(resource, verb)])
@@ -27,8 +29,11 @@ def make_world():
     return world
 
 
-@pytest.fixture
-def world(build_once, db):
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def world(build_once):
     return build_once(make_world)
 
 
@@ -56,7 +61,9 @@ IDS = [f"{method} {path}" for method, path, *_ in OPERATIONS]
 
 def password_token(http, username: str, scope: str, password: str = "pw") -> dict[str, str]:  # noqa: S107
     """A token of foo.com's mgmt client for ``username`` (the password grant acts for the user)."""
-    return bearer(http, "foo.com", scope=scope, grant_type="password", username=username, password=password)
+    return mgmt_bearer(
+        http, "foo.com", scope=scope, grant_type="password", username=username, password=password
+    )
 
 
 @pytest.mark.parametrize(("method", "path", "resource", "verb", "body"), OPERATIONS, ids=IDS)
@@ -68,19 +75,21 @@ class TestMatrix:
         return call(http, method, "foo.com", path.format(role=role_id(world.foo)), headers, body)
 
     def test_a_user_holding_the_permission_passes(self, client, world, method, path, resource, verb, body):
-        headers = basic(f"{resource}-{verb}@foo.com", "pw")
+        headers = basic_auth(f"{resource}-{verb}@foo.com", "pw")
         response = self.run(client, world, method, path, headers, body)
         assert response.status_code < 300, response.content
 
     def test_a_user_holding_another_verb_is_403(self, client, world, method, path, resource, verb, body):
         other = VERBS[(VERBS.index(verb) + 1) % len(VERBS)]
-        response = self.run(client, world, method, path, basic(f"{resource}-{other}@foo.com", "pw"), body)
+        response = self.run(
+            client, world, method, path, basic_auth(f"{resource}-{other}@foo.com", "pw"), body
+        )
         assert response.status_code == 403, response.content
         assert permission_path(resource, verb) in response.json()["detail"]
 
     def test_a_user_of_another_resource_is_403(self, client, world, method, path, resource, verb, body):
         other = RESOURCES[1 - RESOURCES.index(resource)]
-        response = self.run(client, world, method, path, basic(f"{other}-{verb}@foo.com", "pw"), body)
+        response = self.run(client, world, method, path, basic_auth(f"{other}-{verb}@foo.com", "pw"), body)
         assert response.status_code == 403
 
     def test_a_token_with_the_scope_of_a_user_holding_it_passes(
@@ -92,7 +101,7 @@ class TestMatrix:
 
     def test_a_token_without_the_scope_is_403(self, client, world, method, path, resource, verb, body):
         other = VERBS[(VERBS.index(verb) + 1) % len(VERBS)]
-        headers = bearer(client, "foo.com", scope=scope_name(resource, other))
+        headers = mgmt_bearer(client, "foo.com", scope=scope_name(resource, other))
         response = self.run(client, world, method, path, headers, body)
         assert response.status_code == 403
         assert scope_name(resource, verb) in response.json()["detail"]
@@ -123,28 +132,28 @@ class TestRecheckAtUse:
         assert response["WWW-Authenticate"] == 'Bearer realm="foo.com"'
 
     def test_an_app_token_acts_for_the_client_owner(self, client, world):
-        headers = bearer(client, "foo.com", scope="internal_application_mgt_view")
+        headers = mgmt_bearer(client, "foo.com", scope="internal_application_mgt_view")
         assert call(client, "GET", "foo.com", "clients", headers).status_code == 200
         User.objects.for_tenant(world.foo).get(username="admin").roles.clear()  # the mgmt client's owner
         assert call(client, "GET", "foo.com", "clients", headers).status_code == 403
 
     def test_a_token_of_a_deactivated_client_is_401(self, client, world):
-        headers = bearer(client, "foo.com", scope="internal_application_mgt_view")
+        headers = mgmt_bearer(client, "foo.com", scope="internal_application_mgt_view")
         Client.objects.for_tenant(world.foo).filter(client_id="mgmt").update(active=False)
         assert call(client, "GET", "foo.com", "clients", headers).status_code == 401
 
     def test_a_revoked_token_is_401(self, client, world):
-        headers = bearer(client, "foo.com", scope="internal_application_mgt_view")
+        headers = mgmt_bearer(client, "foo.com", scope="internal_application_mgt_view")
         token = headers["Authorization"].split()[1]
         client.post(
-            "/t/foo.com/oauth2/revoke", {"token": token}, secure=True, headers=basic("mgmt", MGMT_SECRET)
+            "/t/foo.com/oauth2/revoke", {"token": token}, secure=True, headers=basic_auth("mgmt", MGMT_SECRET)
         )
         assert call(client, "GET", "foo.com", "clients", headers).status_code == 401
 
 
 class TestNoEscalation:
     def test_a_role_may_be_given_only_permissions_the_caller_holds(self, client, world):
-        headers = basic("rolemgt-create@foo.com", "pw")
+        headers = basic_auth("rolemgt-create@foo.com", "pw")
         admin = {"name": "admins2", "permissions": ["/permission/admin"]}
         response = call(client, "POST", "foo.com", "roles", headers, admin)
         assert response.status_code == 400
@@ -153,7 +162,7 @@ class TestNoEscalation:
         assert call(client, "POST", "foo.com", "roles", headers, own).status_code == 201
 
     def test_a_role_may_not_be_raised_above_the_caller(self, client, world):
-        headers = basic("rolemgt-update@foo.com", "pw")
+        headers = basic_auth("rolemgt-update@foo.com", "pw")
         raise_it = {"permissions": ["/permission/admin/manage"]}
         response = call(client, "PATCH", "foo.com", f"roles/{role_id(world.foo)}", headers, raise_it)
         assert response.status_code == 400
@@ -162,7 +171,7 @@ class TestNoEscalation:
     def test_an_admin_role_may_not_be_deleted_by_a_lesser_caller(self, client, world):
         admins = Role.objects.for_tenant(world.foo).get(name=ADMIN_ROLE)
         response = call(
-            client, "DELETE", "foo.com", f"roles/{admins.pk}", basic("rolemgt-delete@foo.com", "pw")
+            client, "DELETE", "foo.com", f"roles/{admins.pk}", basic_auth("rolemgt-delete@foo.com", "pw")
         )
         assert response.status_code == 400
         assert Role.objects.for_tenant(world.foo).filter(pk=admins.pk).exists()
@@ -224,7 +233,7 @@ def test_a_tenant_admin_cannot_reach_another_tenant(client, world, caller, targe
     kid = SigningKey.objects.for_tenant(victim).first().kid
     jti = AccessToken.objects.for_tenant(victim).filter(scope="test1").get().jti
     path = route.format(role=role_id(victim), kid=kid, jti=jti)
-    headers = admin_of(caller) if scheme == "basic" else bearer(client, caller)
+    headers = admin_of(caller) if scheme == "basic" else mgmt_bearer(client, caller)
     before = fingerprint(victim)
     # At the victim's path: refused like a wrong credential (gate 1).
     response = call(client, method, target, path, headers, BODIES.get(method))

@@ -14,8 +14,8 @@ API = "/t/foo.com/api/v1"
 
 
 @pytest.fixture(scope="module")
-def server(server_factory):
-    return server_factory()
+def server(demo_server):
+    return demo_server
 
 
 @pytest.fixture(scope="module")

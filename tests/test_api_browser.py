@@ -13,8 +13,8 @@ pytestmark = pytest.mark.blackbox
 
 
 @pytest.fixture(scope="module")
-def server(server_factory):
-    return server_factory()
+def server(demo_server):
+    return demo_server
 
 
 def test_the_page_lists_the_operations_without_leaving_the_server(server, new_page):  # noqa: F811

@@ -8,16 +8,21 @@ import json
 import pytest
 
 from identity.models import Client
-from tests.api_support import admin_of, basic, bearer, call, make_api_world
-from tests.audit_support import is_change
-from tests.oauth_support import token_request
+from tests.support.api import admin_of, call, mgmt_bearer
+from tests.support.audit import is_change
+from tests.support.auth import basic_auth
+from tests.support.oauth import token_request
+from tests.support.worlds import api_world
 
 NEW_CLIENT = {"name": "Reports", "grant_types": ["client_credentials"], "scopes": ["reports"]}
 
 
-@pytest.fixture
-def world(build_once, db):
-    return build_once(make_api_world)
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def world(build_once):
+    return build_once(api_world)
 
 
 def problem(response, status: int) -> dict:
@@ -129,7 +134,7 @@ class TestReadAndChange:
 class TestAudit:
     def test_changes_are_recorded_with_the_actor_and_no_secret(self, client, world, caplog):
         caplog.set_level("INFO", logger="audit")
-        headers = bearer(client, "foo.com")
+        headers = mgmt_bearer(client, "foo.com")
         body = call(client, "POST", "foo.com", "clients", headers, NEW_CLIENT).json()
         call(client, "POST", "foo.com", f"clients/{body['client_id']}/rotate-secret", headers)
         events = [
@@ -143,7 +148,7 @@ class TestAudit:
 
     def test_a_basic_caller_is_recorded_by_its_qualified_name(self, client, world, caplog):
         caplog.set_level("INFO", logger="audit")
-        call(client, "PATCH", "foo.com", "clients/mgmt", basic("admin@foo.com", "admin"), {"name": "M"})
+        call(client, "PATCH", "foo.com", "clients/mgmt", basic_auth("admin@foo.com", "admin"), {"name": "M"})
         [record] = [r for r in caplog.records if hasattr(r, "audit") and is_change(r.audit)]
         assert record.audit == {
             "event": "client.updated",

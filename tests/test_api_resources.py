@@ -7,22 +7,27 @@ import pytest
 from identity.models import AccessToken, SigningKey, User
 from identity.provisioning import create_user
 from identity.services.roles import create_role
-from tests.api_support import admin_of, basic, call, make_api_world
-from tests.oauth_support import issue, password_grant
+from tests.support.api import admin_of, call
+from tests.support.auth import basic_auth
+from tests.support.oauth import issue, password_grant
+from tests.support.worlds import api_world
 
 USERMGT = "/permission/admin/manage/identity/usermgt"
 
 
 def make_world():
-    world = make_api_world()
+    world = api_world()
     create_user(world.foo, "alice", "alice-pw")
     create_user(world.foo, "helpdesk", "pw", [USERMGT])
     create_role(world.foo, "readers", ["/permission/admin/login"], actor="test")
     return world
 
 
-@pytest.fixture
-def world(build_once, db):
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def world(build_once):
     return build_once(make_world)
 
 
@@ -39,7 +44,10 @@ class TestUsers:
         created = call(client, "POST", "foo.com", "users", admin_of("foo.com"), body)
         assert created.status_code == 201, created.content
         assert created.json()["roles"] == ["readers"] and "password" not in created.json()
-        assert call(client, "GET", "foo.com", "users/bob", basic("bob@foo.com", "bob-pw")).status_code == 403
+        assert (
+            call(client, "GET", "foo.com", "users/bob", basic_auth("bob@foo.com", "bob-pw")).status_code
+            == 403
+        )
 
     def test_list_filters_by_role_and_state(self, client, world):
         listed = call(client, "GET", "foo.com", "users?role=readers", admin_of("foo.com")).json()
@@ -89,7 +97,7 @@ class TestUsers:
     )
     def test_a_caller_cannot_act_above_itself(self, client, world, method, path, body):
         """No escalation: a user manager cannot take over, demote or create an administrator."""
-        response = call(client, method, "foo.com", path, basic("helpdesk@foo.com", "pw"), body)
+        response = call(client, method, "foo.com", path, basic_auth("helpdesk@foo.com", "pw"), body)
         assert response.status_code == 400, response.content
         admin = User.objects.for_tenant(world.foo).get(username="admin")
         assert admin.check_password("admin") and admin.can_authenticate and admin.is_tenant_admin
@@ -161,7 +169,9 @@ class TestTenants:
         created = call(client, "POST", "carbon.super", "tenants", admin_of("carbon.super"), body)
         assert created.status_code == 201, created.content
         assert created.json() == {"domain": "baz.org", "name": "baz.org", "active": True}
-        assert call(client, "GET", "baz.org", "keys", basic("boss@baz.org", "boss-pw")).status_code == 200
+        assert (
+            call(client, "GET", "baz.org", "keys", basic_auth("boss@baz.org", "boss-pw")).status_code == 200
+        )
 
     def test_deactivate_makes_the_tenant_404(self, client, world):
         response = call(

@@ -13,18 +13,18 @@ from django.conf import settings
 from identity import audit
 from identity.logs import AuditFileHandler, AuditFormatter
 from identity.models import User
-from tests.oauth_support import (
+from tests.support.auth import basic_auth
+from tests.support.oauth import (
     ALICE,
     DEMO,
     TOKEN_PATHS,
-    basic,
     issue,
-    make_world,
     password_grant,
     revoke,
     stored,
     token_request,
 )
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ ALICE_FQN = ("alice@foo.com", ALICE[1])
 
 @pytest.fixture(scope="module")
 def world(build_once):
-    return build_once(make_world)
+    return build_once(oauth_world)
 
 
 class AuditCapture(logging.Handler):
@@ -72,7 +72,7 @@ def introspect(client, token: str, credentials: tuple[str, str], request_id: str
         INTROSPECT,
         {"token": token},
         secure=True,
-        headers={**basic(*credentials), "X-Request-ID": request_id},
+        headers={**basic_auth(*credentials), "X-Request-ID": request_id},
     )
 
 

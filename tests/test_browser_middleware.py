@@ -7,14 +7,14 @@ import pytest
 from django.test import Client
 
 from identity.browser_middleware import is_machine_path
-from tests.introspection_support import make_world
+from tests.support.worlds import introspection_world
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")
 def world(build_once):
-    return build_once(make_world)
+    return build_once(introspection_world)
 
 
 @pytest.mark.parametrize(

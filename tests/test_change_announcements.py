@@ -25,7 +25,8 @@ from tenants import changes
 from tenants.announcing import MAX_ROWS_NAMED, announced_models, bulk_tags
 from tenants.cache import EVERYTHING, cache
 from tenants.models import Tenant
-from tests.introspection_support import FOO, SUPER, make_refresh_token, make_token, make_world
+from tests.support.introspection import FOO, SUPER, make_refresh_token, make_token
+from tests.support.worlds import introspection_world
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +38,7 @@ CACHED_MODELS = {Tenant, User, Role, Client, AccessToken, RefreshToken, SigningK
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        world = make_world()
+        world = introspection_world()
         client = world.clients[FOO]
         world.access = make_token(client, scope="test1")
         world.refresh = make_refresh_token(client, world.users[FOO]["admin"], scope="test1")

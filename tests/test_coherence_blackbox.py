@@ -14,11 +14,11 @@ from __future__ import annotations
 import base64
 import json
 import os
-import time
 
 import pytest
 
 from tenants.changes import LISTENER_NAME
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.blackbox
 
@@ -54,13 +54,7 @@ def introspect(server, value: str, auth=ADMIN, prefix: str = ""):
 
 def everywhere(instances, check) -> bool:
     """Poll until ``check(server)`` holds for SPREAD requests to each instance, or DEADLINE passes."""
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        if all(check(server) for server in instances for _ in range(SPREAD)):
-            return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
+    return wait_for(lambda: all(check(server) for server in instances for _ in range(SPREAD)), DEADLINE, 0.01)
 
 
 def active(value, auth=ADMIN, prefix=""):
@@ -239,10 +233,7 @@ class TestListenerOutage:
         # Changed while the listeners are down: nobody may answer from what it cached before.
         assert second.post("/oauth2/revoke", data={"token": value}, auth=CLIENT).status_code == 200
         assert everywhere(instances, inactive(value))
-        deadline = time.monotonic() + 10
-        while len(self.listeners(first)) < 4 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert len(self.listeners(first)) == 4
+        assert wait_for(lambda: len(self.listeners(first)) == 4, 10)
         # And the bus works again.
         again = token(first)["access_token"]
         assert everywhere(instances, active(again))

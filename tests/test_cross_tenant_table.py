@@ -1,18 +1,27 @@
-"""The cross-tenant decision table of docs/cross-tenant.md (docs/introspection.md#the-gates), row by row,
-against
-real servers started with each row's configuration."""
+"""The cross-tenant decision table of docs/cross-tenant.md (docs/introspection.md#the-gates), row
+by row.
+
+Every row runs in-process, under its configuration's deployment.toml sections; the rows of the
+shipped configuration ("default") run again against one real server (gunicorn, TLS, the
+configuration read from its file), which must decide them the same way.
+"""
 
 from __future__ import annotations
 
-import base64
 import re
-from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import pytest
+from django.test import Client as HttpClient
 
 from deployment import REPO_ROOT
-
-pytestmark = pytest.mark.blackbox
+from identity.bootstrap import bootstrap
+from identity.provisioning import create_tenant, create_user
+from identity.services.clients import ClientSpec, create_client
+from tenants.models import Tenant
+from tests.support.auth import basic
+from tests.support.introspection import configured
+from tests.support.jwt import issuer_of
 
 DEMO_CLIENT = ("rgfKVdnMQnJSSr_pKFTxj3apiwYa", "BRebJ0aqfclQB9v7yZwhj0JfW0ga")
 BAR_CLIENT = ("bar-client", "bar-secret-0123456789abcdef")
@@ -98,23 +107,22 @@ ROWS = [
 ]
 
 
-def basic(name: str, secret: str) -> str:
-    return "Basic " + base64.b64encode(f"{name}:{secret}".encode()).decode()
+class Callers:
+    """The table's tokens and callers of one deployment, got from its token endpoint."""
 
-
-@dataclass
-class Deployment:
-    """A running server of one configuration, with its tokens and callers."""
-
-    server: object
-    tokens: dict = field(default_factory=dict)  # (kind, tenant) -> raw token
-    bearers: dict = field(default_factory=dict)  # (tenant, with scope?) -> raw token
-
-    def token(self, tenant: str, data: str) -> dict:
-        form = {"Content-Type": "application/x-www-form-urlencoded"}
-        response = self.server.post(TOKEN_PATHS[tenant], data=data, auth=DEMO_CLIENT, headers=form)
-        assert response.status_code == 200, response.text
-        return response.json()
+    def __init__(self, token_of):
+        """``token_of(tenant, form)`` returns the demo client's token response at ``tenant``."""
+        self.tokens: dict[tuple[str, str], str] = {}  # (kind, tenant) -> raw token
+        self.bearers: dict[tuple[str, bool], str] = {}  # (tenant, with scope?) -> raw token
+        for tenant, login in (("carbon.super", "admin"), ("foo.com", "admin")):
+            self.tokens[("access", tenant)] = token_of(tenant, "grant_type=client_credentials")[
+                "access_token"
+            ]
+            password_grant = token_of(tenant, f"grant_type=password&username={login}&password=admin")
+            self.tokens[("refresh", tenant)] = password_grant["refresh_token"]
+            for with_scope, scope in ((True, "internal_oauth2_introspect"), (False, "test1")):
+                grant = token_of(tenant, f"grant_type=client_credentials&scope={scope}")
+                self.bearers[(tenant, with_scope)] = grant["access_token"]
 
     def authorization(self, caller: str) -> str:
         if caller.startswith("bearer"):
@@ -128,69 +136,129 @@ class Deployment:
             return basic("viewer@foo.com", "viewer-password")
         return basic("admin" if caller == "user carbon.super" else "admin@foo.com", "admin")
 
-
-@pytest.fixture(scope="module")
-def deployments(server_factory):
-    """Start each configuration's server on first use."""
-    started: dict[str, Deployment] = {}
-
-    def get(name: str) -> Deployment:
-        if name not in started:
-            server = server_factory("[demo]\nenabled = true\n" + CONFIGURATIONS[name])
-            server.manage("createtenant", "bar.com", "--admin", "admin", "--password", "admin")
-            server.manage(
-                "createclient", "--tenant", "bar.com", "--name", "bar", "--grant-types", "client_credentials",
-                "--client-id", BAR_CLIENT[0], "--client-secret", BAR_CLIENT[1],
-            )  # fmt: skip
-            server.manage("createuser", "viewer", "--tenant", "foo.com", "--password", "viewer-password")
-            deployment = Deployment(server)
-            for tenant, login in (("carbon.super", "admin"), ("foo.com", "admin")):
-                deployment.tokens[("access", tenant)] = deployment.token(
-                    tenant, "grant_type=client_credentials"
-                )["access_token"]
-                password_grant = deployment.token(
-                    tenant, f"grant_type=password&username={login}&password=admin"
-                )
-                deployment.tokens[("refresh", tenant)] = password_grant["refresh_token"]
-                for with_scope, scope in ((True, "internal_oauth2_introspect"), (False, "test1")):
-                    grant = deployment.token(tenant, f"grant_type=client_credentials&scope={scope}")
-                    deployment.bearers[(tenant, with_scope)] = grant["access_token"]
-            started[name] = deployment
-        return started[name]
-
-    return get
+    def form(self, caller: str, app_tenant: str, path: str, kind: str, token_tenant: str) -> dict[str, str]:
+        """The introspection request of a row, its caller checked against the row."""
+        if caller.startswith("client") and caller != "client bar.com":
+            # The demo client exists in both tenants with one secret: which one calls is decided
+            # by appTenant, else by the path, and the row must say the same.
+            assert caller.split()[1] == (app_tenant or path)
+        data = {"token": self.tokens[(kind, token_tenant)]}
+        if kind == "refresh":
+            data["token_type_hint"] = "refresh_token"
+        if app_tenant:
+            data["appTenant"] = app_tenant
+        return data
 
 
-@pytest.mark.parametrize(
-    ("configuration", "caller", "app_tenant", "path", "kind", "token_tenant", "answer", "gate"), ROWS
-)
-def test_decision(deployments, configuration, caller, app_tenant, path, kind, token_tenant, answer, gate):
-    deployment = deployments(configuration)
-    if caller.startswith("client") and caller != "client bar.com":
-        # The demo client exists in both tenants with one secret: which one calls is decided
-        # by appTenant, else by the path, and the row must say the same.
-        assert caller.split()[1] == (app_tenant or path)
-    data = {"token": deployment.tokens[(kind, token_tenant)]}
-    if kind == "refresh":
-        data["token_type_hint"] = "refresh_token"
-    if app_tenant:
-        data["appTenant"] = app_tenant
-    response = deployment.server.post(
-        PATHS[path], data=data, headers={"Authorization": deployment.authorization(caller)}
-    )
+def check_answer(status: int, body: dict, kind: str, token_tenant: str, answer: str, issuer: str) -> None:
+    """Check an introspection answer against the row's: 401/403 without ``active``, or the token
+    active (with its type and its tenant's ``issuer``) or inactive."""
     if answer in ("401", "403"):
-        assert response.status_code == int(answer), response.text
-        assert "active" not in response.json()
+        assert status == int(answer), body
+        assert "active" not in body
         return
-    assert response.status_code == 200, response.text
-    body = response.json()
+    assert status == 200, body
     if answer == "inactive":
         assert body == {"active": False}
     else:
         assert body["active"] is True
         assert body["token_type"] == ("Refresh" if kind == "refresh" else "Bearer")
-        issuer_path = "" if token_tenant == "carbon.super" else f"/t/{token_tenant}"
-        assert body["iss"] == deployment.server.base_url + issuer_path
+        assert body["iss"] == issuer
+
+
+ROW_FIELDS = ("configuration", "caller", "app_tenant", "path", "kind", "token_tenant", "answer", "gate")
+
+
+@pytest.fixture(scope="module")
+def world(build_once):
+    """The demo data, bar.com with its client, and a foo.com user without permission."""
+
+    def make():
+        bootstrap()
+        bar = create_tenant("bar.com", admin_username="admin", admin_password="admin")
+        create_client(
+            bar,
+            ClientSpec(
+                name="bar",
+                client_id=BAR_CLIENT[0],
+                client_secret=BAR_CLIENT[1],
+                grant_types=["client_credentials"],
+            ),
+        )
+        create_user(Tenant.objects.get(domain="foo.com"), "viewer", "viewer-password")
+        http = HttpClient()
+
+        def token_of(tenant: str, form: str) -> dict:
+            response = http.post(
+                TOKEN_PATHS[tenant],
+                form,
+                content_type="application/x-www-form-urlencoded",
+                secure=True,
+                headers={"Authorization": basic(*DEMO_CLIENT)},
+            )
+            assert response.status_code == 200, response.content
+            return response.json()
+
+        return SimpleNamespace(callers=Callers(token_of))
+
+    return build_once(make)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(ROW_FIELDS, ROWS)
+def test_decision(
+    client,
+    world,
+    deployment_override,
+    configuration,
+    caller,
+    app_tenant,
+    path,
+    kind,
+    token_tenant,
+    answer,
+    gate,
+):
+    given = configured(CONFIGURATIONS[configuration])
+    deployment_override(resource=given.resource, oauth=given.oauth)
+    callers = world.callers
+    response = client.post(
+        PATHS[path],
+        callers.form(caller, app_tenant, path, kind, token_tenant),
+        secure=True,
+        headers={"Authorization": callers.authorization(caller)},
+    )
+    check_answer(response.status_code, response.json(), kind, token_tenant, answer, issuer_of(token_tenant))
+
+
+@pytest.fixture(scope="module")
+def real_server(demo_server):
+    """One real server of the shipped configuration, with the default rows' users and tokens."""
+    server = demo_server
+    server.manage("createuser", "viewer", "--tenant", "foo.com", "--password", "viewer-password")
+
+    def token_of(tenant: str, form: str) -> dict:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        response = server.post(TOKEN_PATHS[tenant], data=form, auth=DEMO_CLIENT, headers=headers)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    return SimpleNamespace(server=server, callers=Callers(token_of))
+
+
+@pytest.mark.blackbox
+@pytest.mark.parametrize(ROW_FIELDS, [row for row in ROWS if row[0] == "default"])
+def test_decision_on_the_real_server(
+    real_server, configuration, caller, app_tenant, path, kind, token_tenant, answer, gate
+):
+    server, callers = real_server.server, real_server.callers
+    response = server.post(
+        PATHS[path],
+        data=callers.form(caller, app_tenant, path, kind, token_tenant),
+        headers={"Authorization": callers.authorization(caller)},
+    )
+    issuer = server.base_url + ("" if token_tenant == "carbon.super" else f"/t/{token_tenant}")
+    check_answer(response.status_code, response.json(), kind, token_tenant, answer, issuer)
 
 
 def test_the_documented_table_is_this_one():

@@ -11,14 +11,13 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-import psycopg
 import pytest
 
 from identity.bootstrap import DEMO_CLIENT
-from tests.blackbox import RunningServer, _Database
-from tests.tcp_proxy import TcpProxy
+from tests.support.server import Database, RunningServer
+from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [
     pytest.mark.blackbox,
@@ -35,11 +34,11 @@ ADMIN = ("admin", "admin")
 DEMO = (DEMO_CLIENT.client_id, DEMO_CLIENT.client_secret)
 
 
-class _ProxiedDatabase(_Database):
+class _ProxiedDatabase(Database):
     """The server's own database, reached through ``proxy`` (created and dropped directly)."""
 
     def __init__(self, proxy: TcpProxy):
-        super().__init__()
+        super().__init__(os.environ["TEST_DATABASE_URL"])
         self.proxy = proxy
 
     def toml(self) -> str:
@@ -49,21 +48,14 @@ class _ProxiedDatabase(_Database):
             f'username = "{urlsplit(self.url).username or "postgres"}"\npool_timeout = {POOL_TIMEOUT}\n'
         )
 
-    def direct(self) -> psycopg.Connection:
-        parts = urlsplit(self.url)
-        return psycopg.connect(
-            urlunsplit((parts.scheme, parts.netloc, "/" + self.name, "", "")), autocommit=True
-        )
-
 
 @pytest.fixture(scope="module")
 def proxied(tmp_path_factory):
     target = urlsplit(os.environ["TEST_DATABASE_URL"])
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432).start()
     extra = "[demo]\nenabled = true\n"
-    server = RunningServer(tmp_path_factory.mktemp("outage"), extra)
-    server.database = _ProxiedDatabase(proxy)
-    server.write_config(extra)
+    server = RunningServer(tmp_path_factory.mktemp("outage"), extra, database=_ProxiedDatabase(proxy))
+    server.owns_database = True  # created, migrated and dropped directly, not through the proxy
     server.start()
     yield server, proxy
     server.stop()  # drops the database directly, not through the proxy
@@ -85,7 +77,7 @@ def _json(response) -> dict:
 
 
 def stored_tokens(database: _ProxiedDatabase) -> int:
-    with database.direct() as conn:
+    with database.connect(autocommit=True) as conn:
         return conn.execute("SELECT count(*) FROM identity_accesstoken").fetchone()[0]
 
 

@@ -14,17 +14,9 @@ from identity.provisioning import create_user
 from identity.services.clients import activate_client, deactivate_client, delete_client
 from identity.services.tenants import activate_tenant, deactivate_tenant
 from identity.services.users import activate_user, deactivate_user, delete_user, lock_user, unlock_user
-from tests.oauth_support import (
-    DEMO,
-    basic,
-    error_of,
-    issue,
-    make_world,
-    password_grant,
-    refresh_grant,
-    stored,
-    stored_refresh,
-)
+from tests.support.auth import basic_auth
+from tests.support.oauth import DEMO, error_of, issue, password_grant, refresh_grant, stored, stored_refresh
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +28,7 @@ VIEWER = ("viewer@foo.com", "viewer-pw")
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        world = make_world()
+        world = oauth_world()
         create_user(world.foo, "viewer", "viewer-pw", [permissions.INTROSPECT_VIEW])
         return world
 
@@ -44,7 +36,7 @@ def world(build_once):
 
 
 def introspect(client, token: str, authorization: dict | None = None):
-    headers = authorization or basic(*VIEWER)
+    headers = authorization or basic_auth(*VIEWER)
     return client.post(INTROSPECT, {"token": token}, secure=True, headers=headers)
 
 
@@ -108,7 +100,7 @@ class TestUser:
     @pytest.mark.parametrize("user", [("locked", "locked-pw"), ("inactive", "inactive-pw")])
     def test_password_grant_refuses_disabled_users(self, client, world, user):
         data = {"grant_type": "password", "username": user[0], "password": user[1]}
-        response = client.post("/t/foo.com/oauth2/token", data, secure=True, headers=basic(*DEMO))
+        response = client.post("/t/foo.com/oauth2/token", data, secure=True, headers=basic_auth(*DEMO))
         assert error_of(response) == "invalid_grant"
 
     def test_bearer_caller_is_refused_once_its_user_is_locked(self, client, world):
@@ -155,7 +147,7 @@ class TestClient:
     def test_an_inactive_client_cannot_authenticate(self, client, world, endpoint):
         deactivate_client(demo_client(world), actor=ACTOR)
         data = {"grant_type": "client_credentials", "token": "x"}
-        response = client.post(endpoint, data, secure=True, headers=basic(*DEMO))
+        response = client.post(endpoint, data, secure=True, headers=basic_auth(*DEMO))
         assert error_of(response, 401) == "invalid_client"
 
     def test_a_public_inactive_client_cannot_get_a_code_exchanged(self, client, world):

@@ -20,7 +20,7 @@ from identity import signing
 from identity.models import SigningKey
 from identity.signing import current_key
 from tenants.models import Tenant
-from tests.oauth_support import make_world
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ JWKS_PATHS = {"carbon.super": "/oauth2/jwks", "foo.com": "/t/foo.com/oauth2/jwks
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        world = make_world()
+        world = oauth_world()
         world.sleepy = Tenant.objects.create(domain="sleepy.org", active=False)
         return world
 

@@ -12,7 +12,9 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from tenants import changes
-from tests.introspection_support import ENDPOINT, SUPER, basic, make_token, make_world
+from tests.support.auth import basic
+from tests.support.introspection import ENDPOINT, SUPER, make_token
+from tests.support.worlds import introspection_world
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +24,7 @@ ADMIN = basic("admin", "admin")
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        world = make_world()
+        world = introspection_world()
         world.access = make_token(world.clients[SUPER], scope="test1")
         world.foo = make_token(world.clients["foo.com"])
         return world

@@ -27,19 +27,19 @@ from identity import permissions
 from identity.models import AccessToken, Client, Role
 from identity.models.tokens import token_checksum
 from identity.provisioning import create_user
-from tests.introspection_support import (
+from tests.support.auth import basic, bearer
+from tests.support.introspection import (
     CLIENT_ID,
     CLIENT_SECRET,
     ENDPOINT,
     FOO,
     LOGIN,
     SUPER,
-    basic,
     configured,
     make_refresh_token,
     make_token,
-    make_world,
 )
+from tests.support.worlds import fresh, introspection_world
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +77,7 @@ permissions = ["/permission/admin/manage/identity/applicationmgt/view","/permiss
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        world = make_world()
+        world = introspection_world()
         client, tenant = world.clients[SUPER], world.tenants[SUPER]
         world.users[SUPER].update(
             manager=create_user(tenant, "manager", "manager-pw", ["/permission/admin/manage"]),
@@ -129,19 +129,9 @@ def hashes():
         yield SimpleNamespace(password=password, secret=secret)
 
 
-def fresh(row):
-    """Return a copy of a module-level row to change: the shared one must outlive the test."""
-    objects = type(row).objects
-    return getattr(objects, "all_tenants", objects.all)().get(pk=row.pk)
-
-
 def introspect(client, auth, token, path=ENDPOINT[SUPER], **params):
     headers = {"Authorization": auth} if auth is not None else {}
     return client.post(path, {"token": token, **params}, secure=True, headers=headers)
-
-
-def bearer(token: str) -> str:
-    return f"Bearer {token}"
 
 
 def active(response) -> bool:

@@ -14,18 +14,18 @@ from django.conf import settings
 from identity.models import AccessToken, RefreshToken
 from identity.models.tokens import token_checksum
 from tenants.models import Tenant
-from tests.introspection_support import (
+from tests.support.auth import basic
+from tests.support.introspection import (
     CLIENT_ID,
     CLIENT_SECRET,
     ENDPOINT,
     FOO,
     SUPER,
     TOKEN_ENDPOINT,
-    basic,
     make_refresh_token,
     make_token,
-    make_world,
 )
+from tests.support.worlds import introspection_world
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +42,7 @@ INACTIVE = {"active": False}
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        world = make_world()
+        world = introspection_world()
         client, foo_client = world.clients[SUPER], world.clients[FOO]
         admin = world.users[SUPER]["admin"]
         world.tokens = SimpleNamespace(

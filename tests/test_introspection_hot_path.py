@@ -13,18 +13,18 @@ from django.conf import settings
 from django.db import connection
 
 from identity.logs import AuditFormatter, JsonLineFormatter, RequestContextFilter, TextFormatter
-from tests.introspection_support import (
+from tests.support.auth import basic
+from tests.support.introspection import (
     CLIENT_ID,
     CLIENT_SECRET,
     ENDPOINT,
     FOO,
     SUPER,
-    basic,
     configured,
     make_refresh_token,
     make_token,
-    make_world,
 )
+from tests.support.worlds import introspection_world
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ allowed_auth_handlers = "BasicClientAuthentication"
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        world = make_world()
+        world = introspection_world()
         client = world.clients[SUPER]
         world.access = make_token(client, scope="test1 test2")
         world.refresh = make_refresh_token(client, world.users[SUPER]["admin"], scope="test1")

@@ -24,17 +24,17 @@ from identity.services import tokens as token_services
 from identity.services import users as user_services
 from introspection.replay import AnswerReplay
 from tenants.cache import cache
-from tests.introspection_support import (
+from tests.support.auth import basic
+from tests.support.introspection import (
     CLIENT_ID,
     CLIENT_SECRET,
     ENDPOINT,
     FOO,
     SUPER,
-    basic,
     configured,
     make_token,
-    make_world,
 )
+from tests.support.worlds import introspection_world
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +54,7 @@ application = AnswerReplay(WSGIHandler())
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        world = make_world()
+        world = introspection_world()
         world.token = make_token(world.clients[SUPER], user=world.users[SUPER]["admin"], scope="test1")
         return world
 

@@ -22,13 +22,12 @@ from identity.oauth.scripts import PROTECTED_CLAIMS
 from identity.provisioning import create_user
 from tenants.models import Tenant
 from tests import script_hooks
-from tests.jwt_support import (
+from tests.support.auth import basic_auth, bearer_auth
+from tests.support.jwt import (
     ACCESS_TOKEN_TYP,
     DEMO,
     RESPONSE_TYP,
     SUPER,
-    basic,
-    bearer,
     introspect,
     issue,
     issuer_of,
@@ -41,7 +40,7 @@ from tests.jwt_support import (
 
 pytestmark = pytest.mark.django_db
 
-ADMIN = basic("admin@foo.com", "admin")
+ADMIN = basic_auth("admin@foo.com", "admin")
 LOGGER = "identity.oauth.scripts"
 
 
@@ -315,7 +314,7 @@ class TestContext:
         scripts("first")
         bind("bound", "first")
         caller = app_token(client, "unbound", scope="internal_oauth2_introspect")
-        introspected(client, app_token(client), bearer(caller))
+        introspected(client, app_token(client), bearer_auth(caller))
         ((_, context),) = script_hooks.CALLS
         # an app token acts as the client's owner (docs/clients-and-grants.md)
         assert context.user.username == "admin"

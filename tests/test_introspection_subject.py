@@ -10,20 +10,20 @@ from types import SimpleNamespace
 import pytest
 from django.conf import settings
 
-from tests.introspection_support import (
+from tests.support.auth import basic
+from tests.support.introspection import (
     CLIENT_ID,
     CLIENT_SECRET,
     ENDPOINT,
     FOO,
     SUPER,
     TOKEN_ENDPOINT,
-    basic,
     configured,
     make_client,
     make_refresh_token,
     make_token,
-    make_world,
 )
+from tests.support.worlds import introspection_world
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +41,7 @@ FLAGS = {"none": (False, False), "tenant": (True, False), "store": (False, True)
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        world = make_world()
+        world = introspection_world()
         world.tokens = {}
         for domain, tenant in world.tenants.items():
             admin = world.users[domain]["admin"]

@@ -18,7 +18,7 @@ import subprocess
 import pytest
 from jwcrypto import jwk, jws
 
-from tests.jwt_support import DEMO, RESPONSE_TYP, no_nulls
+from tests.support.jwt import DEMO, RESPONSE_TYP, no_nulls
 
 pytestmark = pytest.mark.blackbox
 

@@ -23,11 +23,11 @@ from identity.models import SigningKey
 from identity.provisioning import create_tenant, create_user
 from identity.signing import rotate
 from tenants.models import Tenant
-from tests.jwt_support import (
+from tests.support.auth import basic_auth
+from tests.support.jwt import (
     ACCESS_TOKEN_TYP,
     DEMO,
     SUPER,
-    basic,
     introspect,
     issue,
     issuer_of,
@@ -41,7 +41,7 @@ from tests.jwt_support import (
 pytestmark = pytest.mark.django_db
 
 API_AUDIENCES = ["https://api.example", "https://other.example"]
-ADMIN = basic("admin@foo.com", "admin")  # holds /permission/admin: may introspect foo.com's tokens
+ADMIN = basic_auth("admin@foo.com", "admin")  # holds /permission/admin: may introspect foo.com's tokens
 
 
 @pytest.fixture(scope="module")

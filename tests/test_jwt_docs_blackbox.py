@@ -20,8 +20,8 @@ EXAMPLES = re.findall(r"```python\n(.*?)```\n\nIt prints `([^`]*)`", PAGE, re.DO
 
 
 @pytest.fixture(scope="module")
-def server(server_factory):
-    server = server_factory()
+def server(demo_server):
+    server = demo_server
     for block in re.findall(r"```sh\n(.*?)```", PAGE, re.DOTALL):
         command = block.replace("\\\n", " ")
         if "manage.py createclient" in command:

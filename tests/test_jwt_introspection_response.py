@@ -18,13 +18,12 @@ from identity.bootstrap import bootstrap
 from identity.provisioning import create_user
 from introspection.negotiation import JSON, JWT, preferred, wants_jwt
 from tenants.models import Tenant
-from tests.jwt_support import (
+from tests.support.auth import basic_auth, bearer_auth
+from tests.support.jwt import (
     DEMO,
     JWT_CONTENT_TYPE,
     RESPONSE_TYP,
     SUPER,
-    basic,
-    bearer,
     introspect,
     issue,
     issuer_of,
@@ -36,8 +35,8 @@ from tests.jwt_support import (
 
 pytestmark = pytest.mark.django_db
 
-ADMIN = basic("admin@foo.com", "admin")
-SUPER_ADMIN = basic("admin", "admin")
+ADMIN = basic_auth("admin@foo.com", "admin")
+SUPER_ADMIN = basic_auth("admin", "admin")
 GATEWAY = ("gateway", "gateway-secret-0123456789")
 TEXT = "text/html"
 
@@ -226,13 +225,13 @@ class TestAudience:
     def test_client_caller(self, client, tokens, deployment_override):
         configure(deployment_override, BOTH_BASIC)
         data = {"token": tokens.opaque, "response_as_jwt": "true"}
-        response = introspect(client, "foo.com", data, basic(*GATEWAY))
+        response = introspect(client, "foo.com", data, basic_auth(*GATEWAY))
         assert as_jwt(client, response).claims["aud"] == "gateway"
 
     def test_bearer_caller(self, client, tokens):
         """The client id of the bearer token, not of the token introspected."""
         data = {"token": tokens.opaque, "response_as_jwt": "true"}
-        claims = as_jwt(client, introspect(client, "foo.com", data, bearer(tokens.gateway))).claims
+        claims = as_jwt(client, introspect(client, "foo.com", data, bearer_auth(tokens.gateway))).claims
         assert claims["aud"] == "gateway"
         assert claims["token_introspection"]["client_id"] == DEMO[0]
 
@@ -264,7 +263,7 @@ class TestErrorsStayJson:
 
     def test_401_wrong_password(self, client, tokens, ask_jwt):
         response = introspect(
-            client, "foo.com", *ask_jwt({"token": tokens.opaque}, basic("admin@foo.com", "x"))
+            client, "foo.com", *ask_jwt({"token": tokens.opaque}, basic_auth("admin@foo.com", "x"))
         )
         assert response.status_code == 401
         assert json_of(response)["error"] == "invalid_client"
@@ -277,13 +276,15 @@ class TestErrorsStayJson:
 
     def test_403_user_without_permission(self, client, tokens, ask_jwt):
         response = introspect(
-            client, "foo.com", *ask_jwt({"token": tokens.opaque}, basic("viewer@foo.com", "viewer-pw"))
+            client, "foo.com", *ask_jwt({"token": tokens.opaque}, basic_auth("viewer@foo.com", "viewer-pw"))
         )
         assert response.status_code == 403
         assert json_of(response)["error"] == "access_denied"
 
     def test_403_bearer_without_scope(self, client, tokens, ask_jwt):
-        response = introspect(client, "foo.com", *ask_jwt({"token": tokens.opaque}, bearer(tokens.unscoped)))
+        response = introspect(
+            client, "foo.com", *ask_jwt({"token": tokens.opaque}, bearer_auth(tokens.unscoped))
+        )
         assert response.status_code == 403
         assert json_of(response)["error"] == "insufficient_scope"
 

@@ -18,8 +18,8 @@ TENANT_PREFIXES = {"carbon.super": "", "foo.com": "/t/foo.com"}
 
 
 @pytest.fixture(scope="module")
-def server(server_factory):
-    return server_factory()
+def server(demo_server):
+    return demo_server
 
 
 @pytest.fixture(scope="module")

@@ -16,26 +16,26 @@ from django.utils import timezone
 from deployment import ScriptConfig
 from identity.models import AccessToken, Client, Grant, RefreshToken, SigningKey, User
 from identity.signing import current_key
-from tests.blackbox import RunningServer
-from tests.oauth_support import (
+from tests.support.oauth import (
     DEMO,
     REDIRECT_URI,
     error_of,
     issue,
-    make_world,
     password_grant,
     refresh_grant,
     revoke,
     stored,
     stored_refresh,
 )
+from tests.support.server import RunningServer
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")
 def world(build_once):
-    return build_once(make_world)
+    return build_once(oauth_world)
 
 
 @pytest.fixture
@@ -215,10 +215,8 @@ class TestCreateClientRefuses:
 def cli(tmp_path_factory):
     """A migrated, bootstrapped deployment (demo data) to run manage.py against, as an operator does."""
     deployment = RunningServer(tmp_path_factory.mktemp("cli"), "[demo]\nenabled = true\n")
-    deployment.database.create()
     try:
-        deployment.manage("migrate", "--noinput", "-v0")
-        deployment.manage("bootstrap")
+        deployment.prepare()
         yield deployment
     finally:
         deployment.database.drop()

@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from identity.bootstrap import DEMO_CLIENT
-from tests.blackbox import RunningServer, free_port
+from tests.support.server import RunningServer, free_port
 
 pytestmark = pytest.mark.blackbox
 

@@ -12,8 +12,9 @@ from django.core.management import CommandError, call_command
 
 from identity.models import AccessToken, Client, RefreshToken, Role, SigningKey, User
 from tenants.models import Tenant
-from tests.audit_support import is_change
-from tests.oauth_support import DEMO, issue, make_world, password_grant, stored, stored_refresh
+from tests.support.audit import is_change
+from tests.support.oauth import DEMO, issue, password_grant, stored, stored_refresh
+from tests.support.worlds import oauth_world
 from tests.test_oauth_commands import cli  # noqa: F401  (the fixture: a migrated deployment)
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(scope="module")
 def world(build_once):
-    return build_once(make_world)
+    return build_once(oauth_world)
 
 
 def run(name: str, *args: str) -> str:

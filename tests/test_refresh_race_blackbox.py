@@ -16,8 +16,8 @@ RACERS = 8
 
 
 @pytest.fixture(scope="module")
-def server(server_factory):
-    server = server_factory()
+def server(demo_server):
+    server = demo_server
     server.manage("createuser", "--tenant", "carbon.super", "erin", "--password", "erin-pw")
     return server
 

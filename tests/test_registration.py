@@ -10,8 +10,10 @@ from django.conf import settings
 
 from identity.models import Client
 from identity.models.tokens import token_checksum
-from tests.api_support import admin_of, basic, bearer, make_api_world
-from tests.oauth_support import token_request
+from tests.support.api import admin_of, mgmt_bearer
+from tests.support.auth import basic_auth
+from tests.support.oauth import token_request
+from tests.support.worlds import api_world
 
 REGISTER = "/t/foo.com/oauth2/register"
 METADATA = {
@@ -23,9 +25,12 @@ METADATA = {
 WEB = {"client_name": "Web", "redirect_uris": ["https://app.example/cb"], "token_format": "jwt"}
 
 
-@pytest.fixture
-def world(build_once, db):
-    return build_once(make_api_world)
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def world(build_once):
+    return build_once(api_world)
 
 
 @pytest.fixture
@@ -98,7 +103,7 @@ class TestRegister:
         assert Client.objects.for_tenant(world.foo).get(client_id=body["client_id"]).client_type == "public"
 
     def test_a_bearer_token_with_the_create_scope_registers(self, client, world):
-        headers = bearer(client, "foo.com", scope="internal_application_mgt_create")
+        headers = mgmt_bearer(client, "foo.com", scope="internal_application_mgt_create")
         assert register(client, METADATA, headers).status_code == 201
 
     def test_registration_is_listed_in_discovery(self, client, world):
@@ -142,8 +147,8 @@ class TestWhoMayRegister:
         ("headers", "status"),
         [
             ({}, 401),
-            (basic("viewer@foo.com", "viewer-pw"), 403),
-            (basic("admin@foo.com", "wrong"), 401),
+            (basic_auth("viewer@foo.com", "viewer-pw"), 403),
+            (basic_auth("admin@foo.com", "wrong"), 401),
             (admin_of("bar.com"), 401),  # a valid caller of another tenant fails like a wrong one
         ],
     )
@@ -153,7 +158,7 @@ class TestWhoMayRegister:
         assert not Client.objects.for_tenant(world.foo).filter(name="Robot").exists()
 
     def test_a_token_without_the_create_scope_is_refused(self, client, world):
-        headers = bearer(client, "foo.com", scope="internal_application_mgt_view")
+        headers = mgmt_bearer(client, "foo.com", scope="internal_application_mgt_view")
         assert error_of(register(client, METADATA, headers), 403) == "insufficient_scope"
 
     def test_open_registration_needs_no_caller_and_gives_no_owner(self, client, world, open_registration):

@@ -19,7 +19,9 @@ from django.test import override_settings
 from django.views.debug import technical_500_response
 
 from identity.middleware import JsonErrorsMiddleware
-from tests.oauth_support import DEMO, basic, make_world
+from tests.support.auth import basic_auth
+from tests.support.oauth import DEMO
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +57,7 @@ BAD_BODIES = [
 
 @pytest.fixture(scope="module")
 def world(build_once):
-    return build_once(make_world)
+    return build_once(oauth_world)
 
 
 def assert_json_error(response, status: int, error: str) -> dict:
@@ -75,7 +77,7 @@ class TestBadBodies:
         """Finding 10: HTML 400s, a 500 for utf-16, HTML for too many fields or too large a body."""
         with override_settings(DEBUG=debug):
             response = client.generic(
-                "POST", path, body, content_type=content_type, secure=True, headers=basic(*DEMO)
+                "POST", path, body, content_type=content_type, secure=True, headers=basic_auth(*DEMO)
             )
         assert_json_error(response, status, error)
 
@@ -89,7 +91,7 @@ class TestBadBodies:
             urlencode({"grant_type": "client_credentials"}),
             content_type=f"{FORM}; charset=UTF-8",
             secure=True,
-            headers=basic(*DEMO),
+            headers=basic_auth(*DEMO),
         )
         assert response.status_code == 200, response.content
 

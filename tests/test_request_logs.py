@@ -12,7 +12,9 @@ import pytest
 from deployment import loads
 from identity.logs import JsonLineFormatter, RequestContextFilter, TextFormatter, logging_config
 from identity.request_id import request_id_for
-from tests.introspection_support import ENDPOINT, SUPER, basic, make_token, make_world
+from tests.support.auth import basic
+from tests.support.introspection import ENDPOINT, SUPER, make_token
+from tests.support.worlds import introspection_world
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        world = make_world()
+        world = introspection_world()
         world.access = make_token(world.clients[SUPER], scope="test1")
         return world
 

@@ -6,17 +6,17 @@ from __future__ import annotations
 import pytest
 
 from identity.models import AccessToken
-from tests.oauth_support import (
+from tests.support.oauth import (
     DEMO,
     error_of,
     issue,
-    make_world,
     password_grant,
     refresh_grant,
     revoke,
     stored,
     stored_refresh,
 )
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +25,7 @@ HINTS = [None, "access_token", "refresh_token", "something_else"]
 
 @pytest.fixture(scope="module")
 def world(build_once):
-    return build_once(make_world)
+    return build_once(oauth_world)
 
 
 def hint(token_type_hint: str | None) -> dict[str, str]:

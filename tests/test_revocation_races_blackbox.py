@@ -20,8 +20,8 @@ THREADS = 8
 
 
 @pytest.fixture(scope="module")
-def server(server_factory):
-    return server_factory()
+def server(demo_server):
+    return demo_server
 
 
 def password_grant(server) -> dict:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
 from deployment import REPO_ROOT
-from tests.jwt_support import DEMO, basic
+from tests.support.auth import basic_auth
+from tests.support.jwt import DEMO
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.blackbox
 
@@ -31,22 +32,15 @@ callable = "mycompany.hooks:add_department"
 """
 
 
-def wait_for(predicate, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return True
-        except OSError:  # a worker restarting
-            pass
-        time.sleep(0.2)
-    return False
+def settles(predicate) -> bool:
+    """Wait for ``predicate`` through a reload (a worker restarting refuses connections)."""
+    return wait_for(predicate, 30.0, errors=(OSError,))
 
 
 def introspect_demo_token(server) -> dict:
     token = server.post("/oauth2/token", data={"grant_type": "client_credentials"}, auth=DEMO).json()
     response = server.post(
-        "/oauth2/introspect", data={"token": token["access_token"]}, headers=basic("admin", "admin")
+        "/oauth2/introspect", data={"token": token["access_token"]}, headers=basic_auth("admin", "admin")
     )
     assert response.status_code == 200
     return response.json()
@@ -82,11 +76,11 @@ def test_sighup_refuses_an_unimportable_script_and_applies_a_good_one(server_fac
 
     server.toml.write_text(basics + BAD)
     server.hup()
-    assert wait_for(lambda: "deployment.toml refused" in server.read_log())
+    assert settles(lambda: "deployment.toml refused" in server.read_log())
     assert "mycompany.hooks:add_department" in server.read_log()
     assert server.process.poll() is None
     assert introspect_demo_token(server)["active"] is True
 
     server.toml.write_text(basics + GOOD)
     server.hup()
-    assert wait_for(lambda: introspect_demo_token(server).get("tenant") == "carbon.super")
+    assert settles(lambda: introspect_demo_token(server).get("tenant") == "carbon.super")

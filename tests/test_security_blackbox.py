@@ -14,13 +14,12 @@ import pytest
 import requests
 
 from identity.bootstrap import DEMO_CLIENT
-from tests.blackbox import RunningServer
+from tests.support.server import SECRET_KEY, RunningServer
 
 pytestmark = pytest.mark.blackbox
 
 DEMO = (DEMO_CLIENT.client_id, DEMO_CLIENT.client_secret)
 FORM = "application/x-www-form-urlencoded"
-SECRET_KEY = "blackbox-tests-only"  # tests/blackbox.py's [server] secret_key
 
 
 @pytest.fixture(scope="module")

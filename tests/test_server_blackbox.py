@@ -4,27 +4,18 @@ import os
 import ssl
 import subprocess
 import sys
-import time
 
 import pytest
 
 from deployment import REPO_ROOT
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.blackbox
 
 
 @pytest.fixture(scope="module")
-def server(server_factory):
-    return server_factory()
-
-
-def wait_for(predicate, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
+def server(demo_server):
+    return demo_server
 
 
 class TestServing:

@@ -18,8 +18,9 @@ from identity.services import tokens as token_service
 from identity.services import users as user_service
 from identity.services.clients import delete_client
 from tenants.models import Tenant
-from tests.audit_support import is_change
-from tests.oauth_support import DEMO, issue, make_world, password_grant, refresh_grant, stored, stored_refresh
+from tests.support.audit import is_change
+from tests.support.oauth import DEMO, issue, password_grant, refresh_grant, stored, stored_refresh
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ ACTOR = "admin@foo.com"
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        world = make_world()
+        world = oauth_world()
         Role.objects.create(tenant=world.foo, name="auditors", permissions=["/permission/admin/login"])
         Role.objects.create(tenant=world.bar, name="auditors", permissions=["/permission/admin"])
         return world

@@ -22,7 +22,9 @@ from identity import throttle
 from identity.bootstrap import DEMO_CLIENT
 from identity.models import ThrottleCounter
 from tenants.cache import cache
-from tests.introspection_support import ENDPOINT, SUPER, basic, configured, make_token, make_world
+from tests.support.auth import basic
+from tests.support.introspection import ENDPOINT, SUPER, configured, make_token
+from tests.support.worlds import introspection_world
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +41,7 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        world = make_world()
+        world = introspection_world()
         world.token = make_token(world.clients[SUPER], scope="test1")
         world.bearer = make_token(world.clients[SUPER], scope="internal_oauth2_introspect")
         return world
@@ -48,11 +50,16 @@ def world(build_once):
 
 
 @pytest.fixture(params=["database", "redis"])
-def limits(request, deployment_override):
-    """Return ``apply(**throttle keys)``: small limits, counters in the database or in Redis."""
+def limits(request, deployment_override, monkeypatch):
+    """Return ``apply(**throttle keys)``: small limits, counters in the database or in Redis.
+
+    Redis is shared by every test process on the machine (pytest-xdist workers, other checkouts):
+    each test counts under keys of its own.
+    """
     redis_url = ""
     if request.param == "redis":
         redis_url = REDIS_URL.rsplit("/", 1)[0] + "/9"
+        monkeypatch.setattr(throttle, "REDIS_PREFIX", f"{throttle.REDIS_PREFIX}{uuid.uuid4().hex}:")
         client = throttle._redis_client(redis_url)
         request.addfinalizer(lambda: _flush(client))
 

@@ -13,14 +13,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from identity.models import AccessToken, RefreshToken
-from tests.oauth_support import (
+from tests.support.oauth import (
     DEMO,
     REDIRECT_URI,
     TOKEN_PATHS,
     authorize,
     error_of,
     exchange_code,
-    make_world,
     password_grant,
     pkce_pair,
     sign_in,
@@ -28,6 +27,7 @@ from tests.oauth_support import (
     stored_refresh,
     token_request,
 )
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +37,7 @@ CLIENT_CREDENTIALS = {"grant_type": "client_credentials"}
 
 @pytest.fixture(scope="module")
 def world(build_once):
-    return build_once(make_world)
+    return build_once(oauth_world)
 
 
 class TestClientCredentials:

@@ -21,20 +21,20 @@ from identity.provisioning import create_user
 from identity.services.clients import ClientSpec, create_client, deactivate_client
 from identity.services.tokens import clear_expired
 from identity.services.users import set_roles
-from tests.oauth_support import (
+from tests.support.auth import basic_auth
+from tests.support.oauth import (
     REDIRECT_URI,
     TOKEN_PATHS,
     authorize,
-    basic,
     error_of,
     exchange_code,
-    make_world,
     pkce_pair,
     sign_in,
     stored,
     stored_refresh,
     token_request,
 )
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
@@ -52,7 +52,7 @@ INTERNAL_CLIENT = ("internal", "internal-secret")
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        world = make_world()
+        world = oauth_world()
         create_user(world.foo, "viewer", "viewer-pw", [permissions.INTROSPECT_VIEW])
         create_user(world.foo, "appmgr", "appmgr-pw", [f"{MGT}/applicationmgt"])
         create_user(world.foo, "usermgr", "usermgr-pw", [f"{MGT}/usermgt/view"])
@@ -247,7 +247,7 @@ class TestCrossTenantCredentials:
         for name, (client_id, secret) in credentials.items():
             data = {"grant_type": "client_credentials", "token": "abc"}
             if method == "basic":
-                response = client.post(path, data, secure=True, headers=basic(client_id, secret))
+                response = client.post(path, data, secure=True, headers=basic_auth(client_id, secret))
             else:
                 response = client.post(
                     path, {**data, "client_id": client_id, "client_secret": secret}, secure=True

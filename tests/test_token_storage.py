@@ -23,13 +23,12 @@ from identity.models import AccessToken, Client, Grant, IDToken
 from identity.models.tokens import redeemed_code
 from identity.provisioning import create_user
 from identity.services.clients import ClientSpec, create_client
-from tests.oauth_support import (
+from tests.support.oauth import (
     DEMO,
     TOKEN_PATHS,
     authorize,
     exchange_code,
     issue,
-    make_world,
     password_grant,
     pkce_pair,
     refresh_grant,
@@ -39,13 +38,14 @@ from tests.oauth_support import (
     stored_refresh,
     token_request,
 )
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")
 def world(build_once):
-    return build_once(make_world)
+    return build_once(oauth_world)
 
 
 def client_credentials(client, world) -> dict:

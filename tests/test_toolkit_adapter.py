@@ -21,14 +21,15 @@ from identity.models import Client
 from identity.oauth.toolkit_adapter import requested_resources
 from identity.oauth.validator import TenantOAuth2Validator
 from tenants.managers import use_tenant
-from tests.oauth_support import TOKEN_PATHS, issue, make_world, stored
+from tests.support.oauth import TOKEN_PATHS, issue, stored
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")
 def world(build_once):
-    return build_once(make_world)
+    return build_once(oauth_world)
 
 
 def token_request(client: Client, grant_type: str, body: str = "") -> Request:

@@ -220,9 +220,9 @@ def assert_document_shape(answer: tuple[int, dict], username: str, scope: str | 
 
 
 @pytest.fixture(scope="module")
-def default(server_factory):
+def default(demo_server):
     """The shipped configuration: demo data, Basic users (and Bearer tokens)."""
-    return server_factory(DEMO)
+    return demo_server
 
 
 @pytest.fixture(scope="module")

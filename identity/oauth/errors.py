@@ -1,4 +1,4 @@
-"""The token endpoint's own error (RFC 6749 section 5.2); the rest are in ``tenants.errors``."""
+"""The token endpoint's own error (RFC 6749 §5.2); the rest are in ``tenants.errors``."""
 
 from tenants.errors import ApiError
 

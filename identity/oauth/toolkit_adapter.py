@@ -69,7 +69,7 @@ class ToolkitRowsValidator(OAuth2Validator):
         refresh_token = super()._create_refresh_token(
             request, refresh_token_code, access_token, previous_refresh_token
         )
-        # RFC 9700 section 4.14.2: rotation slides the expiry, never past the family's end.
+        # RFC 9700 §4.14.2: rotation slides the expiry, never past the family's end.
         family_expires = getattr(previous_refresh_token, "family_expires", None) or (
             refresh_token.created + timedelta(seconds=get_deployment().oauth.refresh_token_max_lifetime)
         )

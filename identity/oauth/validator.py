@@ -81,9 +81,8 @@ class TenantOAuth2Validator(ToolkitRowsValidator):
         return instance.expires is None or instance.expires > timezone.now()
 
     def save_bearer_token(self, token, request, *args, **kwargs):
-        """Issue a refresh token only to a client allowed the refresh_token grant (its list,
-        docs/clients-and-grants.md);
-        on the refresh grant, spend the presented refresh token first, once."""
+        """Issue a refresh token only to a client allowed the refresh_token grant (its list of
+        grants); on the refresh grant, spend the presented refresh token first, once."""
         if not request.client.allows_grant_type("refresh_token"):
             token.pop("refresh_token", None)  # the response is this same dict (oauthlib says so)
         with transaction.atomic():
@@ -91,7 +90,7 @@ class TenantOAuth2Validator(ToolkitRowsValidator):
                 self._spend_refresh_token(request)
             saved = super().save_bearer_token(token, request, *args, **kwargs)
         if token.get("scope") == "":
-            del token["scope"]  # RFC 6749 section 5.1: no scope granted, none said (as WSO2 answers)
+            del token["scope"]  # RFC 6749 §5.1: no scope granted, none said (as WSO2 answers)
         return saved
 
     def _spend_refresh_token(self, request) -> None:

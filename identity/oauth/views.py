@@ -40,7 +40,7 @@ class TokenView(toolkit.TokenView):
                 )
         except Throttled as exc:
             return error_response(exc)
-        # Some toolkit errors (RFC 8707 invalid_target) come without headers: RFC 6749 section 5.1
+        # Some toolkit errors (RFC 8707 invalid_target) come without headers: RFC 6749 §5.1
         # asks JSON and no-store of every answer.
         response["Content-Type"] = "application/json"
         response["Cache-Control"] = "no-store"

@@ -11,7 +11,7 @@ import select
 import socket
 import threading
 
-from tests.blackbox import free_port
+from tests.support.server import free_port
 
 
 class TcpProxy:

@@ -8,7 +8,6 @@ the server publishes it at ``/t/<tenant>/oauth2/jwks``.
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ from identity.models import AccessToken
 from identity.models.tokens import token_checksum
 from identity.services.clients import ClientSpec, create_client
 from tenants.models import Tenant
+from tests.support.auth import basic_auth
 
 DEMO = (DEMO_CLIENT.client_id, DEMO_CLIENT.client_secret)
 SUPER = "carbon.super"
@@ -43,15 +43,6 @@ def issuer_of(domain: str) -> str:
     return origin() + prefix(domain)
 
 
-def basic(name: str, secret: str) -> dict[str, str]:
-    """HTTP Basic (RFC 7617); client ids and secrets here need no form-encoding."""
-    return {"Authorization": "Basic " + base64.b64encode(f"{name}:{secret}".encode()).decode()}
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def jwt_client(tenant: Tenant, client_id: str, **spec) -> tuple[str, str]:
     """Create a client with JWT access tokens; return ``(client_id, secret)``."""
     spec.setdefault("grant_types", ["client_credentials"])
@@ -62,7 +53,9 @@ def jwt_client(tenant: Tenant, client_id: str, **spec) -> tuple[str, str]:
 
 def issue(client, domain: str, data: dict, credentials: tuple[str, str] = DEMO) -> dict:
     """Return the body of a successful token response of ``domain``'s token endpoint."""
-    response = client.post(f"{prefix(domain)}/oauth2/token", data, secure=True, headers=basic(*credentials))
+    response = client.post(
+        f"{prefix(domain)}/oauth2/token", data, secure=True, headers=basic_auth(*credentials)
+    )
     assert response.status_code == 200, response.content
     return json.loads(response.content)
 
@@ -70,7 +63,10 @@ def issue(client, domain: str, data: dict, credentials: tuple[str, str] = DEMO) 
 def revoke(client, domain: str, token: str, credentials: tuple[str, str] = DEMO, **extra):
     """POST ``token`` to ``domain``'s revocation endpoint (RFC 7009 §2.1)."""
     return client.post(
-        f"{prefix(domain)}/oauth2/revoke", {"token": token, **extra}, secure=True, headers=basic(*credentials)
+        f"{prefix(domain)}/oauth2/revoke",
+        {"token": token, **extra},
+        secure=True,
+        headers=basic_auth(*credentials),
     )
 
 

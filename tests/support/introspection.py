@@ -8,20 +8,16 @@ stores them.
 
 from __future__ import annotations
 
-import base64
 import secrets
 from datetime import timedelta
-from types import SimpleNamespace
 
 from django.conf import settings
 from django.utils import timezone
 
 from deployment import Deployment, loads
-from identity import permissions
 from identity.bootstrap import DEMO_CLIENT
 from identity.models import AccessToken, Client, RefreshToken, User
 from identity.models.tokens import token_checksum
-from identity.provisioning import create_tenant, create_user
 from identity.services.clients import ClientSpec, create_client
 from tenants.models import Tenant
 
@@ -36,37 +32,12 @@ ENDPOINT = {SUPER: "/oauth2/introspect", FOO: "/t/foo.com/oauth2/introspect"}
 TOKEN_ENDPOINT = {SUPER: "/oauth2/token", FOO: "/t/foo.com/oauth2/token"}
 
 
-def basic(name: str, secret: str) -> str:
-    """Return an RFC 7617 ``Authorization`` value."""
-    return "Basic " + base64.b64encode(f"{name}:{secret}".encode()).decode()
-
-
 def configured(toml: str) -> Deployment:
     """Return the configuration that the deployment.toml text ``toml`` gives (regexes compiled).
 
     Pass its sections to the ``deployment_override`` fixture.
     """
     return loads(toml + '\n[super_admin]\npassword = "unused"\n')
-
-
-def make_world() -> SimpleNamespace:
-    """Create the demo data (docs/quickstart.md) and a few users with narrower permissions, in both
-    tenants."""
-    tenants = {
-        domain: create_tenant(domain, admin_username="admin", admin_password="admin")
-        for domain in (SUPER, FOO)
-    }
-    clients = {domain: create_client(tenant, DEMO_CLIENT)[0] for domain, tenant in tenants.items()}
-    users = {
-        domain: {
-            "admin": User.objects.for_tenant(tenant).get(username="admin"),
-            "viewer": create_user(tenant, "viewer", "viewer-pw", [permissions.INTROSPECT_VIEW]),
-            "login": create_user(tenant, "login", "login-pw", [LOGIN]),
-            "nobody": create_user(tenant, "nobody", "nobody-pw"),
-        }
-        for domain, tenant in tenants.items()
-    }
-    return SimpleNamespace(tenants=tenants, clients=clients, users=users)
 
 
 def make_client(tenant: Tenant, client_id: str, **spec) -> Client:

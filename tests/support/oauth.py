@@ -11,15 +11,12 @@ import base64
 import hashlib
 import json
 import secrets
-from types import SimpleNamespace
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from identity.bootstrap import DEMO_CLIENT, bootstrap
+from identity.bootstrap import DEMO_CLIENT
 from identity.models import AccessToken, RefreshToken
 from identity.models.tokens import token_checksum
-from identity.provisioning import create_tenant, create_user
-from identity.services.clients import ClientSpec, create_client
-from tenants.models import Tenant
+from tests.support.auth import basic_auth
 
 DEMO = (DEMO_CLIENT.client_id, DEMO_CLIENT.client_secret)
 ALICE = ("alice", "alice-pw")  # a user of foo.com
@@ -28,69 +25,9 @@ TOKEN_PATHS = {"carbon.super": "/oauth2/token", "foo.com": "/t/foo.com/oauth2/to
 REVOKE_PATHS = {"carbon.super": "/oauth2/revoke", "foo.com": "/t/foo.com/oauth2/revoke"}
 
 
-def make_world() -> SimpleNamespace:
-    """Create the demo data and the extra tenant, users and clients; return them by name.
-
-    Clients are ``(client_id, secret)`` pairs (``spa`` is public: its id only).
-    """
-    bootstrap()
-    super_tenant = Tenant.objects.get(domain="carbon.super")
-    foo = Tenant.objects.get(domain="foo.com")
-    bar = create_tenant("bar.com", admin_username="admin", admin_password="bar-admin")
-    create_user(foo, *ALICE)
-    locked = create_user(foo, "locked", "locked-pw")
-    locked.is_locked = True
-    locked.save(update_fields=["is_locked"])
-    inactive = create_user(foo, "inactive", "inactive-pw")
-    inactive.is_active = False
-    inactive.save(update_fields=["is_active"])
-
-    def client(tenant, **spec) -> tuple[str, str]:
-        created, secret = create_client(tenant, ClientSpec(name=spec["client_id"], **spec))
-        return created.client_id, secret
-
-    world = SimpleNamespace(
-        super=super_tenant,
-        foo=foo,
-        bar=bar,
-        web=client(
-            foo,
-            client_id="webapp",
-            grant_types=["authorization_code", "refresh_token"],
-            redirect_uris=[REDIRECT_URI],
-            scopes=["test1", "test2"],
-        ),
-        spa=client(
-            foo,
-            client_id="spa",
-            public=True,
-            grant_types=["authorization_code"],
-            redirect_uris=[REDIRECT_URI],
-        )[0],
-        pwonly=client(foo, client_id="pwonly", grant_types=["password"], scopes=["test1"]),
-        short=client(foo, client_id="short", grant_types=["client_credentials"]),
-        api=client(
-            foo,
-            client_id="api",
-            grant_types=["client_credentials"],
-            audiences=["https://api.example", "https://other.example"],
-        ),
-        barclient=client(bar, client_id="barclient", grant_types=["client_credentials"]),
-        jwt=client(foo, client_id="jwtapp", grant_types=["client_credentials"], token_format="jwt"),
-    )
-    foo.clients.filter(client_id="short").update(access_token_lifetime=120)
-    return world
-
-
-def basic(client_id: str, secret: str) -> dict[str, str]:
-    """Return the HTTP Basic header of RFC 6749 §2.3.1."""
-    raw = f"{client_id}:{secret}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
-
-
 def token_request(client, path: str, data: dict, credentials: tuple[str, str] | None = None):
     """POST ``data`` to ``path``, authenticating with HTTP Basic when ``credentials`` are given."""
-    return client.post(path, data, secure=True, headers=basic(*credentials) if credentials else {})
+    return client.post(path, data, secure=True, headers=basic_auth(*credentials) if credentials else {})
 
 
 def issue(client, tenant: str, data: dict, credentials: tuple[str, str] = DEMO) -> dict:

@@ -1,0 +1,287 @@
+"""Start the real server (migrate, bootstrap, gunicorn) on a free port, as `make run` does.
+
+The one launcher of the repository: black-box tests talk HTTPS to it with ``requests``, and
+``bench/`` drives it over plain HTTP (``tls=False``). Each server gets its own deployment.toml
+in its own folder (its ``var/`` too) and its own database: a SQLite file there, or, when
+``TEST_DATABASE_URL`` (or bench's ``--database-url``) names PostgreSQL, a fresh database on that
+server, dropped afterwards. Ports, folders and database names are never shared, so pytest-xdist
+workers can each start servers side by side.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import requests
+
+from deployment import REPO_ROOT
+from tests.support.polling import wait_for
+
+READY_TIMEOUT = 60
+SECRET_KEY = "blackbox-tests-only"  # [server] secret_key of every server started here
+
+
+def free_port() -> int:
+    """Return a loopback port that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Database:
+    """SQLite in the server's folder (``admin_url`` empty), or a PostgreSQL database of its own,
+    created on the server that ``admin_url`` names."""
+
+    def __init__(self, admin_url: str = "", *, prefix: str = "identity_bb"):
+        self.admin_url = admin_url
+        self.name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        parts = urlsplit(admin_url)
+        self.url = urlunsplit((parts.scheme, parts.netloc, "/" + self.name, "", "")) if admin_url else ""
+
+    @classmethod
+    def for_tests(cls) -> Database:
+        """The database that ``TEST_DATABASE_URL`` asks for (SQLite when it is unset)."""
+        return cls(os.environ.get("TEST_DATABASE_URL", ""))
+
+    def toml(self) -> str:
+        if not self.url:
+            return '[database.identity_db]\ntype = "sqlite"\nurl = "var/identity.sqlite3"\n'
+        parts = urlsplit(self.url)
+        lines = [
+            "[database.identity_db]",
+            'type = "postgres"',
+            f'url = "postgresql://{parts.hostname or "127.0.0.1"}:{parts.port or 5432}/{self.name}"',
+        ]
+        if parts.username:
+            lines.append(f"username = {json.dumps(parts.username)}")
+        if parts.password:
+            lines.append(f"password = {json.dumps(parts.password)}")
+        return "\n".join(lines) + "\n"
+
+    def connect(self, **kwargs) -> psycopg.Connection:
+        return psycopg.connect(self.url, **kwargs)
+
+    def _admin(self) -> psycopg.Connection:
+        parts = urlsplit(self.admin_url)
+        return psycopg.connect(urlunsplit((parts.scheme, parts.netloc, "/postgres", "", "")), autocommit=True)
+
+    def sqlite_file(self, folder: Path) -> Path:
+        """The SQLite database of a server in ``folder`` (``url`` of ``toml()``)."""
+        return folder / "var" / "identity.sqlite3"
+
+    def create(self, folder: Path | None = None, *, template: Template | None = None) -> None:
+        """Create the database of the server in ``folder``: empty, or a copy of ``template``."""
+        if self.url:
+            copy = f' TEMPLATE "{template.database.name}"' if template else ""
+            with self._admin() as conn:
+                conn.execute(f'CREATE DATABASE "{self.name}"{copy}')
+        elif template is not None and folder is not None:
+            self.sqlite_file(folder).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(template.database.sqlite_file(template.folder), self.sqlite_file(folder))
+
+    def drop(self) -> None:
+        if self.url:
+            with self._admin() as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+class RunningServer:
+    """One server process tree, its configuration file and its log.
+
+    ``start()`` creates, migrates and bootstraps the database when the server owns it (none was
+    given); a server given a database only launches, so the caller prepares that database.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        extra: str = "",
+        *,
+        database: Database | None = None,
+        name: str = "deployment",
+        tls: bool = True,
+        debug: bool = True,
+        workers: int = 2,
+        admin_password: str = "admin",  # noqa: S107 (the documents' admin/admin)
+        server_env: dict[str, str] | None = None,
+    ):
+        self.folder = folder
+        self.port = free_port()
+        self.toml = folder / f"{name}.toml"
+        self.log_path = folder / f"{name}.log"
+        self.database = database or Database.for_tests()
+        self.owns_database = database is None
+        self.tls = tls
+        self.debug = debug
+        self.workers = workers
+        self.admin_password = admin_password
+        self.server_env = server_env or {}
+        self.process: subprocess.Popen | None = None
+        self.configure(extra=extra)
+
+    @property
+    def base_url(self) -> str:
+        return f"https://localhost:{self.port}" if self.tls else f"http://127.0.0.1:{self.port}"
+
+    @property
+    def cert(self) -> str:
+        return str(self.folder / "var" / "tls" / "cert.pem")
+
+    def env(self) -> dict[str, str]:
+        """The environment of management commands: the product's settings, this deployment.toml."""
+        return {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "identity.settings",  # not the test settings pytest set
+            "IDENTITY_DEPLOYMENT_TOML": str(self.toml),
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def configure(self, extra: str, *, workers: int | None = None) -> None:
+        """Write deployment.toml: the server basics, this server's database, then ``extra``."""
+        self.extra = extra
+        self.workers = workers or self.workers
+        host = "localhost" if self.tls else "127.0.0.1"
+        tls = "" if self.tls else "tls = false\n"
+        self.toml.write_text(
+            "[server]\n"
+            f'hostname = "{host}"\nport = {self.port}\n{tls}workers = {self.workers}\n'
+            f'debug = {"true" if self.debug else "false"}\nsecret_key = "{SECRET_KEY}"\n\n'
+            f'[super_admin]\nusername = "admin"\npassword = "{self.admin_password}"\n\n'
+            f"{self.database.toml()}\n{extra}\n"
+        )
+
+    def manage(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+        """Run a management command against this server's configuration."""
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=REPO_ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check and done.returncode:
+            raise RuntimeError(f"manage.py {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+        return done
+
+    def second_instance(self) -> RunningServer:
+        """Another server on the same database and folder, its configuration differing only in
+        the port: how two instances run side by side from one checkout."""
+        return RunningServer(
+            self.folder, self.extra, database=self.database, name=f"{self.toml.stem}-2",
+            tls=self.tls, debug=self.debug, workers=self.workers, admin_password=self.admin_password,
+            server_env=self.server_env,
+        )  # fmt: skip
+
+    def prepare(self) -> None:
+        """Create this server's own database, migrated, and bootstrap it.
+
+        The database is a copy of one migrated once per test process (``migrate`` is the
+        costliest step of a start, and its outcome the same for every server).
+        """
+        self.database.create(self.folder, template=_migrated(self.database.admin_url))
+        self.manage("bootstrap")
+
+    def start(self) -> RunningServer:
+        if self.owns_database:
+            self.prepare()
+        self.launch()
+        self.wait_ready()
+        return self
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "identity.server"]
+
+    def launch(self) -> None:
+        """Start the server as `make run` does, without waiting for it."""
+        self.log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.command(),
+            cwd=REPO_ROOT,
+            env={**self.env(), **self.server_env},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = READY_TIMEOUT, path: str = "/health") -> None:
+        def answers() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited ({self.process.returncode}):\n{self.read_log()}")
+            return self.get(path, timeout=5).status_code == 200
+
+        # OSError: not listening yet, or its certificate not written yet.
+        if not wait_for(answers, timeout, errors=(OSError,)):
+            raise RuntimeError(f"the server did not answer within {timeout}s:\n{self.read_log()}")
+
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        if self.tls:
+            kwargs.setdefault("verify", self.cert)
+        kwargs.setdefault("timeout", 30)
+        return requests.request(method, self.base_url + path, **kwargs)  # noqa: S113 (timeout set above)
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs) -> requests.Response:
+        return self.request("POST", path, **kwargs)
+
+    def hup(self) -> None:
+        """Send SIGHUP to the master, as an operator reloading deployment.toml would."""
+        os.kill(self.process.pid, signal.SIGHUP)
+
+    def read_log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        """Stop the process tree (the server may be started again); drop a database it owns."""
+        if self.process is not None:
+            if self.process.poll() is None:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                try:
+                    self.process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                    self.process.wait()
+            self.log.close()
+            self.process = None
+        if self.owns_database:
+            self.database.drop()
+
+
+@dataclass(frozen=True)
+class Template:
+    """A migrated, empty database, and the folder of the deployment that migrated it."""
+
+    database: Database
+    folder: Path
+
+
+_templates: dict[str, Template] = {}  # admin URL ("" for SQLite) -> this process's template
+
+
+def _migrated(admin_url: str) -> Template:
+    """Return this process's template on the server ``admin_url`` names (SQLite when empty),
+    migrated on first use and removed when the process exits."""
+    if admin_url not in _templates:
+        folder = Path(tempfile.mkdtemp(prefix="identity-template-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        database = Database(admin_url, prefix="identity_template")
+        database.create()
+        atexit.register(database.drop)
+        RunningServer(folder, database=database).manage("migrate", "--noinput", "-v0")
+        _templates[admin_url] = Template(database, folder)
+    return _templates[admin_url]
