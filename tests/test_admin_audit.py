@@ -13,7 +13,8 @@ from django.contrib.auth.hashers import check_password
 from django.core.management import call_command
 
 from identity.models import Client, Role, User
-from tests.oauth_support import ALICE, make_world
+from tests.support.oauth import ALICE
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +24,7 @@ ADMIN = "/admin/identity"
 @pytest.fixture(scope="module")
 def world(build_once):
     def make():
-        world = make_world()
+        world = oauth_world()
         for name in ("auditors", "billing", "support"):
             Role.objects.create(tenant=world.foo, name=name, permissions=["/permission/admin/login"])
         return world

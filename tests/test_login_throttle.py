@@ -10,7 +10,8 @@ from django.test.utils import CaptureQueriesContext
 from prometheus_client import REGISTRY
 
 from deployment import ThrottleConfig
-from tests.oauth_support import ALICE, make_world
+from tests.support.oauth import ALICE
+from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,7 @@ ATTACKER, OTHER = "10.9.8.7", "10.1.1.1"
 
 @pytest.fixture(scope="module")
 def world(build_once):
-    return build_once(make_world)
+    return build_once(oauth_world)
 
 
 @pytest.fixture

@@ -8,7 +8,9 @@ from django import test as django_test
 
 from deployment import ThrottleConfig
 from identity.bootstrap import DEMO_CLIENT
-from tests.introspection_support import ENDPOINT, SUPER, basic, make_world
+from tests.support.auth import basic
+from tests.support.introspection import ENDPOINT, SUPER
+from tests.support.worlds import introspection_world
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +20,7 @@ BEARER = "not-a-token-but-never-in-the-audit"
 
 @pytest.fixture(scope="module")
 def world(build_once):
-    return build_once(make_world)
+    return build_once(introspection_world)
 
 
 def admin_login(client):
