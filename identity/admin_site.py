@@ -6,7 +6,6 @@ from django.contrib import admin
 from django.http import Http404
 
 from identity import throttle
-from identity.usernames import resolve_login
 from tenants.errors import error_response
 
 
@@ -34,7 +33,8 @@ class IdentityAdminSite(admin.AdminSite):
         if request.method != "POST" or not request.POST.get("username"):
             return super().login(request, extra_context)
         try:
-            attempt = throttle.check(request, _user_identity(request))
+            # A bare name is the super tenant's, as the backend reads it.
+            attempt = throttle.check(request, throttle.login_identity(request.POST["username"]))
         except throttle.Throttled as exc:
             return error_response(exc)
         response = super().login(request, extra_context)
@@ -43,9 +43,3 @@ class IdentityAdminSite(admin.AdminSite):
         else:  # the form is shown again: wrong credentials, or not staff
             attempt.failed()
         return response
-
-
-def _user_identity(request) -> str:
-    login = request.POST["username"]
-    resolved = resolve_login(login)  # a bare name is the super tenant's, as the backend reads it
-    return throttle.user_identity(*(resolved[0].domain, resolved[1]) if resolved else ("", login))

@@ -87,7 +87,8 @@ def user_authentication_failed(sender, credentials: dict, request=None, **kwargs
 
 @receiver(post_save, sender=LogEntry)
 def admin_change(sender, instance: LogEntry, created: bool, **kwargs) -> None:
-    """Record a change made in the Django admin: who, what, and the names of the changed fields."""
+    """Record a change made in the Django admin: who, which object (its id and its name, which
+    outlives a deletion), and the names of the changed fields."""
     if not created:
         return
     fields: list[str] = []
@@ -106,5 +107,6 @@ def admin_change(sender, instance: LogEntry, created: bool, **kwargs) -> None:
         tenant=user.tenant.domain,
         model=f"{instance.content_type.app_label}.{instance.content_type.model}",
         object_id=str(instance.object_id),
+        object_repr=instance.object_repr,
         fields=fields,
     )

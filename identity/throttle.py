@@ -28,6 +28,7 @@ import random
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import NoReturn
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -35,8 +36,9 @@ from django.utils import timezone
 
 from deployment import ThrottleConfig
 from deployment.current import get_deployment
-from identity import metrics
+from identity import audit, metrics
 from identity.models.throttle_counters import ThrottleCounter
+from identity.usernames import resolve_login
 from tenants.cache import MISSING, cache
 from tenants.errors import ApiError
 
@@ -44,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 PURGE_PROBABILITY = 0.01  # share of failures that also delete the expired rows
 REDIS_PREFIX = "identity:throttle:"
+AUDITED_NAME = 150  # a typed name is the caller's input: keep the audit line bounded
 
 
 class Throttled(ApiError):
@@ -66,6 +69,14 @@ class Throttled(ApiError):
 def user_identity(tenant_domain: str, username: str) -> str:
     """Return the throttling identity of a user."""
     return f"user\0{tenant_domain.lower()}\0{username}"
+
+
+def login_identity(login: str, default_tenant=None) -> str:
+    """Return the throttling identity of a sign-in name (``alice``, ``alice@foo.com``), resolved
+    as the authentication backend reads it: a bare name is ``default_tenant``'s (else the super
+    tenant's); a name whose tenant is unknown or inactive counts under no tenant."""
+    resolved = resolve_login(login, default_tenant=default_tenant)
+    return user_identity(*(resolved[0].domain, resolved[1]) if resolved else ("", login))
 
 
 def client_identity(tenant_domain: str, client_id: str) -> str:
@@ -152,7 +163,7 @@ def check(request, *identities: str) -> Attempt:
     address_key = _key("address", attempt.address)
     blocked_until = cache.get(("throttled-address", address_key))
     if blocked_until is not MISSING:
-        _refuse({"per_address": blocked_until - time.time()})
+        _refuse(request, attempt, {"per_address": blocked_until - time.time()})
     limits = {address_key: (config.per_address, None, "per_address")}
     for identity in identities:
         limits[_key("identity+address", identity, attempt.address)] = (
@@ -172,15 +183,34 @@ def check(request, *identities: str) -> Attempt:
             if key == address_key:
                 cache.put(("throttled-address", key), time.time() + seconds_left, [], seconds_left)
     if waits:
-        _refuse(waits)
+        _refuse(request, attempt, waits)
     return attempt
 
 
-def _refuse(waits: dict[str, float]) -> None:
-    """Raise Throttled for the longest of ``waits`` (seconds, by the name of the limit)."""
+def _refuse(request, attempt: Attempt, waits: dict[str, float]) -> NoReturn:
+    """Raise Throttled for the longest of ``waits`` (seconds, by the name of the limit); count
+    and audit the refusal."""
     for name in waits:
         metrics.labelled(metrics.THROTTLED, name).inc()
-    raise Throttled(retry_after=max(1, math.ceil(max(waits.values()))))
+    retry_after = max(1, math.ceil(max(waits.values())))
+    audit.record(
+        "auth.throttled",
+        limits=sorted(waits),
+        identities=[_audited(identity) for identity in attempt.identities],
+        address=attempt.address,
+        path=request.path,
+        retry_after=retry_after,
+    )
+    raise Throttled(retry_after=retry_after)
+
+
+def _audited(identity: str) -> dict[str, str]:
+    """Return how the audit trail names an identity: a Bearer token by its kind alone."""
+    kind, _, rest = identity.partition("\0")
+    if kind == "bearer":
+        return {"kind": kind}
+    tenant, _, name = rest.partition("\0")
+    return {"kind": kind, "tenant": tenant, "identity": name[:AUDITED_NAME]}
 
 
 def failed(request, *identities: str) -> None:

@@ -24,6 +24,7 @@ from django.db import models
 from django.db.models.constants import LOOKUP_SEP
 from django.http import Http404
 
+from tenants.admin_writes import WriteSafeAdmin
 from tenants.managers import TenantQuerySet, TenantScopedManagerMixin
 from tenants.models import Tenant
 
@@ -136,7 +137,7 @@ class TenantScopedForm(forms.ModelForm):
                 self._update_errors(error)  # type: ignore[attr-defined]
 
 
-class TenantScopedAdmin(admin.ModelAdmin):
+class TenantScopedAdmin(WriteSafeAdmin):
     """A model admin for tenant-owned rows, confined to the signed-in admin's tenant.
 
     Operators also get a tenant column, filter and form field; tenant admins never choose a
@@ -261,12 +262,16 @@ class TenantScopedAdmin(admin.ModelAdmin):
         return readonly
 
     def save_model(self, request, obj, form, change):
+        self.confine(request, obj, change)
+        super().save_model(request, obj, form, change)
+
+    def confine(self, request, obj, change: bool) -> None:
+        """Give a new row the admin's tenant; refuse a change to a row of another tenant."""
         tenant = admin_tenant(request)
         if tenant is not None:
             if change and obj.tenant_id != tenant.pk:
                 raise PermissionDenied
             obj.tenant = tenant
-        super().save_model(request, obj, form, change)
 
     # -- permissions: the row's tenant, on top of the user's admin rights
     def _may_touch(self, request, obj) -> bool:

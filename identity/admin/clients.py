@@ -18,22 +18,14 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
-from oauth2_provider.generators import generate_client_secret
 
 from deployment.current import get_deployment
 from identity.admin.privileges import may_act_as
 from identity.admin.tokens import without_credential_permissions
 from identity.models import Client
 from identity.models.clients import GRANT_TYPES
+from identity.services.clients import register_client, rotate_secret
 from tenants.admin_scoping import TenantScopedAdmin, TenantScopedForm, is_operator
-
-
-def rotate_secret(client: Client) -> str:
-    """Give ``client`` a new secret; return it in clear (stored hashed). The old one stops working."""
-    secret = generate_client_secret()
-    client.client_secret = secret
-    client.save(update_fields=["client_secret", "updated"])
-    return secret
 
 
 class WordListField(forms.CharField):
@@ -160,11 +152,14 @@ class ClientAdmin(TenantScopedAdmin):
 
     # -- the secret, shown once
     def save_model(self, request, obj, form, change):
-        if not change:
-            confidential = obj.client_type == Client.CLIENT_CONFIDENTIAL
-            obj.client_secret = generate_client_secret() if confidential else ""
-            request.new_client_secret = obj.client_secret  # hashed by save(); response_add shows it
-        super().save_model(request, obj, form, change)
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # Registered by the service, as the API and the commands register theirs: it gives the
+        # secret (response_add shows it, once) and writes the client.created audit record, with
+        # this admin as the actor.
+        self.confine(request, obj, change)
+        request.new_client_secret = register_client(obj, actor=request.user.qualified_name)
 
     def response_add(self, request, obj, post_url_continue=None):
         messages.success(request, f"The client “{obj}” was added.")
@@ -192,7 +187,7 @@ class ClientAdmin(TenantScopedAdmin):
             messages.error(request, "A public client has no secret to rotate.")
             return HttpResponseRedirect(change_url)
         if request.method == "POST":
-            secret = rotate_secret(client)
+            secret = rotate_secret(client, actor=request.user.qualified_name)
             self.log_change(request, client, "Rotated the client secret.")
             return self.secret_response(request, client, secret, created=False)
         context = {

@@ -19,6 +19,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from identity.models import User
 from identity.provisioning import create_tenant
 from tenants.admin_scoping import is_operator
+from tenants.admin_writes import WriteSafeAdmin
 from tenants.models import Tenant
 
 
@@ -57,7 +58,7 @@ class TenantCreationForm(SetPasswordMixin, forms.ModelForm):
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(WriteSafeAdmin):
     form = TenantForm
     list_display = ("domain", "name", "active", "created", "rows")
     list_filter = ("active",)

@@ -11,7 +11,6 @@ from urllib.parse import unquote_plus
 from django.http import HttpResponse
 
 from identity import throttle
-from identity.usernames import resolve_login
 from tenants.models import Tenant
 
 
@@ -32,8 +31,7 @@ def user_of(request, tenant: Tenant) -> str:
     login = request.POST.get("username", "")
     if request.POST.get("grant_type") != "password" or not login:
         return ""
-    resolved = resolve_login(login, default_tenant=tenant)
-    return throttle.user_identity(*(resolved[0].domain, resolved[1]) if resolved else ("", login))
+    return throttle.login_identity(login, default_tenant=tenant)
 
 
 def guarded(request, tenant: Tenant, respond) -> HttpResponse:

@@ -13,6 +13,7 @@ from identity import audit
 from identity.models import Client, User
 from identity.provisioning import ADMIN_ROLE
 from identity.services.tokens import revoke_client_tokens_quietly
+from identity.services.uniqueness import claiming
 from tenants.models import Tenant
 
 
@@ -39,21 +40,10 @@ class ClientSpec:
 @transaction.atomic
 def create_client(tenant: Tenant, spec: ClientSpec, *, actor: str = "command") -> tuple[Client, str]:
     """Create the client; return it and its secret in clear (shown once, stored hashed)."""
-    client_id = spec.client_id or generate_client_id()
-    if Client.objects.for_tenant(tenant).filter(client_id=client_id).exists():
-        raise ValidationError(
-            {"client_id": f"client id '{client_id}' already exists in tenant {tenant.domain}"}
-        )
-    known_scripts = {script.name for script in get_deployment().oauth.introspect.script}
-    unknown = sorted(set(spec.scripts) - known_scripts)
-    if unknown:
-        raise ValidationError({"scripts": f"no [[oauth.introspect.script]] named {', '.join(unknown)}"})
-    secret = "" if spec.public else (spec.client_secret or generate_client_secret())
     client = Client(
         tenant=tenant,
         name=spec.name,
-        client_id=client_id,
-        client_secret=secret,
+        client_id=spec.client_id or generate_client_id(),
         client_type=Client.CLIENT_PUBLIC if spec.public else Client.CLIENT_CONFIDENTIAL,
         user=_owner(tenant, spec.owner),
         grant_types=list(dict.fromkeys(spec.grant_types)),
@@ -68,10 +58,28 @@ def create_client(tenant: Tenant, spec: ClientSpec, *, actor: str = "command") -
         access_token_lifetime=spec.access_token_lifetime,
         refresh_token_lifetime=spec.refresh_token_lifetime,
     )
-    client.full_clean(exclude=["client_secret"])
-    client.save()
+    return client, register_client(client, secret=spec.client_secret, actor=actor)
+
+
+@transaction.atomic
+def register_client(client: Client, *, actor: str, secret: str = "") -> str:
+    """Save the new ``client`` (built from a spec, or by the admin's form) with ``secret`` or a
+    generated one; return the secret in clear (shown once, stored hashed), '' for a public client."""
+    tenant = client.tenant
+    known_scripts = {script.name for script in get_deployment().oauth.introspect.script}
+    unknown = sorted(set(client.introspection_scripts or ()) - known_scripts)
+    if unknown:
+        raise ValidationError({"scripts": f"no [[oauth.introspect.script]] named {', '.join(unknown)}"})
+    public = client.client_type == Client.CLIENT_PUBLIC
+    secret = "" if public else (secret or generate_client_secret())
+    client.client_secret = secret
+    taken = Client.objects.for_tenant(tenant).filter(client_id=client.client_id).exists
+    error = {"client_id": f"client id '{client.client_id}' already exists in tenant {tenant.domain}"}
+    with claiming(taken, error):
+        client.full_clean(exclude=["client_secret"])
+        client.save()  # the toolkit's ClientSecretField hashes the secret on save
     audit.record("client.created", actor=actor, tenant=tenant.domain, client_id=client.client_id)
-    return client, secret
+    return secret
 
 
 def _owner(tenant: Tenant, username: str) -> User | None:

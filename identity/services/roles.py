@@ -14,6 +14,7 @@ from django.db import transaction
 
 from identity import audit, permissions
 from identity.models import Role, User
+from identity.services.uniqueness import claiming
 from tenants.models import Tenant
 
 
@@ -34,11 +35,11 @@ def create_role(
     """Create role ``name`` of ``tenant`` holding ``permission_paths``."""
     paths = sorted(set(permission_paths))
     check_grantable(paths, acting_user)
-    if Role.objects.for_tenant(tenant).filter(name=name).exists():
-        raise ValidationError({"name": f"role '{name}' already exists in tenant {tenant.domain}"})
     role = Role(tenant=tenant, name=name, permissions=paths)
-    role.full_clean()
-    role.save()
+    taken = Role.objects.for_tenant(tenant).filter(name=name).exists
+    with claiming(taken, {"name": f"role '{name}' already exists in tenant {tenant.domain}"}):
+        role.full_clean()
+        role.save()
     audit.record("role.created", actor=actor, tenant=tenant.domain, role=name, permissions=paths)
     return role
 

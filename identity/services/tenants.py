@@ -11,6 +11,7 @@ from django.db import transaction
 
 from identity import audit, provisioning
 from identity.services.tokens import revoke_tenant_tokens_quietly
+from identity.services.uniqueness import claiming
 from tenants.models import Tenant
 
 
@@ -19,11 +20,11 @@ def create_tenant(
     domain: str, *, admin_username: str, admin_password: str, name: str = "", actor: str
 ) -> Tenant:
     """Create tenant ``domain`` with its signing key and its admin (holding /permission/admin)."""
-    if Tenant.objects.filter(domain=domain).exists():
-        raise ValidationError({"domain": f"tenant '{domain}' already exists"})
-    tenant = provisioning.create_tenant(
-        domain, admin_username=admin_username, admin_password=admin_password, name=name
-    )
+    taken = Tenant.objects.filter(domain=domain).exists
+    with claiming(taken, {"domain": f"tenant '{domain}' already exists"}):
+        tenant = provisioning.create_tenant(
+            domain, admin_username=admin_username, admin_password=admin_password, name=name
+        )
     audit.record(
         "tenant.created", actor=actor, tenant=tenant.domain, tenant_id=tenant.pk, admin=admin_username
     )

@@ -15,6 +15,7 @@ from identity import audit
 from identity.models import Client, Role, User
 from identity.permissions import is_valid_path
 from identity.services.tokens import revoke_user_tokens_quietly
+from identity.services.uniqueness import claiming
 from tenants.models import Tenant
 
 
@@ -34,9 +35,9 @@ def create_user(
     ``permissions`` (paths) go in a role of the user's own, ``user:<username>``.
     """
     held = _roles(tenant, roles)
-    if User.objects.for_tenant(tenant).filter(username=username).exists():
-        raise ValidationError({"username": f"user '{username}@{tenant.domain}' already exists"})
-    user = User.objects.create_user(tenant, username, password, email=email)
+    taken = User.objects.for_tenant(tenant).filter(username=username).exists
+    with claiming(taken, {"username": f"user '{username}@{tenant.domain}' already exists"}):
+        user = User.objects.create_user(tenant, username, password, email=email)
     paths = sorted(set(permissions))
     if paths:
         held.append(_own_role(tenant, username, paths))

@@ -3,6 +3,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from identity.management.commands._support import ACTOR
 from identity.models import Client
 from identity.models.clients import GRANT_TYPES
 from identity.services.clients import ClientSpec, create_client
@@ -59,7 +60,7 @@ class Command(BaseCommand):
             use_user_store_domain_in_subject=options["use_user_store_domain_in_subject"],
         )
         try:
-            client, secret = create_client(tenant, spec)
+            client, secret = create_client(tenant, spec, actor=ACTOR)
         except ValidationError as exc:
             raise CommandError(f"client not created: {_describe(exc)}") from exc
         self.stdout.write(json.dumps({"client_id": client.client_id, "client_secret": secret or None}))
