@@ -46,7 +46,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="baseline/mode alternations [3]")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections [16]")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads [1]")
-    parser.add_argument("--workers", type=int, nargs="+", default=[3], help="gunicorn workers [3]")
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[os.cpu_count() or 2], help="gunicorn workers [one a core]"
+    )
     parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
     parser.add_argument("--quick", action="store_true", help="a short try: 1,000 tokens, 3 s runs, 1 round")
     parser.add_argument(
