@@ -23,7 +23,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest
@@ -32,7 +32,7 @@ from deployment.current import get_deployment
 from identity import logs, request_id
 from introspection import audit as decision
 from tenants import changes
-from tenants.cache import MISSING, Reads, cache, keyed_digest, reading
+from tenants.cache import MISSING, cache, keyed_digest, reading
 
 PATH_END = "/oauth2/introspect"
 # Larger bodies go to Django, whose limits answer them ([server] max_body_bytes); a token and
@@ -83,7 +83,6 @@ class _Pending:
     generation: int
     endpoint: str = ""
     decision: decision.Decision | None = None
-    reads: Reads = field(default_factory=Reads)
 
 
 def keep(request: HttpRequest, *, endpoint: str, decision_fields: decision.Decision) -> None:
@@ -114,9 +113,7 @@ class AnswerReplay:
         # The key: everything the answer depends on; the configuration too, as tests swap it.
         key = keyed_digest(str(id(get_deployment())), body, *(str(environ.get(name, "")) for name in INPUTS))
         changes.poll()  # on SQLite, hear the other processes first (Django's path: request_started)
-        answer = cache.get(("answer", key))
-        if cache.observer is not None:
-            cache.observer("answer", answer is not MISSING)
+        answer = cache.lookup("answer", key)
         if answer is MISSING:
             return self._answer_and_keep(environ, start_response, key)
         return self._replay(environ, start_response, answer)

@@ -127,6 +127,18 @@ class Cache:
             reads.add(entry.tags, entry.expires)
         return entry.value
 
+    def lookup(self, kind: str, key: Hashable) -> Any:
+        """Return the value of ``(kind, key)``, or ``MISSING``; counted as a hit or a miss."""
+        value = self.get((kind, key))
+        hit = value is not MISSING
+        if self.observer is not None:
+            self.observer(kind, hit)
+        if hit:
+            self.hits += 1
+        else:
+            self.misses += 1
+        return value
+
     def get_or_load(
         self,
         kind: str,
@@ -142,14 +154,9 @@ class Cache:
         unknown tenant); loaders raise rather than return None for what must not be kept.
         """
         full_key = (kind, key)
-        value = self.get(full_key)
-        hit = value is not MISSING
-        if self.observer is not None:
-            self.observer(kind, hit)
-        if hit:
-            self.hits += 1
+        value = self.lookup(kind, key)
+        if value is not MISSING:
             return value
-        self.misses += 1
         generation = self.generation
         value = load()
         lifetime = expires_in(value) if expires_in is not None else None
