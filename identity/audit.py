@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from deployment.current import get_deployment
+from identity import logs
 
 logger = logging.getLogger("audit")
 
@@ -22,4 +23,4 @@ def record(event: str, **fields) -> None:
     """
     if not get_deployment().observability.enabled:
         return
-    logger.info(event, extra={"audit": {"event": event, **fields}})
+    logs.info(logger, event, {"audit": {"event": event, **fields}})

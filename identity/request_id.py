@@ -48,14 +48,22 @@ def endpoint_of(request) -> str:
 @receiver(request_started)
 def bind_request(sender, environ: dict, **kwargs) -> None:
     """Set the request id and the path's tenant for every line logged while serving it."""
-    if not get_deployment().observability.enabled:
-        return
-    logs.request_id.set(request_id_for(environ.get("HTTP_X_REQUEST_ID")))
-    path = environ.get("PATH_INFO", "")
-    if path in UNTENANTED_PATHS:  # health probes and metrics belong to no tenant
-        return
-    domain = split_tenant_path(path).domain or get_deployment().tenant.super_tenant_domain
-    logs.tenant.set(domain[:253])
+    if get_deployment().observability.enabled:
+        bind(request_id_for(environ.get("HTTP_X_REQUEST_ID")), path_tenant(environ.get("PATH_INFO", "")))
+
+
+def bind(rid: str, tenant: str | None) -> None:
+    """Set the request id and tenant of the lines logged from now on (until :func:`unbind_request`)."""
+    logs.request_id.set(rid)
+    logs.tenant.set(tenant)
+
+
+def path_tenant(path: str) -> str | None:
+    """Return the domain of the tenant ``path`` is under (None for health probes and metrics,
+    which belong to no tenant)."""
+    if path in UNTENANTED_PATHS:
+        return None
+    return (split_tenant_path(path).domain or get_deployment().tenant.super_tenant_domain)[:253]
 
 
 @receiver(request_finished)
@@ -88,12 +96,10 @@ def finished(method: str, path: str, status: int, endpoint: str, started: float)
     """Write the request line of a request served since ``started`` (``time.perf_counter()``)
     and count it (``path`` without its query)."""
     duration = time.perf_counter() - started
-    logger.info(
-        "%s %s %s",
-        method,
-        path,
-        status,
-        extra={"method": method, "path": path, "status": status, "duration_ms": round(duration * 1000, 3)},
+    logs.info(
+        logger,
+        f"{method} {path} {status}",
+        {"method": method, "path": path, "status": status, "duration_ms": round(duration * 1000, 3)},
     )
     metrics.labelled(metrics.REQUESTS, endpoint, method, str(status)).inc()
     metrics.labelled(metrics.REQUEST_DURATION, endpoint).observe(duration)

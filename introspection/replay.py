@@ -29,7 +29,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from deployment.current import get_deployment
-from identity import logs, request_id
+from identity import request_id
 from introspection import audit as decision
 from tenants import changes
 from tenants.cache import MISSING, cache, keyed_digest, reading
@@ -73,6 +73,7 @@ class Answer:
     body: bytes
     endpoint: str  # the metrics label of the endpoint
     decision: decision.Decision  # the audit fields (introspection/audit.py)
+    tenant: str | None  # the path's tenant, for the log lines
 
 
 @dataclass
@@ -140,7 +141,8 @@ class AnswerReplay:
         status, headers = started
         kept = [(name, value) for name, value in headers if name.lower() != request_id.HEADER.lower()]
         if not any(name.lower() == "set-cookie" for name, _ in kept):
-            answer = Answer(status, kept, body, pending.endpoint, pending.decision)
+            tenant = request_id.path_tenant(environ["PATH_INFO"])
+            answer = Answer(status, kept, body, pending.endpoint, pending.decision, tenant)
             lifetime = reads.expires - time.monotonic()
             cache.put(("answer", key), answer, reads.tags, lifetime, pending.generation)
         return [body]
@@ -150,8 +152,9 @@ class AnswerReplay:
         observed = get_deployment().observability.enabled
         headers = answer.headers
         if observed:
-            request_id.bind_request(None, environ)
-            headers = [*headers, (request_id.HEADER, logs.request_id.get() or "")]
+            rid = request_id.request_id_for(environ.get("HTTP_X_REQUEST_ID"))
+            request_id.bind(rid, answer.tenant)
+            headers = [*headers, (request_id.HEADER, rid)]
         try:
             start_response(answer.status, headers)
             if observed:

@@ -3,14 +3,27 @@ with the path and never its query, and ``[logging]`` turned into Django's LOGGIN
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
+import time
 
 import pytest
+from django.utils.module_loading import import_string
 
 from deployment import loads
-from identity.logs import JsonLineFormatter, RequestContextFilter, TextFormatter, logging_config
+from identity import logs
+from identity.logs import (
+    AuditFormatter,
+    ConsoleHandler,
+    JsonLineFormatter,
+    LineWriting,
+    RequestContextFilter,
+    TextFormatter,
+    logging_config,
+)
+from identity.logs import request_id as request_id_var
 from identity.request_id import request_id_for
 from tests.support.auth import basic
 from tests.support.introspection import ENDPOINT, SUPER, make_token
@@ -189,7 +202,7 @@ class TestLoggingConfig:
         handler = logging_config(deployment)["handlers"]["audit"]
         assert handler["filename"] == str(tmp_path / "var" / "log" / "audit.jsonl")
         stderr = logging_config(loads(BASE + '[logging]\naudit_file = "-"\n'))["handlers"]["audit"]
-        assert stderr["class"] == "logging.StreamHandler"
+        assert stderr["class"] == "identity.logs.ConsoleHandler"
 
 
 def test_records_skip_the_fields_no_line_writes(json_lines):
@@ -202,3 +215,80 @@ def test_records_skip_the_fields_no_line_writes(json_lines):
     assert (record.pathname, record.lineno) == ("(unknown file)", 0)
     assert record.thread is None and record.processName is None
     assert record.process is not None
+
+
+class TestDirectLines:
+    """``identity.logs.info``: on the hot path a line goes straight to the one handler of ours
+    that would write it, and reads exactly as the record would have."""
+
+    @pytest.fixture
+    def shaped(self, monkeypatch):
+        """A logger shaped as the server's: one handler of ours (with the request filter), alone."""
+        monkeypatch.setattr(time, "time", lambda: 1_764_720_000.25)
+        logger = logging.getLogger("tests.direct")
+        logger.propagate = False
+        stream = io.StringIO()
+        handler = ConsoleHandler(stream)
+        handler.addFilter(RequestContextFilter())
+        logger.addHandler(handler)
+        yield logger, handler, stream
+        logger.removeHandler(handler)
+
+    @pytest.mark.parametrize("formatter", [JsonLineFormatter, TextFormatter, AuditFormatter])
+    def test_the_line_is_the_records(self, shaped, formatter):
+        logger, handler, stream = shaped
+        handler.setFormatter(formatter())
+        extra = {"method": "POST", "path": '/t/a"b/x', "status": 200, "audit": {"event": "e", "k": 1}}
+        request_id_var.set("rid-1")
+        try:
+            logger.info("POST /x 200", extra=extra)
+            logs.info(logger, "POST /x 200", extra)
+        finally:
+            request_id_var.set(None)
+        through_record, direct = stream.getvalue().splitlines()
+        assert direct == through_record
+        assert "rid-1" in direct
+
+    def test_no_record_is_made(self, shaped, monkeypatch):
+        logger, handler, stream = shaped
+        handler.setFormatter(JsonLineFormatter())
+
+        def no_record(*args, **kwargs):
+            raise AssertionError("a LogRecord was made")
+
+        monkeypatch.setattr(logger, "makeRecord", no_record)
+        logs.info(logger, "hello", {})
+        assert json.loads(stream.getvalue())["message"] == "hello"
+
+    @pytest.mark.parametrize("other", ["handler", "filter"])
+    def test_through_the_record_when_anything_else_would_see_it(self, shaped, other):
+        logger, handler, stream = shaped
+        handler.setFormatter(JsonLineFormatter())
+        seen = Lines()
+        if other == "handler":
+            logger.addHandler(seen)
+        else:
+            logger.addFilter(lambda record: seen.lines.append(record) or True)
+        try:
+            logs.info(logger, "hello", {"status": 200})
+        finally:
+            logger.removeHandler(seen)
+            logger.filters.clear()
+        assert len(seen.lines) == 1
+        assert json.loads(stream.getvalue())["status"] == 200
+
+    def test_nothing_below_the_level(self, shaped):
+        logger, handler, stream = shaped
+        handler.setFormatter(JsonLineFormatter())
+        logger.setLevel(logging.WARNING)
+        try:
+            logs.info(logger, "hello", {})
+        finally:
+            logger.setLevel(logging.NOTSET)
+        assert stream.getvalue() == ""
+
+    def test_the_servers_handlers_take_the_direct_way(self, tmp_path):
+        config = logging_config(loads(BASE, path=tmp_path / "deployment.toml"))
+        for name in ("console", "audit"):
+            handler_class = import_string(config["handlers"][name]["class"])
+            assert issubclass(handler_class, LineWriting)
