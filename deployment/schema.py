@@ -23,6 +23,7 @@ SUBJECT_FORMATS = ("fqn", "app_configured")
 DATABASE_TYPES = ("sqlite", "postgres")
 LOG_FORMATS = ("json", "text")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+MAX_FLUSH_INTERVAL = 10.0  # seconds: [logging] flush_interval
 
 
 class StrList(tuple):
@@ -110,6 +111,7 @@ class LoggingConfig:
     format: str = ""  # "json" or "text"; unset: json when [server] debug = false, else text
     level: str = "INFO"
     audit_file: str = "var/log/audit.jsonl"  # "-" writes audit lines to stderr
+    flush_interval: float = 0.1  # seconds lines may wait to be written together; 0: each at once
 
 
 @dataclass(frozen=True)

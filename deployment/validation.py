@@ -14,6 +14,7 @@ from deployment.schema import (
     HTTP_METHODS,
     LOG_FORMATS,
     LOG_LEVELS,
+    MAX_FLUSH_INTERVAL,
     SUBJECT_FORMATS,
     Deployment,
 )
@@ -117,3 +118,5 @@ def _check_operations(deployment: Deployment, fail) -> None:
         fail(("logging", "format"), f"must be one of {', '.join(LOG_FORMATS)}")
     if logs.level not in LOG_LEVELS:
         fail(("logging", "level"), f"must be one of {', '.join(LOG_LEVELS)}")
+    if not 0 <= logs.flush_interval <= MAX_FLUSH_INTERVAL:
+        fail(("logging", "flush_interval"), f"must be between 0 and {MAX_FLUSH_INTERVAL} seconds")

@@ -15,7 +15,9 @@ import json
 import logging
 import logging.handlers
 import os
+import threading
 import time
+import weakref
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -120,27 +122,122 @@ class AuditFormatter(logging.Formatter):
         return self.line(*_values(record))
 
 
-class LineWriting:
-    """What a handler of ours adds to the standard library's: write a line already formatted,
-    as ``emit`` writes a record's (:func:`info`)."""
+class LineWriting(logging.Handler):
+    """What the handlers of ours add to the standard library's: lines written in batches.
+
+    A line (a record's, or one already formatted by :func:`info`) is kept in memory and written
+    with the others every ``flush_interval`` seconds by a thread of the process, at once when it
+    is a WARNING or worse, when 64 KiB are waiting, and when the process exits
+    (``logging.shutdown`` flushes every handler). One write for many lines: on the hot path a
+    write and a flush per line cost more than the rest of the line, and the workers that append
+    to one file wait for each other at each write. With ``flush_interval = 0`` each line is
+    written at once. A process killed outright (SIGKILL) loses at most its last interval of
+    lines (docs/operations.md#logs).
+    """
+
+    MAX_WAITING = 64 * 1024  # characters
+
+    def setup_batches(self, flush_interval: float) -> None:
+        self.flush_interval = flush_interval
+        self._waiting: list[str] = []
+        self._waiting_size = 0
+        self._waiting_since = 0.0  # time.monotonic() of the first line waiting
+        if flush_interval > 0:
+            _flusher.watch(self)
 
     def open_stream(self) -> None:
-        """Make ``self.stream`` ready for the next line (a file handler reopens a moved file)."""
+        """Make ``self.stream`` ready for the next write (a file handler reopens a moved file)."""
 
-    def write_line(self, line: str) -> None:
-        self.acquire()  # type: ignore[attr-defined]
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        self.write_line(line, at_once=record.levelno >= logging.WARNING)
+
+    def write_line(self, line: str, *, at_once: bool = False) -> None:
+        text = line + self.terminator  # type: ignore[attr-defined]
+        with self.lock:  # type: ignore[union-attr]
+            if not self._waiting:
+                self._waiting_since = time.monotonic()
+            self._waiting.append(text)
+            self._waiting_size += len(text)
+            if at_once or not self.flush_interval or self._waiting_size >= self.MAX_WAITING:
+                self._write_waiting()
+            elif _flusher.thread is None:
+                _flusher.start()
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            self._write_waiting()
+
+    def flush_if_due(self, now: float) -> None:
+        """Write the waiting lines when the first has waited ``flush_interval`` seconds."""
+        if self._waiting and now - self._waiting_since >= self.flush_interval:
+            self.flush()
+
+    def _write_waiting(self) -> None:
+        """Write the waiting lines in one write (the caller holds the lock)."""
+        if not self._waiting:
+            return
+        text = "".join(self._waiting)
+        self._waiting.clear()
+        self._waiting_size = 0
         try:
             self.open_stream()
-            self.stream.write(line + self.terminator)  # type: ignore[attr-defined]
-            self.flush()  # type: ignore[attr-defined]
+            self.stream.write(text)  # type: ignore[attr-defined]
+            super().flush()  # the stream's own buffer
         except Exception:
-            self.handleError(logging.makeLogRecord({"msg": line}))  # type: ignore[attr-defined]
-        finally:
-            self.release()  # type: ignore[attr-defined]
+            self.handleError(logging.makeLogRecord({"msg": text}))
+
+    def forget_waiting(self) -> None:
+        """In a child process just forked: the lines waiting are the parent's to write."""
+        self._waiting = []
+        self._waiting_size = 0
+
+
+class _Flusher:
+    """The thread of a process that writes its handlers' waiting lines (started by the first
+    line kept waiting, anew in each forked worker)."""
+
+    LONGEST_SLEEP = 1.0  # seconds: a handler added later is looked at within this
+
+    def __init__(self) -> None:
+        self.handlers: weakref.WeakSet[LineWriting] = weakref.WeakSet()
+        self.thread: threading.Thread | None = None
+        os.register_at_fork(after_in_child=self._forked)
+
+    def watch(self, handler: LineWriting) -> None:
+        self.handlers.add(handler)
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._run, name="log-flusher", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            handlers = list(self.handlers)
+            time.sleep(min([handler.flush_interval for handler in handlers] + [self.LONGEST_SLEEP]))
+            now = time.monotonic()
+            for handler in handlers:
+                handler.flush_if_due(now)
+
+    def _forked(self) -> None:
+        for handler in self.handlers:
+            handler.forget_waiting()
+        self.thread = None  # threads do not survive a fork: the next batched line starts one
+
+
+_flusher = _Flusher()
 
 
 class ConsoleHandler(LineWriting, logging.StreamHandler):
     """The server's log lines, on standard error."""
+
+    def __init__(self, stream=None, flush_interval: float = 0.0):
+        super().__init__(stream)
+        self.setup_batches(flush_interval)
 
 
 class AuditFileHandler(LineWriting, logging.handlers.WatchedFileHandler):
@@ -153,12 +250,13 @@ class AuditFileHandler(LineWriting, logging.handlers.WatchedFileHandler):
 
     WATCH_EVERY = 1.0  # seconds
 
-    def __init__(self, filename: str):
+    def __init__(self, filename: str, flush_interval: float = 0.0):
         path = Path(filename)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
         super().__init__(path, encoding="utf-8")
         self._watched_at = time.monotonic()
+        self.setup_batches(flush_interval)
 
     def reopenIfNeeded(self) -> None:  # the standard library names it
         now = time.monotonic()
@@ -242,6 +340,7 @@ def logging_config(deployment) -> dict:
             "filename": str(deployment.resolve_path(logs.audit_file)),
         }
     )
+    audit_handler["flush_interval"] = logs.flush_interval
     # Their DEBUG messages carry tokens, codes and secrets ("Issuing token {...}"): they stay at
     # INFO or above whatever the level is, so tokens never reach a log.
     toolkit_level = "INFO" if logs.level == "DEBUG" else logs.level
@@ -259,6 +358,7 @@ def logging_config(deployment) -> dict:
                 "class": "identity.logs.ConsoleHandler",
                 "formatter": "json" if json_lines else "text",
                 "filters": ["request"],
+                "flush_interval": logs.flush_interval,
             },
             "audit": audit_handler,
         },

@@ -113,5 +113,5 @@ def test_an_authlib_client_registers_itself(server, seen):
 
 
 def test_no_token_or_secret_in_the_log(server, seen):
-    log = server.read_log()
+    log = server.written_log()
     assert seen and not [value for value in seen if value in log]

@@ -114,6 +114,7 @@ DEFAULTS = [
     ("logging.format", ""),
     ("logging.level", "INFO"),
     ("logging.audit_file", "var/log/audit.jsonl"),
+    ("logging.flush_interval", 0.1),
     ("oauth.dcr.open_registration", False),
 ]
 
@@ -171,12 +172,16 @@ RECOGNISED = [
     ),
     ("[resource_access_control.introspect]\nscopes = []", "resource_access_control.introspect.scopes", ()),
     ("[server]\ndebug = true\n[demo]\nenabled = true", "demo.enabled", True),
+    ("[logging]\nflush_interval = 0", "logging.flush_interval", 0.0),
+    ("[logging]\nflush_interval = 0.5", "logging.flush_interval", 0.5),
 ]
 
 ENTRY = '[[resource.access_control]]\ncontext = "(.*)/oauth2/introspect(.*)"\n'
 
 # (TOML, dotted key, line, words the message must contain). Lines count from 1.
 ERRORS = [
+    ("[logging]\nflush_interval = -1\n", "logging.flush_interval", 2, ["between 0 and 10"]),
+    ("[logging]\nflush_interval = 60\n", "logging.flush_interval", 2, ["between 0 and 10"]),
     ('[server]\nhostname = "x"\ncolour = "blue"\n', "server.colour", 3, ["unknown key", "hostname"]),
     ("[nosuch]\nkey = 1\n", "nosuch", 1, ["unknown key", "server"]),
     ("[server]\nport = true\n", "server.port", 2, ["integer", "boolean"]),

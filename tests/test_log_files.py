@@ -1,13 +1,20 @@
-"""The audit file (identity/logs.py AuditFileHandler): owner-only, and after logrotate moves it,
-lines go to a new file, which is owner-only too."""
+"""The log files (identity/logs.py): the audit file is owner-only, and after logrotate moves it,
+lines go to a new file, which is owner-only too; lines are written in batches
+(``[logging] flush_interval``), never lost when the process exits, never written twice after a
+fork."""
 
 from __future__ import annotations
 
 import logging
 import os
 import stat
+import subprocess
+import sys
+
+import pytest
 
 from identity.logs import AuditFileHandler, AuditFormatter
+from tests.support.polling import wait_for
 
 
 def write(handler: AuditFileHandler, event: str) -> None:
@@ -46,3 +53,82 @@ def test_the_file_is_looked_at_once_a_second(tmp_path):
         handler.close()
     assert "same-second" in (tmp_path / "moved").read_text()
     assert not path.exists()
+
+
+def batched(tmp_path, interval: float) -> tuple[AuditFileHandler, object]:
+    path = tmp_path / "audit.jsonl"
+    handler = AuditFileHandler(str(path), flush_interval=interval)
+    handler.setFormatter(AuditFormatter())
+    return handler, path
+
+
+class TestBatches:
+    def test_lines_wait_then_are_written_together_in_order(self, tmp_path):
+        handler, path = batched(tmp_path, interval=60)
+        try:
+            write(handler, "first")
+            write(handler, "second")
+            assert path.read_text() == ""
+            handler.flush()
+            assert [line.split('"event":')[1] for line in path.read_text().splitlines()] == [
+                '"first"}',
+                '"second"}',
+            ]
+        finally:
+            handler.close()
+
+    def test_the_thread_writes_them_within_the_interval(self, tmp_path):
+        handler, path = batched(tmp_path, interval=0.05)
+        try:
+            write(handler, "waiting")
+            assert wait_for(lambda: "waiting" in path.read_text(), 2)
+        finally:
+            handler.close()
+
+    def test_a_warning_is_written_at_once_after_what_waits(self, tmp_path):
+        handler, path = batched(tmp_path, interval=60)
+        try:
+            write(handler, "before")
+            handler.handle(logging.LogRecord("audit", logging.WARNING, "", 0, "alarm", (), None))
+            assert ["before" in line or "alarm" in line for line in path.read_text().splitlines()] == [
+                True,
+                True,
+            ]
+        finally:
+            handler.close()
+
+    def test_a_full_batch_is_written_at_once(self, tmp_path):
+        handler, path = batched(tmp_path, interval=60)
+        try:
+            for _ in range(handler.MAX_WAITING // 40):
+                write(handler, "x" * 40)
+            assert path.read_text()
+        finally:
+            handler.close()
+
+    @pytest.mark.parametrize("interval", [0, 60])
+    def test_nothing_is_lost_when_the_process_exits(self, tmp_path, interval):
+        path = tmp_path / "audit.jsonl"
+        code = (
+            "import logging; from identity.logs import AuditFileHandler, AuditFormatter; "
+            f"handler = AuditFileHandler({str(path)!r}, flush_interval={interval}); "
+            "handler.setFormatter(AuditFormatter()); logger = logging.getLogger('audit'); "
+            "logger.addHandler(handler); logger.setLevel(logging.INFO); logger.info('last words')"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+        assert "last words" in path.read_text()
+
+    def test_a_forked_child_leaves_the_parents_lines_to_the_parent(self, tmp_path):
+        handler, path = batched(tmp_path, interval=60)
+        try:
+            write(handler, "the-parents")
+            child = os.fork()
+            if child == 0:  # the child writes what it holds (nothing), then exits at once
+                handler.flush()
+                os._exit(0)
+            os.waitpid(child, 0)
+            assert path.read_text() == ""
+            handler.flush()
+            assert path.read_text().count("the-parents") == 1
+        finally:
+            handler.close()

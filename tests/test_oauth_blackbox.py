@@ -159,6 +159,6 @@ class TestLog:
             # A replay: refused, and logged as a bad request.
             replay = server.post(f"{prefix}/oauth2/token", data=refresh, auth=(CLIENT_ID, CLIENT_SECRET))
             assert replay.status_code == 400
-        log = server.read_log()
+        log = server.written_log()
         assert "Bad Request: /t/foo.com/oauth2/token" in log  # the refused requests were logged
         assert [value for value in seen if value in log] == []

@@ -97,7 +97,7 @@ class TestLogsAndAudit:
         )
         assert response.json()["active"] is True
         assert response.headers["X-Request-ID"] == "bb-request-1"
-        log = server.read_log()
+        log = server.written_log()
         lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
         (line,) = [line for line in lines if line.get("request_id") == "bb-request-1"]
         assert {key: line[key] for key in ("logger", "method", "path", "status", "tenant")} == {

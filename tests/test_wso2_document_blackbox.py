@@ -492,7 +492,7 @@ class TestServerLog:
     @pytest.mark.parametrize("name", ["default", "clients", "any_token", "cross_clients"])
     def test_no_token_in_the_log(self, request, name):
         server = request.getfixturevalue(name)
-        log = server.read_log()
+        log = server.written_log()
         assert "Booting worker" in log  # the log is the server's
         issued = ISSUED.get(server.port, [])
         assert issued

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from deployment import REPO_ROOT
 from tests.support.polling import wait_for
 
 READY_TIMEOUT = 60
+LINES_WRITTEN = 0.5  # seconds: five times the default [logging] flush_interval
 SECRET_KEY = "blackbox-tests-only"  # [server] secret_key of every server started here
 
 
@@ -245,6 +247,12 @@ class RunningServer:
 
     def read_log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def written_log(self) -> str:
+        """The log once every line of the requests answered so far is written: workers write
+        their lines together every ``[logging] flush_interval`` (0.1 s by default)."""
+        time.sleep(LINES_WRITTEN)
+        return self.read_log()
 
     def stop(self) -> None:
         """Stop the process tree (the server may be started again); drop a database it owns."""
