@@ -24,3 +24,9 @@ def record(event: str, **fields) -> None:
     if not get_deployment().observability.enabled:
         return
     logs.info(logger, event, {"audit": {"event": event, **fields}})
+
+
+def prepare(event: str, **fields) -> logs.PreparedLine | None:
+    """Return the line :func:`record` would write, made ahead of time (its time and request id
+    left open): the audit event of a replayed answer."""
+    return logs.prepare(logger, event, {"audit": {"event": event, **fields}}, None)

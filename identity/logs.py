@@ -65,6 +65,8 @@ class JsonLineFormatter(logging.Formatter):
     on the hot path, and nothing unlisted can slip in.
     """
 
+    PREPARABLE = True  # see prepare()
+
     def fields(self, created: float, level: str, name: str, message: str, attributes: dict) -> dict:
         line = {
             "time": _iso_time(created),
@@ -114,9 +116,12 @@ class TextFormatter(logging.Formatter):
 class AuditFormatter(logging.Formatter):
     """An audit event as one JSON object: time, event, request id, then the event's fields."""
 
+    PREPARABLE = True  # see prepare()
+
     def line(self, created: float, level: str, name: str, message: str, attributes: dict) -> str:
         event = attributes.get("audit") or {"event": message}
-        return _encode_compact({"time": _iso_time(created), "request_id": request_id.get(), **event})
+        rid = attributes.get("request_id", request_id.get())
+        return _encode_compact({"time": _iso_time(created), "request_id": rid, **event})
 
     def format(self, record: logging.LogRecord) -> str:
         return self.line(*_values(record))
@@ -293,6 +298,56 @@ def info(logger: logging.Logger, message: str, extra: dict) -> None:
     attributes = {**extra, "request_id": request_id.get(), "tenant": tenant.get()}
     formatter = handler.formatter
     handler.write_line(formatter.line(time.time(), "INFO", logger.name, message, attributes))  # type: ignore[union-attr]
+
+
+# What a prepared line holds in place of the values it leaves open; each renders as itself.
+_TIME_MARK = 0.0  # the epoch: "1970-01-01T00:00:00.000Z"
+_ID_MARK = "\x00request id\x00"
+_DURATION_MARK = 1e-300
+
+
+class PreparedLine:
+    """A line of ``logger`` formatted ahead of time but for its time, request id and duration:
+    what a replayed answer writes (introspection/replay.py), with the text of the line its
+    request would have written, at the cost of a string join."""
+
+    def __init__(self, logger: logging.Logger, handler: LineWriting, parts: list[tuple[str, str]]):
+        self.logger, self.handler, self.parts = logger, handler, parts
+
+    def write(self, created: float, rid: str, duration_ms: float = 0.0) -> bool:
+        """Write the line; False (nothing written) when ``logger``'s lines no longer go to that
+        handler alone or not at INFO: write it the usual way then. ``rid`` is a well-formed
+        request id (identity/request_id.py), whose characters JSON writes as they are."""
+        if not self.logger.isEnabledFor(logging.INFO) or _sole_writer(self.logger) is not self.handler:
+            return False
+        values = {"time": _iso_time(created), "id": rid, "duration": repr(duration_ms), "": ""}
+        self.handler.write_line("".join(text + values[mark] for text, mark in self.parts))
+        return True
+
+
+def prepare(logger: logging.Logger, message: str, extra: dict, domain: str | None) -> PreparedLine | None:
+    """Return ``message`` with ``extra`` (a ``duration_ms`` of any value left open) as a
+    :class:`PreparedLine` of ``logger``, or None when its handler's format cannot be prepared."""
+    handler = _sole_writer(logger)
+    formatter = handler.formatter if handler is not None else None
+    if handler is None or not getattr(formatter, "PREPARABLE", False):
+        return None
+    attributes = {**extra, "request_id": _ID_MARK, "tenant": domain}
+    if "duration_ms" in extra:
+        attributes["duration_ms"] = _DURATION_MARK
+    text = formatter.line(_TIME_MARK, "INFO", logger.name, message, attributes)  # type: ignore[union-attr]
+    marks = {"time": _iso_time(_TIME_MARK), "id": _encode(_ID_MARK)[1:-1]}
+    if "duration_ms" in extra:
+        marks["duration"] = repr(_DURATION_MARK)
+    found = sorted((text.find(value), mark, value) for mark, value in marks.items())
+    if any(at < 0 or text.count(value) != 1 for at, _, value in found):
+        return None
+    parts, start = [], 0
+    for at, mark, value in found:
+        parts.append((text[start:at], mark))
+        start = at + len(value)
+    parts.append((text[start:], ""))
+    return PreparedLine(logger, handler, parts)
 
 
 def _sole_writer(logger: logging.Logger) -> LineWriting | None:

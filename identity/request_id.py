@@ -92,15 +92,32 @@ class RequestIdMiddleware:
         return response
 
 
-def finished(method: str, path: str, status: int, endpoint: str, started: float) -> None:
+def finished(
+    method: str,
+    path: str,
+    status: int,
+    endpoint: str,
+    started: float,
+    prepared: logs.PreparedLine | None = None,
+) -> None:
     """Write the request line of a request served since ``started`` (``time.perf_counter()``)
-    and count it (``path`` without its query)."""
+    and count it (``path`` without its query). ``prepared``: that line made ahead by
+    :func:`prepare_line`, for a replayed answer."""
     duration = time.perf_counter() - started
-    logs.info(
-        logger,
-        f"{method} {path} {status}",
-        {"method": method, "path": path, "status": status, "duration_ms": round(duration * 1000, 3)},
-    )
+    duration_ms = round(duration * 1000, 3)
+    if prepared is None or not prepared.write(time.time(), logs.request_id.get() or "", duration_ms):
+        logs.info(logger, *_line(method, path, status, duration_ms))
     metrics.labelled(metrics.REQUESTS, endpoint, method, str(status)).inc()
     metrics.labelled(metrics.REQUEST_DURATION, endpoint).observe(duration)
     metrics.observe_db_pool()
+
+
+def prepare_line(method: str, path: str, status: int, tenant: str | None) -> logs.PreparedLine | None:
+    """Return the request line of a request to ``path`` under ``tenant``, made ahead of time."""
+    return logs.prepare(logger, *_line(method, path, status, 0.0), tenant)
+
+
+def _line(method: str, path: str, status: int, duration_ms: float) -> tuple[str, dict]:
+    """The message and fields of a request line."""
+    fields = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
+    return f"{method} {path} {status}", fields

@@ -6,7 +6,9 @@ token, the token's id (its ``jti``, never the token), the gate that decided and 
 
 from __future__ import annotations
 
-from identity import audit, metrics
+import time
+
+from identity import audit, logs, metrics
 from identity.models import AccessToken, RefreshToken
 from introspection.authentication import Caller
 from tenants.models import Tenant
@@ -23,6 +25,7 @@ LOOKUP, TOKEN_VS_PATH, TOKEN_STATE, PASSED = "lookup", "token_vs_path", "token_s
 
 
 Decision = dict[str, str | None]  # the audit fields of one decision
+EVENT = "introspection.decision"
 
 
 def fields(
@@ -53,7 +56,14 @@ def fields(
     }
 
 
-def record(decision: Decision) -> None:
-    """Count one decision by its outcome and write its audit event (made by :func:`fields`)."""
+def record(decision: Decision, prepared: logs.PreparedLine | None = None) -> None:
+    """Count one decision by its outcome and write its audit event (made by :func:`fields`;
+    ``prepared``: that event's line made ahead by :func:`prepare`, for a replayed answer)."""
     metrics.labelled(metrics.INTROSPECTIONS, str(decision["outcome"])).inc()
-    audit.record("introspection.decision", **decision)
+    if prepared is None or not prepared.write(time.time(), logs.request_id.get() or ""):
+        audit.record(EVENT, **decision)
+
+
+def prepare(decision: Decision) -> logs.PreparedLine | None:
+    """Return the audit line of ``decision``, made ahead of time."""
+    return audit.prepare(EVENT, **decision)

@@ -29,7 +29,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from deployment.current import get_deployment
-from identity import request_id
+from identity import logs, request_id
 from introspection import audit as decision
 from tenants import changes
 from tenants.cache import MISSING, cache, keyed_digest, reading
@@ -74,6 +74,8 @@ class Answer:
     endpoint: str  # the metrics label of the endpoint
     decision: decision.Decision  # the audit fields (introspection/audit.py)
     tenant: str | None  # the path's tenant, for the log lines
+    request_line: logs.PreparedLine | None  # made ahead (identity/logs.py prepare)
+    audit_line: logs.PreparedLine | None
 
 
 @dataclass
@@ -141,8 +143,12 @@ class AnswerReplay:
         status, headers = started
         kept = [(name, value) for name, value in headers if name.lower() != request_id.HEADER.lower()]
         if not any(name.lower() == "set-cookie" for name, _ in kept):
-            tenant = request_id.path_tenant(environ["PATH_INFO"])
-            answer = Answer(status, kept, body, pending.endpoint, pending.decision, tenant)
+            path, tenant = _path(environ), request_id.path_tenant(environ["PATH_INFO"])
+            lines = (
+                request_id.prepare_line("POST", path, int(status[:3]), tenant),
+                decision.prepare(pending.decision),
+            )
+            answer = Answer(status, kept, body, pending.endpoint, pending.decision, tenant, *lines)
             lifetime = reads.expires - time.monotonic()
             cache.put(("answer", key), answer, reads.tags, lifetime, pending.generation)
         return [body]
@@ -158,10 +164,17 @@ class AnswerReplay:
         try:
             start_response(answer.status, headers)
             if observed:
-                decision.record(answer.decision)
-                path = environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"]
-                request_id.finished("POST", path, int(answer.status[:3]), answer.endpoint, started)
+                decision.record(answer.decision, answer.audit_line)
+                status = int(answer.status[:3])
+                request_id.finished(
+                    "POST", _path(environ), status, answer.endpoint, started, answer.request_line
+                )
         finally:
             if observed:
                 request_id.unbind_request(None)
         return [answer.body]
+
+
+def _path(environ: Environ) -> str:
+    """The request's path, as Django's ``request.path`` (never its query)."""
+    return str(environ.get("SCRIPT_NAME", "")) + str(environ["PATH_INFO"])

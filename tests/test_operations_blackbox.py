@@ -128,6 +128,31 @@ class TestLogsAndAudit:
         for secret in (token, caller, CLIENT[1]):
             assert secret not in audit_text
 
+    def test_a_replayed_answer_writes_the_lines_django_wrote(self, server):
+        """Repeats are answered before Django (introspection/replay.py) with lines made ahead:
+        each request still has its request line and its audit event, alike but for the time,
+        the request id and the duration."""
+        token = issue(server)
+        before = scrape(server)
+        ids = [f"bb-replay-{number}" for number in range(8)]
+        for rid in ids:
+            response = server.post(
+                INTROSPECT, data={"token": token}, auth=ADMIN, headers={"X-Request-ID": rid}
+            )
+            assert response.json()["active"] is True and response.headers["X-Request-ID"] == rid
+        assert moved(before, scrape(server), "identity_cache_lookups_total", kind="answer", result="hit") >= 1
+        log = server.written_log()
+        audit_text = (server.folder / "var" / "log" / "audit.jsonl").read_text()
+        varying = ("time", "request_id", "duration_ms")
+        for lines in (log.splitlines(), audit_text.splitlines()):
+            by_id = {
+                line["request_id"]: {key: value for key, value in line.items() if key not in varying}
+                for line in map(json.loads, (line for line in lines if line.startswith("{")))
+                if line.get("request_id") in ids
+            }
+            assert sorted(by_id) == sorted(ids)
+            assert len({json.dumps(line, sort_keys=True) for line in by_id.values()}) == 1, by_id
+
 
 def test_ready_is_503_naming_the_database_when_it_refuses(tmp_path):
     """A PostgreSQL where nothing listens: the process is live, not ready."""

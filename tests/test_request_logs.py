@@ -24,6 +24,7 @@ from identity.logs import (
     logging_config,
 )
 from identity.logs import request_id as request_id_var
+from identity.logs import tenant as tenant_var
 from identity.request_id import request_id_for
 from tests.support.auth import basic
 from tests.support.introspection import ENDPOINT, SUPER, make_token
@@ -292,3 +293,60 @@ class TestDirectLines:
         for name in ("console", "audit"):
             handler_class = import_string(config["handlers"][name]["class"])
             assert issubclass(handler_class, LineWriting)
+
+
+class TestPreparedLines:
+    """``identity.logs.prepare``: a replayed answer's lines, made ahead but for their time,
+    request id and duration, read exactly as the lines written the usual way."""
+
+    @pytest.fixture
+    def shaped(self, monkeypatch):
+        monkeypatch.setattr(time, "time", lambda: 1_764_720_000.25)
+        logger = logging.getLogger("tests.prepared")
+        logger.propagate = False
+        stream = io.StringIO()
+        handler = ConsoleHandler(stream)
+        handler.addFilter(RequestContextFilter())
+        logger.addHandler(handler)
+        yield logger, handler, stream
+        logger.removeHandler(handler)
+
+    @pytest.mark.parametrize(
+        ("formatter", "extra"),
+        [
+            (JsonLineFormatter, {"method": "POST", "path": '/t/a"b/x', "status": 200, "duration_ms": 0.0}),
+            (AuditFormatter, {"audit": {"event": "introspection.decision", "caller": 'a"b'}}),
+        ],
+    )
+    def test_the_prepared_line_is_the_usual_one(self, shaped, formatter, extra):
+        logger, handler, stream = shaped
+        handler.setFormatter(formatter())
+        prepared = logs.prepare(logger, "POST /x 200", extra, "foo.com")
+        assert prepared is not None
+        request_id_var.set("rid-7")
+        tenant_var.set("foo.com")
+        try:
+            logs.info(logger, "POST /x 200", {**extra, "duration_ms": 1.25} if "method" in extra else extra)
+        finally:
+            request_id_var.set(None)
+            tenant_var.set(None)
+        assert prepared.write(time.time(), "rid-7", 1.25)
+        usual, made_ahead = stream.getvalue().splitlines()
+        assert made_ahead == usual
+
+    def test_text_lines_are_not_prepared(self, shaped):
+        logger, handler, _ = shaped
+        handler.setFormatter(TextFormatter())
+        assert logs.prepare(logger, "hello", {}, None) is None
+
+    def test_written_the_usual_way_once_anything_else_would_see_it(self, shaped):
+        logger, handler, stream = shaped
+        handler.setFormatter(JsonLineFormatter())
+        prepared = logs.prepare(logger, "hello", {}, None)
+        other = Lines()
+        logger.addHandler(other)
+        try:
+            assert prepared.write(time.time(), "rid-8") is False
+        finally:
+            logger.removeHandler(other)
+        assert stream.getvalue() == ""
