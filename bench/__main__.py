@@ -87,6 +87,7 @@ _ANSWER_MISSES = re.compile(r'^identity_cache_lookups_total\{kind="answer",resul
 
 def answer_misses(server: Server) -> float:
     """How many introspections the server's workers could not answer from their cache (/metrics)."""
+    server.settle()  # the workers' latest counts reach /metrics together, within 0.1 s
     with urllib.request.urlopen(server.base_url + "/metrics", timeout=10) as response:  # noqa: S310
         return sum(float(count) for count in _ANSWER_MISSES.findall(response.read().decode()))
 

@@ -15,11 +15,11 @@ import json
 import logging
 import logging.handlers
 import os
-import threading
 import time
-import weakref
 from contextvars import ContextVar
 from pathlib import Path
+
+from identity import batches
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 tenant: ContextVar[str | None] = ContextVar("tenant", default=None)
@@ -148,7 +148,7 @@ class LineWriting(logging.Handler):
         self._waiting_size = 0
         self._waiting_since = 0.0  # time.monotonic() of the first line waiting
         if flush_interval > 0:
-            _flusher.watch(self)
+            batches.flusher.watch(self)
 
     def open_stream(self) -> None:
         """Make ``self.stream`` ready for the next write (a file handler reopens a moved file)."""
@@ -170,8 +170,8 @@ class LineWriting(logging.Handler):
             self._waiting_size += len(text)
             if at_once or not self.flush_interval or self._waiting_size >= self.MAX_WAITING:
                 self._write_waiting()
-            elif _flusher.thread is None:
-                _flusher.start()
+            else:
+                batches.flusher.ensure_running()
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
@@ -200,41 +200,6 @@ class LineWriting(logging.Handler):
         """In a child process just forked: the lines waiting are the parent's to write."""
         self._waiting = []
         self._waiting_size = 0
-
-
-class _Flusher:
-    """The thread of a process that writes its handlers' waiting lines (started by the first
-    line kept waiting, anew in each forked worker)."""
-
-    LONGEST_SLEEP = 1.0  # seconds: a handler added later is looked at within this
-
-    def __init__(self) -> None:
-        self.handlers: weakref.WeakSet[LineWriting] = weakref.WeakSet()
-        self.thread: threading.Thread | None = None
-        os.register_at_fork(after_in_child=self._forked)
-
-    def watch(self, handler: LineWriting) -> None:
-        self.handlers.add(handler)
-
-    def start(self) -> None:
-        self.thread = threading.Thread(target=self._run, name="log-flusher", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while True:
-            handlers = list(self.handlers)
-            time.sleep(min([handler.flush_interval for handler in handlers] + [self.LONGEST_SLEEP]))
-            now = time.monotonic()
-            for handler in handlers:
-                handler.flush_if_due(now)
-
-    def _forked(self) -> None:
-        for handler in self.handlers:
-            handler.forget_waiting()
-        self.thread = None  # threads do not survive a fork: the next batched line starts one
-
-
-_flusher = _Flusher()
 
 
 class ConsoleHandler(LineWriting, logging.StreamHandler):

@@ -8,8 +8,10 @@ pattern's name, never the raw path, and no label holds a tenant or a client id.
 
 from __future__ import annotations
 
+import atexit
 import ipaddress
 import os
+import threading
 import time
 
 from django.db import connection
@@ -26,6 +28,7 @@ from prometheus_client import (
 )
 
 from deployment.current import get_deployment
+from identity import batches
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -86,13 +89,58 @@ def labelled(metric, *values: str):
     return child
 
 
+class Tally:
+    """Counter increments of this process, added to their counters together: by the batch
+    thread (identity/batches.py) within ``flush_interval`` seconds, before this process answers
+    a scrape, and when it exits. A count then costs a dict update instead of a locked write to
+    the multiprocess file; a scrape sees the other workers' latest counts at most that late."""
+
+    flush_interval = 0.1  # seconds
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict = {}  # counter child -> increments not added yet
+        self._since = 0.0  # time.monotonic() of the first of them
+        batches.flusher.watch(self)
+        atexit.register(self.flush)
+
+    def add(self, child) -> None:
+        with self._lock:
+            counts = self._counts
+            if not counts:
+                self._since = time.monotonic()
+                batches.flusher.ensure_running()
+            counts[child] = counts.get(child, 0) + 1
+
+    def flush(self) -> None:
+        with self._lock:
+            counts, self._counts = self._counts, {}
+        for child, increments in counts.items():
+            child.inc(increments)
+
+    def flush_if_due(self, now: float) -> None:
+        if self._counts and now - self._since >= self.flush_interval:
+            self.flush()
+
+    def forget_waiting(self) -> None:
+        self._counts = {}
+
+
+tally = Tally()
+
+
+def count(metric, *values: str) -> None:
+    """Add one to the counter ``metric`` of labels ``values`` (see :class:`Tally`)."""
+    tally.add(labelled(metric, *values))
+
+
 def observe_cache_and_bus() -> None:
     """Count the cache's lookups and the change bus's lag and reconnects (tenants.cache/changes)."""
     from tenants import changes
     from tenants.cache import cache
 
     def looked_up(kind: str, hit: bool) -> None:
-        labelled(CACHE_LOOKUPS, kind, "hit" if hit else "miss").inc()
+        count(CACHE_LOOKUPS, kind, "hit" if hit else "miss")
 
     cache.observer = looked_up
     changes.observer.on_applied = CHANGE_BUS_LAG.observe
@@ -151,4 +199,5 @@ def metrics_view(request) -> HttpResponse:
             status=403,
         )
     observe_db_pool(fresh=True)  # this worker's reading is fresh in the answer
+    tally.flush()  # and its counts
     return HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)

@@ -107,7 +107,7 @@ def finished(
     duration_ms = round(duration * 1000, 3)
     if prepared is None or not prepared.write(time.time(), logs.request_id.get() or "", duration_ms):
         logs.info(logger, *_line(method, path, status, duration_ms))
-    metrics.labelled(metrics.REQUESTS, endpoint, method, str(status)).inc()
+    metrics.count(metrics.REQUESTS, endpoint, method, str(status))
     metrics.labelled(metrics.REQUEST_DURATION, endpoint).observe(duration)
     metrics.observe_db_pool()
 

@@ -59,7 +59,7 @@ def fields(
 def record(decision: Decision, prepared: logs.PreparedLine | None = None) -> None:
     """Count one decision by its outcome and write its audit event (made by :func:`fields`;
     ``prepared``: that event's line made ahead by :func:`prepare`, for a replayed answer)."""
-    metrics.labelled(metrics.INTROSPECTIONS, str(decision["outcome"])).inc()
+    metrics.count(metrics.INTROSPECTIONS, str(decision["outcome"]))
     if prepared is None or not prepared.write(time.time(), logs.request_id.get() or ""):
         audit.record(EVENT, **decision)
 

@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from django.conf import settings
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
+from deployment import REPO_ROOT
+from identity import metrics
 from tenants import changes
 from tests.support.auth import basic
 from tests.support.introspection import ENDPOINT, SUPER, make_token
+from tests.support.polling import wait_for
 from tests.support.worlds import introspection_world
 
 pytestmark = pytest.mark.django_db
@@ -33,6 +39,7 @@ def world(build_once):
 
 
 def sample(name: str, **labels) -> float:
+    metrics.tally.flush()  # as a scrape does
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
@@ -155,3 +162,46 @@ class TestCounters:
             "identity_change_bus_reconnects",
             "identity_db_pool_connections",
         } <= names
+
+
+class TestTally:
+    """Counts are added to their counters together (identity/metrics.py Tally): by the batch
+    thread within its interval, before a scrape, and when the process exits."""
+
+    LABELS = {"endpoint": "tests.tally", "method": "GET", "status": "200"}
+
+    def value(self) -> float:
+        return REGISTRY.get_sample_value("identity_http_requests_total", self.LABELS) or 0.0
+
+    def count(self) -> None:
+        metrics.count(metrics.REQUESTS, *self.LABELS.values())
+
+    def test_added_together_by_the_thread(self):
+        before = self.value()
+        self.count()
+        self.count()
+        assert wait_for(lambda: self.value() == before + 2, 2)
+
+    def test_a_scrape_adds_what_waits_first(self, client):
+        metrics.tally.flush_interval = 60
+        try:
+            before = self.value()
+            self.count()
+            assert self.value() == before  # waiting
+            assert client.get("/metrics").status_code == 200
+            assert self.value() == before + 1
+        finally:
+            metrics.tally.flush_interval = type(metrics.tally).flush_interval
+
+    def test_nothing_is_lost_when_the_process_exits(self, tmp_path):
+        code = (
+            "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'tests.settings'; django.setup(); "
+            "from identity import metrics; metrics.tally.flush_interval = 60; "
+            "metrics.count(metrics.REQUESTS, 'tests.exit', 'GET', '200')"
+        )
+        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=120, env=env, cwd=REPO_ROOT)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=str(tmp_path))
+        labels = {"endpoint": "tests.exit", "method": "GET", "status": "200"}
+        assert registry.get_sample_value("identity_http_requests_total", labels) == 1

@@ -60,12 +60,14 @@ class TestHealth:
 class TestMetrics:
     def test_counters_move_across_workers(self, server):
         token = issue(server)
+        server.settle()
         before = scrape(server)
         for _ in range(20):
             assert server.post(INTROSPECT, data={"token": token}, auth=ADMIN).json()["active"] is True
         for _ in range(3):
             assert server.post(INTROSPECT, data={"token": token}, auth=("admin", "wrong")).status_code == 401
         issue(server)
+        server.settle()  # each worker adds its counts to its own file together, within 0.1 s
         after = scrape(server)
         # Each worker counts in its own file; the scrape adds them up: exact totals.
         assert moved(before, after, "identity_introspections_total", outcome="active") == 20
@@ -133,6 +135,7 @@ class TestLogsAndAudit:
         each request still has its request line and its audit event, alike but for the time,
         the request id and the duration."""
         token = issue(server)
+        server.settle()
         before = scrape(server)
         ids = [f"bb-replay-{number}" for number in range(8)]
         for rid in ids:
@@ -140,8 +143,8 @@ class TestLogsAndAudit:
                 INTROSPECT, data={"token": token}, auth=ADMIN, headers={"X-Request-ID": rid}
             )
             assert response.json()["active"] is True and response.headers["X-Request-ID"] == rid
-        assert moved(before, scrape(server), "identity_cache_lookups_total", kind="answer", result="hit") >= 1
         log = server.written_log()
+        assert moved(before, scrape(server), "identity_cache_lookups_total", kind="answer", result="hit") >= 1
         audit_text = (server.folder / "var" / "log" / "audit.jsonl").read_text()
         varying = ("time", "request_id", "duration_ms")
         for lines in (log.splitlines(), audit_text.splitlines()):

@@ -32,7 +32,7 @@ from deployment import REPO_ROOT
 from tests.support.polling import wait_for
 
 READY_TIMEOUT = 60
-LINES_WRITTEN = 0.5  # seconds: five times the default [logging] flush_interval
+LINES_WRITTEN = 0.5  # seconds: five times what a worker keeps lines and counts to write together
 SECRET_KEY = "blackbox-tests-only"  # [server] secret_key of every server started here
 
 
@@ -249,10 +249,15 @@ class RunningServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def written_log(self) -> str:
-        """The log once every line of the requests answered so far is written: workers write
-        their lines together every ``[logging] flush_interval`` (0.1 s by default)."""
-        time.sleep(LINES_WRITTEN)
+        """The log once every line of the requests answered so far is written."""
+        self.settle()
         return self.read_log()
+
+    @staticmethod
+    def settle() -> None:
+        """Wait until the workers wrote what they keep to write together: log lines every
+        ``[logging] flush_interval`` (0.1 s by default), counts every 0.1 s (identity/batches.py)."""
+        time.sleep(LINES_WRITTEN)
 
     def stop(self) -> None:
         """Stop the process tree (the server may be started again); drop a database it owns."""
