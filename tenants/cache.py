@@ -65,13 +65,17 @@ _reads: ContextVar[Reads | None] = ContextVar("cache_reads", default=None)
 
 @contextlib.contextmanager
 def reading() -> Iterator[Reads]:
-    """Record what the cache serves, or loads, inside the ``with`` block."""
+    """Record what the cache serves, or loads, inside the ``with`` block; an enclosing block
+    records it too (each WSGI layer in front of Django keeps its own answers)."""
+    outer = _reads.get()
     reads = Reads()
     token = _reads.set(reads)
     try:
         yield reads
     finally:
         _reads.reset(token)
+        if outer is not None:
+            outer.add(reads.tags, reads.expires)
 
 
 # The key of the digests below: per process, in memory only, so a cache key reveals nothing

@@ -282,7 +282,7 @@ class TestCounting:
 def test_client_address(rf, deployment_override, peer, forwarded, trusted, expected):
     deployment_override(server=dataclasses.replace(settings.DEPLOYMENT.server, trusted_proxies=trusted))
     headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
-    assert throttle.client_address(rf.get("/", REMOTE_ADDR=peer, **headers)) == expected
+    assert throttle.client_address(rf.get("/", REMOTE_ADDR=peer, **headers).META) == expected
 
 
 class TestDatabaseCounters:
