@@ -120,13 +120,11 @@ class ThrottleGate:
         address = throttle.client_address(environ)
         seconds = throttle.blocked_for(address)
         if seconds is None:
-            return self.application(environ, start_response)
-        # The configuration is part of the key: tests swap it, and it names the handlers.
-        key = (id(deployment), address, *(str(environ.get(name, "")) for name in SHAPE))
+            return self._answer_and_keep(environ, start_response, address)
         changes.poll()  # on SQLite, hear the other processes first (Django's path: request_started)
-        found = cache.lookup("refusal", key)
+        found = cache.lookup("refusal", _shape(environ, address))
         if found is MISSING:
-            return self._answer_and_keep(environ, start_response, key, address)
+            return self._answer_and_keep(environ, start_response, address)
         refusal: Refusal = found
         identities = _identities(environ, header, refusal, deployment.server.max_form_fields)
         if identities is None:
@@ -141,9 +139,11 @@ class ThrottleGate:
         return replay.serve(environ, start_response, refusal.answer, refuse)
 
     def _answer_and_keep(
-        self, environ: Environ, start_response: StartResponse, key: tuple[object, ...], address: str
+        self, environ: Environ, start_response: StartResponse, address: str
     ) -> Iterable[bytes]:
+        """Let Django answer; keep its answer if it refuses the request and finds the address blocked."""
         pending = environ[_PENDING] = _Pending(cache.generation)
+        key = _shape(environ, address)
 
         def refused(status: str) -> bool:
             return pending.decision is not None and status.startswith("429 ")
@@ -158,6 +158,12 @@ class ThrottleGate:
         lifetime = min(seconds, captured.reads.expires - time.monotonic())
         cache.put(("refusal", key), refusal, captured.reads.tags, lifetime, pending.generation)
         return response
+
+
+def _shape(environ: Environ, address: str) -> tuple[object, ...]:
+    """The key of Django's refusal of ``address`` for a request like this one; the configuration
+    is part of it (it names the handlers, and tests swap it)."""
+    return (id(get_deployment()), address, *(str(environ.get(name, "")) for name in SHAPE))
 
 
 def _identities(environ: Environ, header: str, refusal: Refusal, max_fields: int) -> list[str] | None:
