@@ -18,8 +18,8 @@ its ``Retry-After`` computed from the block's end as Django's path computes it, 
 its own, and the same audit events, metrics and request line, written by the same functions.
 
 Everything else goes to Django as before: no credential, a malformed or multipart request, a
-path or host never refused yet, throttling or ``[observability]`` off. No query, no password
-hash, no Django request on the refusal's path.
+path or host never refused yet, a tenant the cache does not hold yet, throttling or
+``[observability]`` off. No query, no password hash, no Django request on the refusal's path.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from introspection.errors import AuthenticationFailed
 from introspection.replay import Answer, Environ, StartResponse
 from introspection.throttling import claimed_identities
 from tenants import changes
-from tenants.cache import MISSING, cache
+from tenants.cache import MISSING, NotCached, cache, cached_only
 from tenants.errors import ApiError
 from tenants.models import Tenant
 
@@ -168,7 +168,8 @@ def _shape(environ: Environ, address: str) -> tuple[object, ...]:
 
 def _identities(environ: Environ, header: str, refusal: Refusal, max_fields: int) -> list[str] | None:
     """Return the identities the request's credential claims, or None when Django must answer:
-    a cached caller's credential, a body this layer does not read, a form Django refuses."""
+    a cached caller's credential, a body this layer does not read, a form Django refuses, a
+    tenant the cache does not hold yet."""
     body = replay.read_body(environ)
     if body is None:
         return None
@@ -188,4 +189,8 @@ def _identities(environ: Environ, header: str, refusal: Refusal, max_fields: int
         except AuthenticationFailed:
             return None
 
-    return claimed_identities(header, refusal.handlers, app_tenant)
+    try:
+        with cached_only():  # a tenant named in the credential or appTenant and not cached: Django reads it
+            return claimed_identities(header, refusal.handlers, app_tenant)
+    except NotCached:
+        return None

@@ -78,6 +78,24 @@ def reading() -> Iterator[Reads]:
             outer.add(reads.tags, reads.expires)
 
 
+class NotCached(Exception):
+    """Raised instead of loading a value inside :func:`cached_only`."""
+
+
+_cached_only: ContextVar[bool] = ContextVar("cache_only", default=False)
+
+
+@contextlib.contextmanager
+def cached_only() -> Iterator[None]:
+    """Inside the ``with`` block, a value the cache does not hold raises :class:`NotCached`
+    instead of being loaded: what runs there costs no query (``introspection/throttle_gate.py``)."""
+    token = _cached_only.set(True)
+    try:
+        yield
+    finally:
+        _cached_only.reset(token)
+
+
 # The key of the digests below: per process, in memory only, so a cache key reveals nothing
 # about the secret it stands for, even to someone reading a memory dump offline without it.
 _DIGEST_KEY = os.urandom(32)
@@ -161,6 +179,8 @@ class Cache:
         value = self.lookup(kind, key)
         if value is not MISSING:
             return value
+        if _cached_only.get():
+            raise NotCached(kind)
         generation = self.generation
         value = load()
         lifetime = expires_in(value) if expires_in is not None else None

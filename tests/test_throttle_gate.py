@@ -160,6 +160,19 @@ def test_a_refusal_costs_no_query(world, limits, django_saw, django_assert_num_q
     assert len(django_saw) == 3
 
 
+def test_a_tenant_not_cached_yet_is_read_by_django(world, limits, django_saw, django_assert_num_queries):
+    """A login naming a domain the process never looked up: Django reads it (the layer makes no
+    query), and the layer refuses the next request naming it."""
+    unseen = basic("intruder@never-seen.org", "wrong")
+    block()
+    post(basic("intruder", "wrong"))
+    assert post(unseen)[0].startswith("429")
+    assert len(django_saw) == 4
+    with django_assert_num_queries(0):
+        assert post(unseen)[0].startswith("429")
+    assert len(django_saw) == 4
+
+
 def test_retry_after_counts_down_to_the_blocks_end(world, limits, django_saw, monkeypatch):
     block()
     by_django = int(post(basic("intruder", "wrong"))[1]["Retry-After"])
