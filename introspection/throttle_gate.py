@@ -6,8 +6,9 @@ request a whole pass through Django (request object, middleware, form parsing, t
 access-control matching). This WSGI layer, behind the replay layer (``introspection/replay.py``)
 and in front of Django, answers those refusals itself.
 
-It answers only what Django answered before: when Django refuses a blocked address with a 429,
-the view hands the answer here (:func:`keep`), kept for that address and for everything else in
+It answers only what Django answered before: when Django refuses a request with a 429 and the
+address is blocked once it has (its first refusal blocks it), the view's answer (:func:`keep`)
+is kept for that address and for everything else in
 the request its answer depends on besides the credential and the form (the path and so the
 tenant and the access-control entry, the host, the scheme and the proxy headers), tagged with
 the cache entries it read and no longer than the block. A later request of that shape whose form
