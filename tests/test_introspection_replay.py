@@ -31,7 +31,7 @@ from tests.support.introspection import (
     configured,
     make_token,
 )
-from tests.support.worlds import introspection_world
+from tests.support.worlds import admin_token_world
 from tests.support.wsgi import send, server_application
 
 pytestmark = pytest.mark.django_db
@@ -51,12 +51,7 @@ application = server_application()
 
 @pytest.fixture(scope="module")
 def world(build_once):
-    def make():
-        world = introspection_world()
-        world.token = make_token(world.clients[SUPER], user=world.users[SUPER]["admin"], scope="test1")
-        return world
-
-    return build_once(make)
+    return build_once(admin_token_world)
 
 
 def call(token: str, auth: str = ADMIN, path: str = ENDPOINT[SUPER], **environ) -> tuple[str, dict, bytes]:

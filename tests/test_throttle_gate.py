@@ -24,8 +24,8 @@ from deployment import ThrottleConfig
 from identity import throttle
 from identity.services import tenants as tenant_services
 from tests.support.auth import basic
-from tests.support.introspection import ENDPOINT, EVERY_HANDLER, FOO, SUPER, configured, make_token
-from tests.support.worlds import introspection_world
+from tests.support.introspection import ENDPOINT, EVERY_HANDLER, FOO, SUPER, configured
+from tests.support.worlds import admin_token_world
 from tests.support.wsgi import send, server_application
 
 pytestmark = pytest.mark.django_db
@@ -50,12 +50,7 @@ METRICS = {
 
 @pytest.fixture(scope="module")
 def world(build_once):
-    def make():
-        world = introspection_world()
-        world.token = make_token(world.clients[SUPER], user=world.users[SUPER]["admin"], scope="test1")
-        return world
-
-    return build_once(make)
+    return build_once(admin_token_world)
 
 
 @pytest.fixture
