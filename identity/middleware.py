@@ -90,25 +90,10 @@ def _drain(request, length: int) -> None:
 
 
 def _check_form(request, length: int, max_fields: int) -> None:
-    """Raise unless the query and the body are UTF-8 forms of at most ``max_fields`` fields.
-
-    Django would decode another charset (``utf-16``) or bad bytes into garbage or a 500, and
-    parse a multipart body without its boundary into its HTML 400 page.
-    """
-    _parse(request.META.get("QUERY_STRING", ""), max_fields, "query")
-    if length == 0 or request.method != "POST":
-        return
-    content_type, _, options = request.META.get("CONTENT_TYPE", "").partition(";")
-    content_type = content_type.strip().lower()
-    params = {}
-    for option in options.split(";"):
-        name, _, value = option.strip().partition("=")
-        params[name.lower()] = value.strip().strip('"')
-    if params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
-        raise UnsupportedContent("the only charset taken is UTF-8 (RFC 6749 Appendix B)")
-    if content_type == FORM_TYPE:
-        _parse(request.body, max_fields, "body")
-    elif content_type == MULTIPART_TYPE and params.get("boundary"):
+    """Raise unless the query and the body are UTF-8 forms of at most ``max_fields`` fields."""
+    body = request.body if length and request.method == "POST" else None
+    meta = request.META
+    if read_form(meta.get("QUERY_STRING", ""), meta.get("CONTENT_TYPE", ""), body, max_fields) is None:
         # Not RFC 6749's form, but what many HTTP clients (and Django's test client) send: taken,
         # parsed here so that a bad one is answered here.
         try:
@@ -117,11 +102,40 @@ def _check_form(request, length: int, max_fields: int) -> None:
             raise UnsupportedContent(
                 f"the multipart body is unreadable or has over {max_fields} parts"
             ) from None
-    else:
-        raise UnsupportedContent(f"send the parameters as {FORM_TYPE} (RFC 6749 §3.2)")
 
 
-def _parse(data: bytes | str, max_fields: int, where: str) -> None:
+Form = dict[str, str]  # a form's parameters: the last value of each name, as QueryDict.get reads
+
+
+def read_form(query: str, content_type: str, body: bytes | None, max_fields: int) -> tuple[Form, Form] | None:
+    """Return the parameters of a form endpoint's query and body (None: the request has no
+    body), or None for a multipart body, which Django parses; raise UnsupportedContent for what
+    the form endpoints refuse.
+
+    Django would decode another charset (``utf-16``) or bad bytes into garbage or a 500, and
+    parse a multipart body without its boundary into its HTML 400 page. The layer in front of
+    Django that refuses a blocked address (``introspection/throttle_gate.py``) reads the form
+    with this function too, so that it answers only a request this middleware lets through.
+    """
+    parameters = dict(_parse(query, max_fields, "query"))
+    if body is None:
+        return parameters, {}
+    content_type, _, options = content_type.partition(";")
+    content_type = content_type.strip().lower()
+    params = {}
+    for option in options.split(";"):
+        name, _, value = option.strip().partition("=")
+        params[name.lower()] = value.strip().strip('"')
+    if params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
+        raise UnsupportedContent("the only charset taken is UTF-8 (RFC 6749 Appendix B)")
+    if content_type == FORM_TYPE:
+        return parameters, dict(_parse(body, max_fields, "body"))
+    if content_type == MULTIPART_TYPE and params.get("boundary"):
+        return None
+    raise UnsupportedContent(f"send the parameters as {FORM_TYPE} (RFC 6749 §3.2)")
+
+
+def _parse(data: bytes | str, max_fields: int, where: str) -> list[tuple[str, str]]:
     try:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         pairs = parse_qsl(
@@ -134,6 +148,7 @@ def _parse(data: bytes | str, max_fields: int, where: str) -> None:
     # No identifier, secret or token holds a NUL, and PostgreSQL refuses one in a query.
     if any("\x00" in name or "\x00" in value for name, value in pairs):
         raise UnsupportedContent(f"the {where} holds a NUL character")
+    return pairs
 
 
 class JsonErrorsMiddleware:

@@ -26,9 +26,10 @@ import logging
 import math
 import random
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import NoReturn
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -89,14 +90,15 @@ def bearer_identity(token: str) -> str:
     return "bearer\0" + hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def client_address(request) -> str:
+def client_address(environ: Mapping[str, Any]) -> str:
     """Return the client's address: the peer, or, from a ``[server] trusted_proxies`` peer, the
-    rightmost ``X-Forwarded-For`` entry that is not itself a trusted proxy."""
-    peer = request.META.get("REMOTE_ADDR", "")
+    rightmost ``X-Forwarded-For`` entry that is not itself a trusted proxy. ``environ`` is the
+    WSGI environment (a Django request's ``META``)."""
+    peer = environ.get("REMOTE_ADDR", "")
     trusted = get_deployment().server.trusted_proxies
     if peer not in trusted:
         return peer
-    hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    hops = [hop.strip() for hop in environ.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
     for hop in reversed(hops):
         if hop not in trusted:
             return _valid_address(hop) or peer
@@ -157,13 +159,13 @@ def check(request, *identities: str) -> Attempt:
     sooner): a flood from it costs no counter read.
     """
     config = get_deployment().throttle
-    attempt = Attempt(config, client_address(request), tuple(identities))
+    attempt = Attempt(config, client_address(request.META), tuple(identities))
     if not config.enabled:
         return attempt
+    blocked = blocked_for(attempt.address)
+    if blocked is not None:
+        raise refusal(request.path, attempt.address, attempt.identities, {"per_address": blocked})
     address_key = _key("address", attempt.address)
-    blocked_until = cache.get(("throttled-address", address_key))
-    if blocked_until is not MISSING:
-        _refuse(request, attempt, {"per_address": blocked_until - time.time()})
     limits = {address_key: (config.per_address, None, "per_address")}
     for identity in identities:
         limits[_key("identity+address", identity, attempt.address)] = (
@@ -181,27 +183,38 @@ def check(request, *identities: str) -> Attempt:
         if count >= limit:
             waits[name] = max(seconds_left, waits.get(name, 0))
             if key == address_key:
-                cache.put(("throttled-address", key), time.time() + seconds_left, [], seconds_left)
+                until = time.time() + seconds_left
+                cache.put(("throttled-address", attempt.address), until, [], seconds_left)
     if waits:
-        _refuse(request, attempt, waits)
+        raise refusal(request.path, attempt.address, attempt.identities, waits)
     return attempt
 
 
-def _refuse(request, attempt: Attempt, waits: dict[str, float]) -> NoReturn:
-    """Raise Throttled for the longest of ``waits`` (seconds, by the name of the limit); count
-    and audit the refusal."""
+def blocked_for(address: str) -> float | None:
+    """Return the seconds left of ``address``'s block when this process found it over
+    ``per_address`` (no counter read), else None."""
+    blocked_until = cache.get(("throttled-address", address))
+    return None if blocked_until is MISSING else blocked_until - time.time()
+
+
+def refusal(path: str, address: str, identities: Sequence[str], waits: dict[str, float]) -> Throttled:
+    """Count and audit the refusal of ``identities`` from ``address`` at ``path``; return the
+    error to answer, for the longest of ``waits`` (seconds, by the name of the limit).
+
+    Django's path raises it; ``introspection/throttle_gate.py`` answers it before Django.
+    """
     for name in waits:
         metrics.labelled(metrics.THROTTLED, name).inc()
     retry_after = max(1, math.ceil(max(waits.values())))
     audit.record(
         "auth.throttled",
         limits=sorted(waits),
-        identities=[_audited(identity) for identity in attempt.identities],
-        address=attempt.address,
-        path=request.path,
+        identities=[_audited(identity) for identity in identities],
+        address=address,
+        path=path,
         retry_after=retry_after,
     )
-    raise Throttled(retry_after=retry_after)
+    return Throttled(retry_after=retry_after)
 
 
 def _audited(identity: str) -> dict[str, str]:
@@ -216,7 +229,7 @@ def _audited(identity: str) -> dict[str, str]:
 def failed(request, *identities: str) -> None:
     """Count a failure of ``identities`` from the request's address (no check first)."""
     config = get_deployment().throttle
-    Attempt(config, client_address(request), tuple(identities)).failed()
+    Attempt(config, client_address(request.META), tuple(identities)).failed()
 
 
 # --- where counters live --------------------------------------------------------------------

@@ -245,8 +245,14 @@ def challenge(request: HttpRequest, handler_names: tuple[str, ...]) -> str:
 def app_tenant(request: HttpRequest) -> Tenant:
     """The tenant of a client caller: ``appTenant`` if given, else the path's."""
     domain = request.POST.get("appTenant") or request.GET.get("appTenant")
+    return tenant_named(domain, get_current_tenant(request))
+
+
+def tenant_named(domain: str | None, path_tenant: Tenant) -> Tenant:
+    """The tenant an ``appTenant`` of ``domain`` names (``path_tenant`` when empty); raise
+    AuthenticationFailed when it is unknown or inactive."""
     if not domain:
-        return get_current_tenant(request)
+        return path_tenant
     tenant = Tenant.objects.get_active(domain)
     if tenant is None:
         raise AuthenticationFailed()

@@ -32,7 +32,7 @@ from deployment.current import get_deployment
 from identity import logs, request_id
 from introspection import audit as decision
 from tenants import changes
-from tenants.cache import MISSING, cache, keyed_digest, reading
+from tenants.cache import MISSING, Reads, cache, keyed_digest, reading
 
 PATH_END = "/oauth2/introspect"
 # Larger bodies go to Django, whose limits answer them ([server] max_body_bytes); a token and
@@ -74,8 +74,9 @@ class Answer:
     endpoint: str  # the metrics label of the endpoint
     decision: decision.Decision  # the audit fields (introspection/audit.py)
     tenant: str | None  # the path's tenant, for the log lines
-    request_line: logs.PreparedLine | None  # made ahead (identity/logs.py prepare)
-    audit_line: logs.PreparedLine | None
+    # Its request line and audit event made ahead (identity/logs.py prepare), when they can be.
+    request_line: logs.PreparedLine | None = None
+    audit_line: logs.PreparedLine | None = None
 
 
 @dataclass
@@ -103,76 +104,121 @@ class AnswerReplay:
         self.application = application
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD") != "POST" or not environ.get("PATH_INFO", "").endswith(PATH_END):
+        if not is_introspection(environ):
             return self.application(environ, start_response)
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or -1)
-        except ValueError:
-            length = -1
-        if not 0 <= length <= MAX_BODY:
+        body = read_body(environ)
+        if body is None:
             return self.application(environ, start_response)
-        body = environ["wsgi.input"].read(length)
-        environ["wsgi.input"] = io.BytesIO(body)
         # The key: everything the answer depends on; the configuration too, as tests swap it.
         key = keyed_digest(str(id(get_deployment())), body, *(str(environ.get(name, "")) for name in INPUTS))
         changes.poll()  # on SQLite, hear the other processes first (Django's path: request_started)
         answer = cache.lookup("answer", key)
         if answer is MISSING:
             return self._answer_and_keep(environ, start_response, key)
-        return self._replay(environ, start_response, answer)
+        return serve(environ, start_response, answer)
 
     def _answer_and_keep(
         self, environ: Environ, start_response: StartResponse, key: bytes
     ) -> Iterable[bytes]:
         pending = environ[_PENDING] = _Pending(key, cache.generation)
-        started: list[Any] = []
 
-        def remember(status: str, headers: Headers, exc_info: Any = None) -> Any:
-            started[:] = [status, headers]
-            return start_response(status, headers, exc_info)
+        def replayable(status: str) -> bool:
+            return pending.decision is not None and status.startswith("200 ")
 
-        with reading() as reads:
-            response = self.application(environ, remember)
-        if pending.decision is None or not started or not started[0].startswith("200 "):
-            return response
-        try:
-            body = b"".join(response)
-        finally:
-            if hasattr(response, "close"):
-                response.close()
-        status, headers = started
-        kept = [(name, value) for name, value in headers if name.lower() != request_id.HEADER.lower()]
-        if not any(name.lower() == "set-cookie" for name, _ in kept):
-            path, tenant = _path(environ), request_id.path_tenant(environ["PATH_INFO"])
+        response, captured = capture(self.application, environ, start_response, replayable)
+        if captured is not None and pending.decision is not None:
+            tenant = request_id.path_tenant(environ["PATH_INFO"])
+            status = int(captured.answer[0][:3])
             lines = (
-                request_id.prepare_line("POST", path, int(status[:3]), tenant),
+                request_id.prepare_line("POST", _path(environ), status, tenant),
                 decision.prepare(pending.decision),
             )
-            answer = Answer(status, kept, body, pending.endpoint, pending.decision, tenant, *lines)
-            lifetime = reads.expires - time.monotonic()
-            cache.put(("answer", key), answer, reads.tags, lifetime, pending.generation)
-        return [body]
+            answer = Answer(*captured.answer, pending.endpoint, pending.decision, tenant, *lines)
+            lifetime = captured.reads.expires - time.monotonic()
+            cache.put(("answer", key), answer, captured.reads.tags, lifetime, pending.generation)
+        return response
 
-    def _replay(self, environ: Environ, start_response: StartResponse, answer: Answer) -> Iterable[bytes]:
-        started = time.perf_counter()
-        observed = get_deployment().observability.enabled
-        headers = answer.headers
+
+@dataclass(frozen=True)
+class Captured:
+    answer: tuple[str, Headers, bytes]  # status, headers but the request id, body
+    reads: Reads  # what the answer was computed from (tenants.cache.reading)
+
+
+def capture(
+    application: Application, environ: Environ, start_response: StartResponse, wanted: Callable[[str], bool]
+) -> tuple[Iterable[bytes], Captured | None]:
+    """Let ``application`` answer; return its answer to send, and, when ``wanted(status)`` once it
+    has answered and it sets no cookie, what a layer may keep of it."""
+    started: list[Any] = []
+
+    def remember(status: str, headers: Headers, exc_info: Any = None) -> Any:
+        started[:] = [status, headers]
+        return start_response(status, headers, exc_info)
+
+    with reading() as reads:
+        response = application(environ, remember)
+    if not started or not wanted(started[0]):
+        return response, None
+    try:
+        body = b"".join(response)
+    finally:
+        if hasattr(response, "close"):
+            response.close()
+    status, headers = started
+    kept = [(name, value) for name, value in headers if name.lower() != request_id.HEADER.lower()]
+    if any(name.lower() == "set-cookie" for name, _ in kept):
+        return [body], None
+    return [body], Captured((status, kept, body), reads)
+
+
+def is_introspection(environ: Environ) -> bool:
+    """Whether the request is a POST to an introspection endpoint (the only ones answered here)."""
+    return environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO", "").endswith(PATH_END)
+
+
+def read_body(environ: Environ) -> bytes | None:
+    """Return the request's body, left readable again for the next layer; None when it has no
+    ``Content-Length`` or is larger than ``MAX_BODY``."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or -1)
+    except ValueError:
+        length = -1
+    if not 0 <= length <= MAX_BODY:
+        return None
+    body: bytes = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def serve(
+    environ: Environ,
+    start_response: StartResponse,
+    answer: Answer,
+    prepare: Callable[[], Answer] | None = None,
+) -> Iterable[bytes]:
+    """Send ``answer`` as a request of its own: its request id, audit decision, request line
+    and metrics, written by the same functions as Django's path. ``prepare()``, called once
+    the request id is bound (its audit lines carry it), may return the answer to send instead.
+    """
+    started = time.perf_counter()
+    observed = get_deployment().observability.enabled
+    if observed:
+        rid = request_id.request_id_for(environ.get("HTTP_X_REQUEST_ID"))
+        request_id.bind(rid, answer.tenant)
+    try:
+        if prepare is not None:
+            answer = prepare()
+        headers = [*answer.headers, (request_id.HEADER, rid)] if observed else answer.headers
+        start_response(answer.status, headers)
         if observed:
-            rid = request_id.request_id_for(environ.get("HTTP_X_REQUEST_ID"))
-            request_id.bind(rid, answer.tenant)
-            headers = [*headers, (request_id.HEADER, rid)]
-        try:
-            start_response(answer.status, headers)
-            if observed:
-                decision.record(answer.decision, answer.audit_line)
-                status = int(answer.status[:3])
-                request_id.finished(
-                    "POST", _path(environ), status, answer.endpoint, started, answer.request_line
-                )
-        finally:
-            if observed:
-                request_id.unbind_request(None)
-        return [answer.body]
+            decision.record(answer.decision, answer.audit_line)
+            status = int(answer.status[:3])
+            request_id.finished("POST", _path(environ), status, answer.endpoint, started, answer.request_line)
+    finally:
+        if observed:
+            request_id.unbind_request(None)
+    return [answer.body]
 
 
 def _path(environ: Environ) -> str:

@@ -7,6 +7,7 @@ credentials that would be checked for real go through :func:`identity.throttle.c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import unquote_plus
 
 from django.http import HttpRequest
@@ -16,6 +17,7 @@ from identity import throttle
 from identity.usernames import resolve_login
 from introspection import authentication
 from introspection.errors import AuthenticationFailed
+from tenants.models import Tenant
 
 
 def check_caller(request: HttpRequest, handler_names: tuple[str, ...]) -> throttle.Attempt | None:
@@ -24,6 +26,31 @@ def check_caller(request: HttpRequest, handler_names: tuple[str, ...]) -> thrott
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if not header:
         return None
+
+    def app_tenant() -> Tenant | None:
+        try:
+            return authentication.app_tenant(request)
+        except AuthenticationFailed:
+            return None
+
+    identities = claimed_identities(header, handler_names, app_tenant)
+    if identities is None:
+        return None
+    return throttle.check(request, *identities)
+
+
+def claimed_identities(
+    header: str, handler_names: tuple[str, ...], app_tenant: Callable[[], Tenant | None]
+) -> list[str] | None:
+    """Return the throttling identities an ``Authorization`` value claims under ``handler_names``
+    (none for a scheme no handler reads, or a malformed one: counted against the address alone),
+    or None when it is the credential of a cached caller.
+
+    ``app_tenant()`` is a client caller's tenant (None: an unknown ``appTenant``); it is asked
+    only when a Basic client credential is accepted. Shared by Django's path
+    (:func:`check_caller`) and the layer that refuses a blocked address before Django
+    (``introspection/throttle_gate.py``).
+    """
     scheme, _, payload = header.strip().partition(" ")
     scheme, payload = scheme.lower(), payload.strip()
     identities: list[str] = []
@@ -47,13 +74,10 @@ def check_caller(request: HttpRequest, handler_names: tuple[str, ...]) -> thrott
             )
         if login and BASIC_CLIENT_HANDLER in handler_names:
             client_id, client_secret = unquote_plus(login), unquote_plus(secret)
-            try:
-                tenant = authentication.app_tenant(request)
-            except AuthenticationFailed:
-                tenant = None
+            tenant = app_tenant()
             if tenant is not None and authentication.is_known(
                 "client", str(tenant.pk), client_id, client_secret
             ):
                 return None
             identities.append(throttle.client_identity(tenant.domain if tenant else "", client_id))
-    return throttle.check(request, *identities)
+    return identities

@@ -21,8 +21,9 @@ from deployment.current import get_deployment
 from identity.models import AccessToken, RefreshToken
 from identity.oauth.scripts import ScriptContext, run_scripts, scripts_for
 from identity.request_id import endpoint_of
+from identity.throttle import Throttled
 from introspection import audit as decision
-from introspection import gates, replay
+from introspection import gates, replay, throttle_gate
 from introspection.authentication import Caller, authenticate_caller, challenge
 from introspection.errors import (
     AuthenticationFailed,
@@ -84,7 +85,16 @@ def introspect(request: HttpRequest) -> HttpResponse:
         _decided(caller, path_tenant, None, gate, str(exc.status), deployment)
         return error_response(exc)
     except ApiError as exc:
-        _decided(caller, path_tenant, None, gate, str(exc.status), deployment)
+        decided = _decided(caller, path_tenant, None, gate, str(exc.status), deployment)
+        if isinstance(exc, Throttled) and path_tenant is not None:
+            # The next refusal of this address is answered before Django, from this answer.
+            throttle_gate.keep(
+                request,
+                endpoint=endpoint_of(request),
+                decision_fields=decided,
+                handlers=handlers,
+                path_tenant=path_tenant,
+            )
         return error_response(exc)
     inactive_by = (
         decision.LOOKUP

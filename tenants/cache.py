@@ -65,13 +65,35 @@ _reads: ContextVar[Reads | None] = ContextVar("cache_reads", default=None)
 
 @contextlib.contextmanager
 def reading() -> Iterator[Reads]:
-    """Record what the cache serves, or loads, inside the ``with`` block."""
+    """Record what the cache serves, or loads, inside the ``with`` block; an enclosing block
+    records it too (each WSGI layer in front of Django keeps its own answers)."""
+    outer = _reads.get()
     reads = Reads()
     token = _reads.set(reads)
     try:
         yield reads
     finally:
         _reads.reset(token)
+        if outer is not None:
+            outer.add(reads.tags, reads.expires)
+
+
+class NotCached(Exception):
+    """Raised instead of loading a value inside :func:`cached_only`."""
+
+
+_cached_only: ContextVar[bool] = ContextVar("cache_only", default=False)
+
+
+@contextlib.contextmanager
+def cached_only() -> Iterator[None]:
+    """Inside the ``with`` block, a value the cache does not hold raises :class:`NotCached`
+    instead of being loaded: what runs there costs no query (``introspection/throttle_gate.py``)."""
+    token = _cached_only.set(True)
+    try:
+        yield
+    finally:
+        _cached_only.reset(token)
 
 
 # The key of the digests below: per process, in memory only, so a cache key reveals nothing
@@ -157,6 +179,8 @@ class Cache:
         value = self.lookup(kind, key)
         if value is not MISSING:
             return value
+        if _cached_only.get():
+            raise NotCached(kind)
         generation = self.generation
         value = load()
         lifetime = expires_in(value) if expires_in is not None else None

@@ -7,6 +7,7 @@ import logging
 
 import pytest
 from django.conf import settings
+from django.core.signals import request_started
 from django.db import connection, transaction
 from django.test import override_settings
 
@@ -98,6 +99,19 @@ def server_factory(tmp_path_factory):
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def django_saw():
+    """Count the requests that reached Django (its ``request_started`` signal)."""
+    seen = []
+
+    def count(**kwargs):
+        seen.append(1)
+
+    request_started.connect(count)
+    yield seen
+    request_started.disconnect(count)
 
 
 @pytest.fixture(autouse=True)

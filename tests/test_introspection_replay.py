@@ -2,7 +2,8 @@
 before Django from the answer Django gave, until a change names a row it was built from.
 
 The requests go through the WSGI application the server runs (the replay layer in front of
-Django's handler); whether Django saw a request is told by its ``request_started`` signal.
+Django's handler); whether Django saw a request is told by its ``request_started`` signal
+(the ``django_saw`` fixture).
 """
 
 from __future__ import annotations
@@ -11,9 +12,6 @@ import json
 import time
 
 import pytest
-from django.core.handlers.wsgi import WSGIHandler
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
 from django.test import RequestFactory
 
 from identity.models import AccessToken, Client
@@ -22,7 +20,6 @@ from identity.services import clients as client_services
 from identity.services import tenants as tenant_services
 from identity.services import tokens as token_services
 from identity.services import users as user_services
-from introspection.replay import AnswerReplay
 from tenants.cache import cache
 from tests.support.auth import basic
 from tests.support.introspection import (
@@ -34,7 +31,8 @@ from tests.support.introspection import (
     configured,
     make_token,
 )
-from tests.support.worlds import introspection_world
+from tests.support.worlds import admin_token_world
+from tests.support.wsgi import send, server_application
 
 pytestmark = pytest.mark.django_db
 
@@ -48,56 +46,19 @@ context = "(.*)/oauth2/introspect(.*)"
 allowed_auth_handlers = ["BasicClientAuthentication", "BasicAuthentication"]
 """
 JWT = "application/token-introspection+jwt"
-application = AnswerReplay(WSGIHandler())
+application = server_application()
 
 
 @pytest.fixture(scope="module")
 def world(build_once):
-    def make():
-        world = introspection_world()
-        world.token = make_token(world.clients[SUPER], user=world.users[SUPER]["admin"], scope="test1")
-        return world
-
-    return build_once(make)
-
-
-@pytest.fixture
-def django_saw():
-    """Count the requests that reached Django."""
-    seen = []
-
-    def count(**kwargs):
-        seen.append(1)
-
-    request_started.connect(count)
-    yield seen
-    request_started.disconnect(count)
+    return build_once(admin_token_world)
 
 
 def call(token: str, auth: str = ADMIN, path: str = ENDPOINT[SUPER], **environ) -> tuple[str, dict, bytes]:
     """POST ``token`` through the server's WSGI application (``environ``: more of the WSGI
     environment); return the status, headers and body."""
     request = RequestFactory().post(path, {"token": token}, secure=True, HTTP_AUTHORIZATION=auth, **environ)
-    environ = request.environ
-    started = {}
-
-    def start_response(status, response_headers, exc_info=None):
-        started.update(status=status, headers=dict(response_headers))
-
-    # As Django's test client does: the test's transaction keeps its connection.
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    try:
-        result = application(environ, start_response)
-        try:
-            body = b"".join(result)
-        finally:
-            if hasattr(result, "close"):
-                result.close()
-    finally:
-        request_started.connect(close_old_connections)
-        request_finished.connect(close_old_connections)
-    return started["status"], started["headers"], body
+    return send(application, request)
 
 
 def active(token: str, auth: str = ADMIN, **environ) -> bool | int:

@@ -23,17 +23,11 @@ from identity.bootstrap import DEMO_CLIENT
 from identity.models import ThrottleCounter
 from tenants.cache import cache
 from tests.support.auth import basic
-from tests.support.introspection import ENDPOINT, SUPER, configured, make_token
+from tests.support.introspection import ENDPOINT, EVERY_HANDLER, SUPER, configured, make_token
 from tests.support.worlds import introspection_world
 
 pytestmark = pytest.mark.django_db
 
-EVERY_HANDLER = """
-[[resource.access_control]]
-context = "(.*)/oauth2/introspect(.*)"
-secure = false
-allowed_auth_handlers = ["BasicAuthentication", "BasicClientAuthentication", "OAuthAuthentication"]
-"""
 ATTACKER, OTHER = "10.9.8.7", "10.1.1.1"
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 
@@ -282,7 +276,7 @@ class TestCounting:
 def test_client_address(rf, deployment_override, peer, forwarded, trusted, expected):
     deployment_override(server=dataclasses.replace(settings.DEPLOYMENT.server, trusted_proxies=trusted))
     headers = {"HTTP_X_FORWARDED_FOR": forwarded} if forwarded else {}
-    assert throttle.client_address(rf.get("/", REMOTE_ADDR=peer, **headers)) == expected
+    assert throttle.client_address(rf.get("/", REMOTE_ADDR=peer, **headers).META) == expected
 
 
 class TestDatabaseCounters:

@@ -30,6 +30,13 @@ LOGIN = "/permission/admin/login"
 # The endpoint of each tenant (docs/architecture.md): the super tenant's at the root.
 ENDPOINT = {SUPER: "/oauth2/introspect", FOO: "/t/foo.com/oauth2/introspect"}
 TOKEN_ENDPOINT = {SUPER: "/oauth2/token", FOO: "/t/foo.com/oauth2/token"}
+# Every caller-authentication handler accepted at the introspection endpoint, over plain HTTP too.
+EVERY_HANDLER = """
+[[resource.access_control]]
+context = "(.*)/oauth2/introspect(.*)"
+secure = false
+allowed_auth_handlers = ["BasicAuthentication", "BasicClientAuthentication", "OAuthAuthentication"]
+"""
 
 
 def configured(toml: str) -> Deployment:

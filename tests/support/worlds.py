@@ -18,7 +18,7 @@ from identity.provisioning import create_tenant, create_user
 from identity.services.clients import ClientSpec, create_client
 from tenants.models import Tenant
 from tests.support.api import MGMT_SECRET, PASSWORDS, VIEW_APPS
-from tests.support.introspection import FOO, LOGIN, SUPER
+from tests.support.introspection import FOO, LOGIN, SUPER, make_token
 from tests.support.oauth import ALICE, REDIRECT_URI
 
 
@@ -54,6 +54,13 @@ def introspection_world() -> SimpleNamespace:
         for domain, tenant in tenants.items()
     }
     return SimpleNamespace(tenants=tenants, clients=clients, users=users)
+
+
+def admin_token_world() -> SimpleNamespace:
+    """The introspection world, and ``token``: an access token of the super tenant's admin."""
+    world = introspection_world()
+    world.token = make_token(world.clients[SUPER], user=world.users[SUPER]["admin"], scope="test1")
+    return world
 
 
 def oauth_world() -> SimpleNamespace:

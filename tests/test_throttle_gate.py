@@ -1,0 +1,245 @@
+"""The layer that refuses a blocked address's introspection requests before Django
+(introspection/throttle_gate.py): its 429 is Django's, with the same audit events, metrics and
+request line, and it answers nothing Django would answer otherwise.
+
+Regression of issue 11: each 429 of a flood from a blocked address cost a whole pass through
+Django, and a correct caller queued behind the flood. The requests go through the WSGI
+application the server runs; whether Django saw one is told by its ``request_started`` signal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from types import SimpleNamespace
+from urllib.parse import urlencode
+
+import pytest
+from django.conf import settings
+from django.test import RequestFactory
+from prometheus_client import REGISTRY
+
+from deployment import ThrottleConfig
+from identity import throttle
+from identity.services import tenants as tenant_services
+from tests.support.auth import basic
+from tests.support.introspection import ENDPOINT, EVERY_HANDLER, FOO, SUPER, configured
+from tests.support.worlds import admin_token_world
+from tests.support.wsgi import send, server_application
+
+pytestmark = pytest.mark.django_db
+
+ATTACKER, OTHER = "203.0.113.66", "198.51.100.10"
+FORM = "application/x-www-form-urlencoded"
+WINDOW = ThrottleConfig().window
+BEARER = "not-a-token-and-never-logged"
+application = server_application()
+
+# The metrics a refusal counts: (name, labels).
+METRICS = {
+    "throttled": ("identity_throttled_requests_total", {"limit": "per_address"}),
+    "decisions": ("identity_introspections_total", {"outcome": "429"}),
+    "requests": (
+        "identity_http_requests_total",
+        {"endpoint": "introspect", "method": "POST", "status": "429"},
+    ),
+    "durations": ("identity_http_request_duration_seconds_count", {"endpoint": "introspect"}),
+}
+
+
+@pytest.fixture(scope="module")
+def world(build_once):
+    return build_once(admin_token_world)
+
+
+@pytest.fixture
+def limits(deployment_override):
+    """Every handler accepted; an address is blocked after 2 failures (an identity after 100)."""
+    return deployment_override(
+        throttle=ThrottleConfig(per_identity=100, per_address=2), resource=configured(EVERY_HANDLER).resource
+    )
+
+
+def post(
+    auth: str | None,
+    data: dict | None = None,
+    *,
+    path: str = ENDPOINT[SUPER],
+    address: str = ATTACKER,
+    body: bytes | None = None,
+    content_type: str = FORM,
+    **environ,
+) -> tuple[str, dict, bytes]:
+    """POST a form (``body``: these bytes instead) through the server's WSGI application."""
+    if auth is not None:
+        environ["HTTP_AUTHORIZATION"] = auth
+    payload = body if body is not None else urlencode(data or {"token": "x"})
+    request = RequestFactory().post(path, payload, content_type=content_type, REMOTE_ADDR=address, **environ)
+    return send(application, request)
+
+
+def block(path: str = ENDPOINT[SUPER]) -> None:
+    """Fail twice from the attacker's address: its next request is refused, and it is blocked."""
+    for number in range(2):
+        assert post(basic(f"probe-{number}", "wrong"), path=path)[0].startswith("401")
+
+
+def counts() -> dict[str, float]:
+    return {key: REGISTRY.get_sample_value(name, labels) or 0.0 for key, (name, labels) in METRICS.items()}
+
+
+def observed(caplog, *args, **kwargs):
+    """Send ``post(*args, **kwargs)``; return its answer, the audit events and request lines it
+    wrote, and what it added to each metric."""
+    before = counts()
+    caplog.clear()
+    answer = post(*args, **kwargs)
+    events = [record.audit for record in caplog.records if hasattr(record, "audit")]
+    lines = [record.getMessage() for record in caplog.records if record.name == "identity.request"]
+    after = counts()
+    return answer, events, lines, {key: after[key] - before[key] for key in after}
+
+
+# The credentials of a flood: (Authorization, form), each parsed into identities as Django does.
+CREDENTIALS = {
+    "basic user": (basic("intruder", "wrong"), {}),
+    "basic user of a tenant": (basic("intruder@foo.com", "wrong"), {}),
+    "basic client of appTenant": (basic("some-client", "wrong"), {"appTenant": FOO}),
+    "basic client of an unknown appTenant": (basic("some-client", "wrong"), {"appTenant": "nosuch.org"}),
+    "bearer": (f"Bearer {BEARER}", {}),
+    "malformed basic": ("Basic !!!", {}),
+    "another scheme": ("Digest username=x", {}),
+}
+
+
+@pytest.mark.parametrize("case", list(CREDENTIALS))
+def test_the_layers_refusal_is_djangos(world, limits, django_saw, caplog, case):
+    auth, form = CREDENTIALS[case]
+    data = {"token": "x", **form}
+    block()
+    by_django = observed(caplog, auth, data)
+    assert len(django_saw) == 3, "Django refused the address first"
+    by_layer = observed(caplog, auth, data)
+    assert len(django_saw) == 3, "Django refused the request the layer should have"
+    (status, headers, body), events, lines, added = by_layer
+    django_status, django_headers, django_body = by_django[0]
+    assert status == django_status == "429 Too Many Requests"
+    assert body == django_body
+    assert json.loads(body)["error"] == "too_many_requests"
+    varying = ("Date", "X-Request-ID", "Retry-After")
+    assert {k: v for k, v in headers.items() if k not in varying} == {
+        k: v for k, v in django_headers.items() if k not in varying
+    }
+    assert set(headers) == set(django_headers)
+    assert headers["X-Request-ID"] != django_headers["X-Request-ID"]
+    retry_after = int(headers["Retry-After"])
+    assert 1 <= retry_after <= int(django_headers["Retry-After"]) <= WINDOW
+    # The same side effects: the audit events (the same fields), the metrics, the request line.
+    assert [event["event"] for event in events] == ["auth.throttled", "introspection.decision"]
+    assert events[0]["retry_after"] == retry_after
+    for event in (events[0], by_django[1][0]):
+        event.pop("retry_after")
+    assert events == by_django[1]
+    assert events[0]["limits"] == ["per_address"] and events[0]["address"] == ATTACKER
+    assert lines == by_django[2] == [f"POST {ENDPOINT[SUPER]} 429"]
+    assert added == by_django[3] == dict.fromkeys(METRICS, 1.0)
+    assert BEARER not in caplog.text
+
+
+def test_a_refusal_costs_no_query(world, limits, django_saw, django_assert_num_queries):
+    block()
+    post(basic("intruder", "wrong"))
+    with django_assert_num_queries(0):
+        assert post(basic("intruder-2", "wrong"))[0].startswith("429")
+    assert len(django_saw) == 3
+
+
+def test_a_tenant_not_cached_yet_is_read_by_django(world, limits, django_saw, django_assert_num_queries):
+    """A login naming a domain the process never looked up: Django reads it (the layer makes no
+    query), and the layer refuses the next request naming it."""
+    unseen = basic("intruder@never-seen.org", "wrong")
+    block()
+    post(basic("intruder", "wrong"))
+    assert post(unseen)[0].startswith("429")
+    assert len(django_saw) == 4
+    with django_assert_num_queries(0):
+        assert post(unseen)[0].startswith("429")
+    assert len(django_saw) == 4
+
+
+def test_retry_after_counts_down_to_the_blocks_end(world, limits, django_saw, monkeypatch):
+    block()
+    by_django = int(post(basic("intruder", "wrong"))[1]["Retry-After"])
+    later = time.time() + 120
+    monkeypatch.setattr(throttle, "time", SimpleNamespace(time=lambda: later))
+    assert by_django - 121 <= int(post(basic("intruder", "wrong"))[1]["Retry-After"]) <= by_django - 119
+    assert len(django_saw) == 3
+
+
+def test_the_request_id_is_the_callers_when_well_formed(world, limits):
+    block()
+    post(basic("intruder", "wrong"))
+    assert post(basic("intruder", "wrong"), HTTP_X_REQUEST_ID="flood-1")[1]["X-Request-ID"] == "flood-1"
+    fresh = post(basic("intruder", "wrong"), HTTP_X_REQUEST_ID="not well formed")[1]["X-Request-ID"]
+    assert fresh != "not well formed" and len(fresh) == 32
+
+
+class TestServedAsToday:
+    """A blocked address's requests the layer leaves to Django, answered as before it."""
+
+    def test_a_known_caller_is_served(self, world, limits, django_saw):
+        admin = basic("admin", "admin")
+        assert post(admin, {"token": world.token}, address=OTHER)[0] == "200 OK"  # now a cached caller
+        block()
+        post(basic("intruder", "wrong"))
+        seen = len(django_saw)
+        status, _, body = post(admin, {"token": world.token})
+        assert (status, json.loads(body)["active"]) == ("200 OK", True)
+        assert len(django_saw) == seen + 1
+        # A right credential not verified yet would cost a hash: refused, as by Django.
+        assert post(basic("viewer", "viewer-pw"), {"token": world.token})[0].startswith("429")
+        assert len(django_saw) == seen + 1
+
+    # A change to the request or the configuration: (how, the answer Django gives).
+    CASES = {
+        "no credential": (dict(auth=None), "401"),
+        "not UTF-8": (dict(body=b"token=\xff"), "400"),
+        "another charset": (dict(content_type=FORM + "; charset=utf-16"), "400"),
+        "a NUL": (dict(body=b"token=%00"), "400"),
+        "too many fields": (dict(body=b"a&" * 1001), "400"),  # small enough for the layer to read
+        "multipart": (dict(content_type="multipart/form-data; boundary=B", body=b"--B--\r\n"), "429"),
+        "an unknown tenant": (dict(path="/t/nosuch.org/oauth2/introspect"), "404"),
+        "throttling disabled": (dict(throttle=ThrottleConfig(enabled=False)), "401"),
+        "observability disabled": (dict(observability=False), "429"),
+    }
+
+    @pytest.mark.parametrize("case", list(CASES))
+    def test_left_to_django(self, world, limits, django_saw, deployment_override, case):
+        how, expected = dict(self.CASES[case][0]), self.CASES[case][1]
+        block()
+        assert post(basic("intruder", "wrong"))[0].startswith(
+            "429"
+        )  # Django's, kept: the layer's from now on
+        if "throttle" in how:
+            deployment_override(throttle=how.pop("throttle"))
+        if "observability" in how:
+            observability = dataclasses.replace(
+                settings.DEPLOYMENT.observability, enabled=how.pop("observability")
+            )
+            deployment_override(observability=observability)
+        seen = len(django_saw)
+        how.setdefault("auth", basic("intruder", "wrong"))
+        status, _, _ = post(how.pop("auth"), **how)
+        assert status[:3] == expected
+        assert len(django_saw) == seen + 1
+
+    def test_a_tenant_deactivated_since(self, world, limits, django_saw):
+        """The kept refusal is dropped with the tenant it was read for: Django answers 404."""
+        block(ENDPOINT[FOO])
+        post(basic("intruder", "wrong"), path=ENDPOINT[FOO])
+        assert post(basic("intruder", "wrong"), path=ENDPOINT[FOO])[0].startswith("429")
+        seen = len(django_saw)
+        tenant_services.deactivate_tenant(world.tenants[FOO], actor="test")
+        assert post(basic("intruder", "wrong"), path=ENDPOINT[FOO])[0].startswith("404")
+        assert len(django_saw) == seen + 1
