@@ -21,7 +21,7 @@ from django.test import RequestFactory
 from prometheus_client import REGISTRY
 
 from deployment import ThrottleConfig
-from identity import throttle
+from identity import metrics, throttle
 from identity.services import tenants as tenant_services
 from tests.support.auth import basic
 from tests.support.introspection import ENDPOINT, EVERY_HANDLER, FOO, SUPER, configured
@@ -86,6 +86,7 @@ def block(path: str = ENDPOINT[SUPER]) -> None:
 
 
 def counts() -> dict[str, float]:
+    metrics.tally.flush()  # as a scrape does
     return {key: REGISTRY.get_sample_value(name, labels) or 0.0 for key, (name, labels) in METRICS.items()}
 
 
