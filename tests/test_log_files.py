@@ -10,6 +10,7 @@ import os
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -55,56 +56,50 @@ def test_the_file_is_looked_at_once_a_second(tmp_path):
     assert not path.exists()
 
 
-def batched(tmp_path, interval: float) -> tuple[AuditFileHandler, object]:
-    path = tmp_path / "audit.jsonl"
-    handler = AuditFileHandler(str(path), flush_interval=interval)
-    handler.setFormatter(AuditFormatter())
-    return handler, path
+@pytest.fixture
+def batched(tmp_path):
+    """Make an audit file handler keeping lines ``interval`` seconds; closed after the test."""
+    handlers = []
+
+    def make(interval: float) -> tuple[AuditFileHandler, Path]:
+        path = tmp_path / f"audit-{len(handlers)}.jsonl"
+        handler = AuditFileHandler(str(path), flush_interval=interval)
+        handler.setFormatter(AuditFormatter())
+        handlers.append(handler)
+        return handler, path
+
+    yield make
+    for handler in handlers:
+        handler.close()
 
 
 class TestBatches:
-    def test_lines_wait_then_are_written_together_in_order(self, tmp_path):
-        handler, path = batched(tmp_path, interval=60)
-        try:
-            write(handler, "first")
-            write(handler, "second")
-            assert path.read_text() == ""
-            handler.flush()
-            assert [line.split('"event":')[1] for line in path.read_text().splitlines()] == [
-                '"first"}',
-                '"second"}',
-            ]
-        finally:
-            handler.close()
+    def test_lines_wait_then_are_written_together_in_order(self, batched):
+        handler, path = batched(60)
+        write(handler, "first")
+        write(handler, "second")
+        assert path.read_text() == ""
+        handler.flush()
+        events = [line.split('"event":')[1] for line in path.read_text().splitlines()]
+        assert events == ['"first"}', '"second"}']
 
-    def test_the_thread_writes_them_within_the_interval(self, tmp_path):
-        handler, path = batched(tmp_path, interval=0.05)
-        try:
-            write(handler, "waiting")
-            assert wait_for(lambda: "waiting" in path.read_text(), 2)
-        finally:
-            handler.close()
+    def test_the_thread_writes_them_within_the_interval(self, batched):
+        handler, path = batched(0.05)
+        write(handler, "waiting")
+        assert wait_for(lambda: "waiting" in path.read_text(), 2)
 
-    def test_a_warning_is_written_at_once_after_what_waits(self, tmp_path):
-        handler, path = batched(tmp_path, interval=60)
-        try:
-            write(handler, "before")
-            handler.handle(logging.LogRecord("audit", logging.WARNING, "", 0, "alarm", (), None))
-            assert ["before" in line or "alarm" in line for line in path.read_text().splitlines()] == [
-                True,
-                True,
-            ]
-        finally:
-            handler.close()
+    def test_a_warning_is_written_at_once_after_what_waits(self, batched):
+        handler, path = batched(60)
+        write(handler, "before")
+        handler.handle(logging.LogRecord("audit", logging.WARNING, "", 0, "alarm", (), None))
+        before, alarm = path.read_text().splitlines()
+        assert '"before"' in before and '"alarm"' in alarm
 
-    def test_a_full_batch_is_written_at_once(self, tmp_path):
-        handler, path = batched(tmp_path, interval=60)
-        try:
-            for _ in range(handler.MAX_WAITING // 40):
-                write(handler, "x" * 40)
-            assert path.read_text()
-        finally:
-            handler.close()
+    def test_a_full_batch_is_written_at_once(self, batched):
+        handler, path = batched(60)
+        for _ in range(handler.MAX_WAITING // 40):
+            write(handler, "x" * 40)
+        assert path.read_text()
 
     @pytest.mark.parametrize("interval", [0, 60])
     def test_nothing_is_lost_when_the_process_exits(self, tmp_path, interval):
@@ -118,17 +113,14 @@ class TestBatches:
         subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
         assert "last words" in path.read_text()
 
-    def test_a_forked_child_leaves_the_parents_lines_to_the_parent(self, tmp_path):
-        handler, path = batched(tmp_path, interval=60)
-        try:
-            write(handler, "the-parents")
-            child = os.fork()
-            if child == 0:  # the child writes what it holds (nothing), then exits at once
-                handler.flush()
-                os._exit(0)
-            os.waitpid(child, 0)
-            assert path.read_text() == ""
+    def test_a_forked_child_leaves_the_parents_lines_to_the_parent(self, batched):
+        handler, path = batched(60)
+        write(handler, "the-parents")
+        child = os.fork()
+        if child == 0:  # the child writes what it holds (nothing), then exits at once
             handler.flush()
-            assert path.read_text().count("the-parents") == 1
-        finally:
-            handler.close()
+            os._exit(0)
+        os.waitpid(child, 0)
+        assert path.read_text() == ""
+        handler.flush()
+        assert path.read_text().count("the-parents") == 1

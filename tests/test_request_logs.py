@@ -218,22 +218,24 @@ def test_records_skip_the_fields_no_line_writes(json_lines):
     assert record.process is not None
 
 
+@pytest.fixture
+def shaped(monkeypatch):
+    """A logger shaped as the server's: one handler of ours (with the request filter), alone;
+    the clock stopped."""
+    monkeypatch.setattr(time, "time", lambda: 1_764_720_000.25)
+    logger = logging.getLogger("tests.shaped")
+    logger.propagate = False
+    stream = io.StringIO()
+    handler = ConsoleHandler(stream)
+    handler.addFilter(RequestContextFilter())
+    logger.addHandler(handler)
+    yield logger, handler, stream
+    logger.removeHandler(handler)
+
+
 class TestDirectLines:
     """``identity.logs.info``: on the hot path a line goes straight to the one handler of ours
     that would write it, and reads exactly as the record would have."""
-
-    @pytest.fixture
-    def shaped(self, monkeypatch):
-        """A logger shaped as the server's: one handler of ours (with the request filter), alone."""
-        monkeypatch.setattr(time, "time", lambda: 1_764_720_000.25)
-        logger = logging.getLogger("tests.direct")
-        logger.propagate = False
-        stream = io.StringIO()
-        handler = ConsoleHandler(stream)
-        handler.addFilter(RequestContextFilter())
-        logger.addHandler(handler)
-        yield logger, handler, stream
-        logger.removeHandler(handler)
 
     @pytest.mark.parametrize("formatter", [JsonLineFormatter, TextFormatter, AuditFormatter])
     def test_the_line_is_the_records(self, shaped, formatter):
@@ -298,18 +300,6 @@ class TestDirectLines:
 class TestPreparedLines:
     """``identity.logs.prepare``: a replayed answer's lines, made ahead but for their time,
     request id and duration, read exactly as the lines written the usual way."""
-
-    @pytest.fixture
-    def shaped(self, monkeypatch):
-        monkeypatch.setattr(time, "time", lambda: 1_764_720_000.25)
-        logger = logging.getLogger("tests.prepared")
-        logger.propagate = False
-        stream = io.StringIO()
-        handler = ConsoleHandler(stream)
-        handler.addFilter(RequestContextFilter())
-        logger.addHandler(handler)
-        yield logger, handler, stream
-        logger.removeHandler(handler)
 
     @pytest.mark.parametrize(
         ("formatter", "extra"),
