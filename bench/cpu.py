@@ -50,8 +50,9 @@ def _children(parent: int) -> list[int]:
 class CpuMeter:
     """Snapshots of the CPU seconds used so far by the server's processes, by kind."""
 
-    def __init__(self, server: Server):
+    def __init__(self, server: Server, others: dict[str, int] | None = None):
         self.server = server
+        self.others = others or {}  # more processes to count, by kind: {"flooder": pid}
         self.available = Path("/proc/self/stat").exists()
 
     def _pids(self) -> dict[str, list[int]]:
@@ -64,6 +65,7 @@ class CpuMeter:
             "gunicorn": _children(self.server.process.pid),  # the workers
             # A PostgreSQL elsewhere has pids of its own: count only backends running here.
             "postgres": [pid for (pid,) in backends if _is_postgres(pid)],
+            **{kind: [pid] for kind, pid in self.others.items()},
         }
 
     def snapshot(self) -> dict[str, dict[int, float]]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from bench import data
+from bench.cpu import CpuMeter
 from bench.modes import INTROSPECT_PATH, MODES
 from bench.server import Server, fresh_server
 from deployment import REPO_ROOT
@@ -143,7 +144,11 @@ def measure(server: Server, callers: data.Callers, args, *, throttle: bool) -> d
             # Every worker's caller cache again (it expired while the flood was being throttled).
             latencies(url, body, authorization, args.warmup, at_least=0)
             # Unthrottled, each request waits on hashes for seconds: a few make the median.
+            meter = CpuMeter(server, others={"flooder": flood.pid, "caller": os.getpid()})
+            before, began = meter.snapshot(), time.monotonic()
             flooded = latencies(url, body, authorization, args.duration, at_least=30 if throttle else 5)
+            seconds = time.monotonic() - began
+            cores = {kind: used / seconds for kind, used in meter.used(before, meter.snapshot()).items()}
         finally:
             stop_file.touch()
         flood_answers = flood.communicate(timeout=120)[0].strip()
@@ -155,6 +160,7 @@ def measure(server: Server, callers: data.Callers, args, *, throttle: bool) -> d
         "flooded_ms": statistics.median(flooded),
         "flood_answers": flood_answers,
         "engaged_s": engaged,
+        "cores": cores,  # CPU used while flooded, in cores: workers, PostgreSQL, flooder, caller
     }
 
 
@@ -198,6 +204,8 @@ def main(argv: list[str]) -> int:
             f"{result['unloaded_ms']:.1f} ms unloaded, {result['flooded_ms']:.1f} ms under "
             f"{args.threads} flooding threads = {ratio:.2f}x"
         )
+        used = ", ".join(f"{kind} {share:.2f}" for kind, share in result["cores"].items())
+        print(f"  cores used while flooded ({os.cpu_count()} on this machine): {used}")
         if result["throttle"]:
             print(
                 f"  target <= 2x: {'met' if ratio <= 2 else 'MISSED'}; 429s from {result['engaged_s']:.1f} s"
