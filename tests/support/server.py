@@ -32,6 +32,10 @@ from tests.support.polling import wait_for
 
 READY_TIMEOUT = 60
 SECRET_KEY = "blackbox-tests-only"  # [server] secret_key of every server started here
+# [password] iterations of the servers the tests start: RFC 8018's minimum, so that the many
+# sign-ins of a test cost milliseconds, not Django's 0.3 s each; the hasher and its code path are
+# the product's (docs/security.md#passwords).
+TEST_PASSWORD_ITERATIONS = 1000
 
 
 def free_port() -> int:
@@ -117,6 +121,7 @@ class RunningServer:
         workers: int = 2,
         admin_password: str = "admin",  # noqa: S107 (the documents' admin/admin)
         server_env: dict[str, str] | None = None,
+        password_iterations: int | None = TEST_PASSWORD_ITERATIONS,  # None: the product's default
     ):
         self.folder = folder
         self.port = free_port()
@@ -129,6 +134,7 @@ class RunningServer:
         self.workers = workers
         self.admin_password = admin_password
         self.server_env = server_env or {}
+        self.password_iterations = password_iterations
         self.process: subprocess.Popen | None = None
         self.configure(extra=extra)
 
@@ -155,12 +161,15 @@ class RunningServer:
         self.workers = workers or self.workers
         host = "localhost" if self.tls else "127.0.0.1"
         tls = "" if self.tls else "tls = false\n"
+        password = (
+            f"[password]\niterations = {self.password_iterations}\n\n" if self.password_iterations else ""
+        )
         self.toml.write_text(
             "[server]\n"
             f'hostname = "{host}"\nport = {self.port}\n{tls}workers = {self.workers}\n'
             f'debug = {"true" if self.debug else "false"}\nsecret_key = "{SECRET_KEY}"\n\n'
             f'[super_admin]\nusername = "admin"\npassword = "{self.admin_password}"\n\n'
-            f"{self.database.toml()}\n{extra}\n"
+            f"{password}{self.database.toml()}\n{extra}\n"
         )
 
     def manage(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -183,7 +192,7 @@ class RunningServer:
         return RunningServer(
             self.folder, self.extra, database=self.database, name=f"{self.toml.stem}-2",
             tls=self.tls, debug=self.debug, workers=self.workers, admin_password=self.admin_password,
-            server_env=self.server_env,
+            server_env=self.server_env, password_iterations=self.password_iterations,
         )  # fmt: skip
 
     def prepare(self) -> None:
