@@ -29,7 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import requests
 
-from deployment import REPO_ROOT
+from deployment import REPO_ROOT, DeploymentError, load
 from tests.support.polling import wait_for
 
 READY_TIMEOUT = 60
@@ -209,13 +209,22 @@ class RunningServer:
         )  # fmt: skip
 
     def prepare(self) -> None:
-        """Create this server's own database, migrated, and bootstrap it.
+        """Create this server's own database, migrated and bootstrapped.
 
-        The database is a copy of one migrated once per test process (``migrate`` is the
-        costliest step of a start, and its outcome the same for every server).
+        The database is a copy of one this test process migrated, then bootstrapped, once for
+        every set of the values ``bootstrap`` reads (``migrate`` and ``bootstrap`` are the costliest
+        steps of a start, and their outcome is the same for every server that agrees on those
+        values). A file the loader refuses is bootstrapped in place, to fail as ``make run`` would.
         """
-        self.database.create(self.folder, template=_migrated(self.database.admin_url))
-        self.manage("bootstrap")
+        try:
+            template = _bootstrapped(self.database.admin_url, bootstrap_values(self.toml))
+        except DeploymentError:
+            template = None
+        if template is None:
+            self.database.create(self.folder, template=_migrated(self.database.admin_url))
+            self.manage("bootstrap")
+        else:
+            self.database.create(self.folder, template=template)
 
     def start(self) -> RunningServer:
         if self.owns_database:
@@ -292,18 +301,58 @@ class Template:
     folder: Path
 
 
-_templates: dict[str, Template] = {}  # admin URL ("" for SQLite) -> this process's template
+# (admin URL, "" for SQLite; bootstrap's values, None for a template only migrated) -> this
+# process's template
+_templates: dict[tuple[str, tuple | None], Template] = {}
+
+
+def bootstrap_values(toml: Path) -> tuple:
+    """Return what ``manage.py bootstrap`` reads of the file at ``toml`` (identity/bootstrap.py):
+    the super tenant, its admin, the demo switch, and the rounds of the passwords it hashes."""
+    deployment = load(toml)
+    return (
+        deployment.tenant.super_tenant_domain,
+        deployment.super_admin,
+        deployment.demo.enabled,
+        deployment.password.iterations,
+    )
+
+
+def _new_template(admin_url: str) -> tuple[Path, Database]:
+    """A folder and a database for a template, both removed when the process exits."""
+    folder = Path(tempfile.mkdtemp(prefix="identity-template-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    database = Database(admin_url, prefix="identity_template")
+    atexit.register(database.drop)
+    return folder, database
 
 
 def _migrated(admin_url: str) -> Template:
     """Return this process's template on the server ``admin_url`` names (SQLite when empty),
-    migrated on first use and removed when the process exits."""
-    if admin_url not in _templates:
-        folder = Path(tempfile.mkdtemp(prefix="identity-template-"))
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        database = Database(admin_url, prefix="identity_template")
+    migrated on first use."""
+    if (admin_url, None) not in _templates:
+        folder, database = _new_template(admin_url)
         database.create()
-        atexit.register(database.drop)
         RunningServer(folder, database=database).manage("migrate", "--noinput", "-v0")
-        _templates[admin_url] = Template(database, folder)
-    return _templates[admin_url]
+        _templates[admin_url, None] = Template(database, folder)
+    return _templates[admin_url, None]
+
+
+def _bootstrapped(admin_url: str, values: tuple) -> Template | None:
+    """Return this process's template of a server whose file gives bootstrap ``values``: the
+    migrated template, bootstrapped on first use. None when a server started here could not
+    write those values (a test wrote the file itself)."""
+    if (admin_url, values) not in _templates:
+        domain, admin, demo, iterations = values
+        folder, database = _new_template(admin_url)
+        extra = f"[tenant]\nsuper_tenant_domain = {json.dumps(domain)}\n\n"
+        extra += f"[demo]\nenabled = {json.dumps(demo)}\n"
+        server = RunningServer(
+            folder, extra, database=database, admin_password=admin.password, password_iterations=iterations
+        )
+        if bootstrap_values(server.toml) != values:
+            return None
+        database.create(folder, template=_migrated(admin_url))
+        server.manage("bootstrap")
+        _templates[admin_url, values] = Template(database, folder)
+    return _templates[admin_url, values]
