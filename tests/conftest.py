@@ -13,6 +13,22 @@ from django.test import override_settings
 from tests.support.server import RunningServer
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the files that start real servers first, each file's tests in their order.
+
+    ``make test`` gives each file whole to one worker (``--dist loadfile``), in this order: the
+    long black-box files start at once, and the short in-process ones fill the end of the run,
+    so no worker idles long while another finishes a long file.
+    """
+    real = {
+        item.path for item in items if item.get_closest_marker("blackbox") or SERVERS & set(item.fixturenames)
+    }
+    items.sort(key=lambda item: item.path not in real)  # stable: each file stays in its order
+
+
+SERVERS = {"demo_server", "server_factory"}  # the fixtures that start real servers
+
+
 @pytest.fixture
 def deployment_override():
     """Return a function that runs the test with changed deployment.toml sections.
