@@ -10,20 +10,26 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.test import override_settings
 
+from identity import settings as production_settings
 from tests.support.server import RunningServer
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the files that start real servers first, each file's tests in their order.
+    """Run the long files first (black-box, marked ``long``, or starting servers), each file's
+    tests in their order.
 
     ``make test`` gives each file whole to one worker (``--dist loadfile``), in this order: the
-    long black-box files start at once, and the short in-process ones fill the end of the run,
-    so no worker idles long while another finishes a long file.
+    long files start at once, and the short in-process ones fill the end of the run, so no
+    worker idles long while another finishes a long file.
     """
-    real = {
-        item.path for item in items if item.get_closest_marker("blackbox") or SERVERS & set(item.fixturenames)
+    long = {
+        item.path
+        for item in items
+        if item.get_closest_marker("blackbox")
+        or item.get_closest_marker("long")
+        or SERVERS.intersection(item.fixturenames)
     }
-    items.sort(key=lambda item: item.path not in real)  # stable: each file stays in its order
+    items.sort(key=lambda item: item.path not in long)  # stable: each file stays in its order
 
 
 SERVERS = {"demo_server", "server_factory"}  # the fixtures that start real servers
@@ -47,6 +53,13 @@ def deployment_override():
     yield apply
     for override in reversed(overrides):
         override.disable()
+
+
+@pytest.fixture
+def production_hashers():
+    """The shipped PASSWORD_HASHERS (the test settings use a fast one for user passwords)."""
+    with override_settings(PASSWORD_HASHERS=production_settings.PASSWORD_HASHERS):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -9,10 +9,8 @@ import hashlib
 import pytest
 from django.contrib.auth import hashers
 from django.contrib.auth.hashers import check_password, get_hasher
-from django.test import override_settings
 
 from deployment import PasswordConfig
-from identity import settings as production_settings
 from identity.models import User
 from identity.provisioning import create_user
 from tests.support.worlds import oauth_world
@@ -26,13 +24,6 @@ CAROL = ("carol", "carol-password")
 @pytest.fixture(scope="module")
 def world(build_once):
     return build_once(oauth_world)
-
-
-@pytest.fixture
-def production_hashers():
-    """The shipped PASSWORD_HASHERS (the test settings use a fast one for user passwords)."""
-    with override_settings(PASSWORD_HASHERS=production_settings.PASSWORD_HASHERS):
-        yield
 
 
 @pytest.fixture
