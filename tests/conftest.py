@@ -14,6 +14,12 @@ from identity import settings as production_settings
 from tests.support.server import RunningServer
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "long: a file of many seconds (subprocesses, fuzzing), handed to a worker first"
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the long files first (black-box, marked ``long``, or starting servers), each file's
     tests in their order.
