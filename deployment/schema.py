@@ -24,6 +24,8 @@ DATABASE_TYPES = ("sqlite", "postgres")
 LOG_FORMATS = ("json", "text")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_FLUSH_INTERVAL = 10.0  # seconds: [logging] flush_interval
+# RFC 8018 §4.2: "a minimum of 1,000 iterations is recommended".
+MIN_PASSWORD_ITERATIONS = 1000
 
 
 class StrList(tuple):
@@ -98,6 +100,13 @@ class ThrottleConfig:
     window: int = 300  # seconds
     lock_identity: bool = False  # also refuse an identity past per_identity from any address
     redis_url: str = ""  # share counters through Redis instead of the database
+
+
+@dataclass(frozen=True)
+class PasswordConfig:
+    """How user passwords are hashed (docs/security.md#passwords)."""
+
+    iterations: int = 1_000_000  # PBKDF2-HMAC-SHA256 rounds, Django 5.2's default
 
 
 @dataclass(frozen=True)
@@ -210,6 +219,7 @@ class Deployment:
     demo: DemoConfig = field(default_factory=DemoConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
     throttle: ThrottleConfig = field(default_factory=ThrottleConfig)
+    password: PasswordConfig = field(default_factory=PasswordConfig)
     observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     # Where the file was read from; relative paths in it are relative to its folder.

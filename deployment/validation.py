@@ -15,6 +15,7 @@ from deployment.schema import (
     LOG_FORMATS,
     LOG_LEVELS,
     MAX_FLUSH_INTERVAL,
+    MIN_PASSWORD_ITERATIONS,
     SUBJECT_FORMATS,
     Deployment,
 )
@@ -98,8 +99,14 @@ def check(deployment: Deployment, fail: Fail) -> None:
 
 
 def _check_operations(deployment: Deployment, fail) -> None:
-    """Checks of the [cache], [throttle], [observability] and [logging] tables."""
+    """Checks of the [cache], [throttle], [password], [observability] and [logging] tables."""
     cache, throttle, logs = deployment.cache, deployment.throttle, deployment.logging
+    if deployment.password.iterations < MIN_PASSWORD_ITERATIONS:
+        fail(
+            ("password", "iterations"),
+            f"must be an integer of at least {MIN_PASSWORD_ITERATIONS} (RFC 8018 section 4.2); "
+            "keep 600000 or more in production (OWASP)",
+        )
     if cache.max_entries < 100:
         fail(("cache", "max_entries"), "must be at least 100")
     if cache.max_age < 1:

@@ -106,7 +106,8 @@ SILENCED_SYSTEM_CHECKS = [
 ]
 
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    # Django's PBKDF2 with the rounds of [password] iterations (docs/security.md#passwords).
+    "identity.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.ScryptPasswordHasher",
     # Client secrets only (full-entropy, generated): see identity/hashers.py.
     "identity.hashers.ClientSecretHasher",

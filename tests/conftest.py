@@ -11,7 +11,35 @@ from django.core.signals import request_started
 from django.db import connection, transaction
 from django.test import override_settings
 
+from identity import settings as production_settings
 from tests.support.server import RunningServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "long: a file of many seconds (subprocesses, fuzzing), handed to a worker first"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the long files first (black-box, marked ``long``, or starting servers), each file's
+    tests in their order.
+
+    ``make test`` gives each file whole to one worker (``--dist loadfile``), in this order: the
+    long files start at once, and the short in-process ones fill the end of the run, so no
+    worker idles long while another finishes a long file.
+    """
+    long = {
+        item.path
+        for item in items
+        if item.get_closest_marker("blackbox")
+        or item.get_closest_marker("long")
+        or SERVERS.intersection(item.fixturenames)
+    }
+    items.sort(key=lambda item: item.path not in long)  # stable: each file stays in its order
+
+
+SERVERS = {"demo_server", "server_factory"}  # the fixtures that start real servers
 
 
 @pytest.fixture
@@ -32,6 +60,13 @@ def deployment_override():
     yield apply
     for override in reversed(overrides):
         override.disable()
+
+
+@pytest.fixture
+def production_hashers():
+    """The shipped PASSWORD_HASHERS (the test settings use a fast one for user passwords)."""
+    with override_settings(PASSWORD_HASHERS=production_settings.PASSWORD_HASHERS):
+        yield
 
 
 @pytest.fixture(autouse=True)

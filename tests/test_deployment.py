@@ -109,6 +109,7 @@ DEFAULTS = [
     ("throttle.window", 300),
     ("throttle.lock_identity", False),
     ("throttle.redis_url", ""),
+    ("password.iterations", 1_000_000),
     ("observability.enabled", True),
     ("observability.metrics_allowed", ("127.0.0.0/8", "::1/128")),
     ("logging.format", ""),
@@ -174,6 +175,8 @@ RECOGNISED = [
     ("[server]\ndebug = true\n[demo]\nenabled = true", "demo.enabled", True),
     ("[logging]\nflush_interval = 0", "logging.flush_interval", 0.0),
     ("[logging]\nflush_interval = 0.5", "logging.flush_interval", 0.5),
+    ("[password]\niterations = 600000", "password.iterations", 600_000),
+    ("[password]\niterations = 1000", "password.iterations", 1000),
 ]
 
 ENTRY = '[[resource.access_control]]\ncontext = "(.*)/oauth2/introspect(.*)"\n'
@@ -211,6 +214,11 @@ ERRORS = [
     ("[database.identity_db]\npool_timeout = true\n", "database.identity_db.pool_timeout", 2, ["number"]),
     ('[tenant]\nsuper_tenant_domain = "Carbon.Super"\n', "tenant.super_tenant_domain", 2, ["lower-case"]),
     ('[cache]\nmax_age = "5"\n', "cache.max_age", 2, ["integer"]),
+    ("[password]\niterations = 999\n", "password.iterations", 2, ["at least 1000", "RFC 8018", "600000"]),
+    ("[password]\n\niterations = 0\n", "password.iterations", 3, ["at least 1000"]),
+    ('[password]\niterations = "1000000"\n', "password.iterations", 2, ["integer", "string"]),
+    ("[password]\niterations = 1e6\n", "password.iterations", 2, ["integer", "float"]),
+    ("[password]\nrounds = 1000\n", "password.rounds", 2, ["unknown key", "iterations"]),
     (
         '[oauth]\nvalidation_response_subject_identifier_format = "email"\n',
         "oauth.validation_response_subject_identifier_format",

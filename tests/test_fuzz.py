@@ -33,6 +33,8 @@ CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance,
 ADMIN = {"Authorization": "Basic " + base64.b64encode(b"admin:admin").decode()}
 sent = {"requests": 0}
 
+pytestmark = pytest.mark.long
+
 
 @pytest.fixture(scope="module")
 def world(build_once):

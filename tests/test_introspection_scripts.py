@@ -35,7 +35,7 @@ from tests.support.jwt import (
 )
 from tests.support.oauth import DEMO, issue, revoke, stored
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.long]
 
 ADMIN = basic_auth("admin@foo.com", "admin")
 LOGGER = "identity.oauth.scripts"

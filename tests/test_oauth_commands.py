@@ -30,7 +30,7 @@ from tests.support.oauth import (
 from tests.support.server import RunningServer
 from tests.support.worlds import oauth_world
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.long]
 
 
 @pytest.fixture(scope="module")

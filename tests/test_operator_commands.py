@@ -17,7 +17,7 @@ from tests.support.oauth import DEMO, issue, password_grant, stored, stored_refr
 from tests.support.worlds import oauth_world
 from tests.test_oauth_commands import cli  # noqa: F401  (the fixture: a migrated deployment)
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.long]
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,11 @@ def server(tmp_path_factory):
     var.chmod(0o755)
     running = RunningServer(folder, "[demo]\nenabled = true\n")
     try:
-        yield running.start()
+        running.prepare()  # a copy of a bootstrapped database: bootstrap itself runs here too
+        running.manage("bootstrap")
+        running.launch()
+        running.wait_ready()
+        yield running
     finally:
         running.stop()
 

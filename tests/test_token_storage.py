@@ -16,9 +16,7 @@ import pytest
 from django.contrib.auth import hashers
 from django.contrib.auth.hashers import check_password, identify_hasher
 from django.db import connection
-from django.test import override_settings
 
-from identity import settings as production_settings
 from identity.models import AccessToken, Client, Grant, IDToken
 from identity.models.tokens import redeemed_code
 from identity.provisioning import create_user
@@ -138,13 +136,6 @@ class TestDatabase:
         grant = Grant.objects.all_tenants().get()
         assert grant.redeemed is not None
         assert grant.code == redeemed_code(body["code"])
-
-
-@pytest.fixture
-def production_hashers():
-    """The shipped PASSWORD_HASHERS (the test settings use a fast one for user passwords)."""
-    with override_settings(PASSWORD_HASHERS=production_settings.PASSWORD_HASHERS):
-        yield
 
 
 @pytest.fixture

@@ -16,11 +16,13 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -28,12 +30,16 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import requests
 
-from deployment import REPO_ROOT
+from deployment import REPO_ROOT, DeploymentError, load
 from tests.support.polling import wait_for
 
 READY_TIMEOUT = 60
 LINES_WRITTEN = 0.5  # seconds: five times what a worker keeps lines and counts to write together
 SECRET_KEY = "blackbox-tests-only"  # [server] secret_key of every server started here
+# [password] iterations of the servers the tests start: RFC 8018's minimum, so that the many
+# sign-ins of a test cost milliseconds, not Django's 0.3 s each; the hasher and its code path are
+# the product's (docs/security.md#passwords).
+TEST_PASSWORD_ITERATIONS = 1000
 
 
 def free_port() -> int:
@@ -119,6 +125,7 @@ class RunningServer:
         workers: int = 2,
         admin_password: str = "admin",  # noqa: S107 (the documents' admin/admin)
         server_env: dict[str, str] | None = None,
+        password_iterations: int | None = TEST_PASSWORD_ITERATIONS,  # None: the product's default
     ):
         self.folder = folder
         self.port = free_port()
@@ -131,6 +138,7 @@ class RunningServer:
         self.workers = workers
         self.admin_password = admin_password
         self.server_env = server_env or {}
+        self.password_iterations = password_iterations
         self.process: subprocess.Popen | None = None
         self.configure(extra=extra)
 
@@ -157,12 +165,15 @@ class RunningServer:
         self.workers = workers or self.workers
         host = "localhost" if self.tls else "127.0.0.1"
         tls = "" if self.tls else "tls = false\n"
+        password = (
+            f"[password]\niterations = {self.password_iterations}\n\n" if self.password_iterations else ""
+        )
         self.toml.write_text(
             "[server]\n"
             f'hostname = "{host}"\nport = {self.port}\n{tls}workers = {self.workers}\n'
             f'debug = {"true" if self.debug else "false"}\nsecret_key = "{SECRET_KEY}"\n\n'
             f'[super_admin]\nusername = "admin"\npassword = "{self.admin_password}"\n\n'
-            f"{self.database.toml()}\n{extra}\n"
+            f"{password}{self.database.toml()}\n{extra}\n"
         )
 
     def manage(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -179,23 +190,43 @@ class RunningServer:
             raise RuntimeError(f"manage.py {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
         return done
 
+    def query(self, sql: str, *params: object) -> list[tuple]:
+        """Return the rows of one read-only SQL statement (``%s`` placeholders) on this server's
+        database: what is stored, read directly, without the second of start-up a management
+        command costs."""
+        if self.database.url:
+            with self.database.connect() as conn:
+                return conn.execute(sql, params).fetchall()
+        uri = f"file:{self.database.sqlite_file(self.folder)}?mode=ro"
+        with closing(sqlite3.connect(uri, uri=True)) as conn:
+            return conn.execute(sql.replace("%s", "?"), params).fetchall()
+
     def second_instance(self) -> RunningServer:
         """Another server on the same database and folder, its configuration differing only in
         the port: how two instances run side by side from one checkout."""
         return RunningServer(
             self.folder, self.extra, database=self.database, name=f"{self.toml.stem}-2",
             tls=self.tls, debug=self.debug, workers=self.workers, admin_password=self.admin_password,
-            server_env=self.server_env,
+            server_env=self.server_env, password_iterations=self.password_iterations,
         )  # fmt: skip
 
     def prepare(self) -> None:
-        """Create this server's own database, migrated, and bootstrap it.
+        """Create this server's own database, migrated and bootstrapped.
 
-        The database is a copy of one migrated once per test process (``migrate`` is the
-        costliest step of a start, and its outcome the same for every server).
+        The database is a copy of one this test process migrated, then bootstrapped, once for
+        every set of the values ``bootstrap`` reads (``migrate`` and ``bootstrap`` are the costliest
+        steps of a start, and their outcome is the same for every server that agrees on those
+        values). A file the loader refuses is bootstrapped in place, to fail as ``make run`` would.
         """
-        self.database.create(self.folder, template=_migrated(self.database.admin_url))
-        self.manage("bootstrap")
+        try:
+            template = _bootstrapped(self.database.admin_url, bootstrap_values(self.toml))
+        except DeploymentError:
+            template = None
+        if template is None:
+            self.database.create(self.folder, template=_migrated(self.database.admin_url))
+            self.manage("bootstrap")
+        else:
+            self.database.create(self.folder, template=template)
 
     def start(self) -> RunningServer:
         if self.owns_database:
@@ -283,18 +314,58 @@ class Template:
     folder: Path
 
 
-_templates: dict[str, Template] = {}  # admin URL ("" for SQLite) -> this process's template
+# (admin URL, "" for SQLite; bootstrap's values, None for a template only migrated) -> this
+# process's template
+_templates: dict[tuple[str, tuple | None], Template] = {}
+
+
+def bootstrap_values(toml: Path) -> tuple:
+    """Return what ``manage.py bootstrap`` reads of the file at ``toml`` (identity/bootstrap.py):
+    the super tenant, its admin, the demo switch, and the rounds of the passwords it hashes."""
+    deployment = load(toml)
+    return (
+        deployment.tenant.super_tenant_domain,
+        deployment.super_admin,
+        deployment.demo.enabled,
+        deployment.password.iterations,
+    )
+
+
+def _new_template(admin_url: str) -> tuple[Path, Database]:
+    """A folder and a database for a template, both removed when the process exits."""
+    folder = Path(tempfile.mkdtemp(prefix="identity-template-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    database = Database(admin_url, prefix="identity_template")
+    atexit.register(database.drop)
+    return folder, database
 
 
 def _migrated(admin_url: str) -> Template:
     """Return this process's template on the server ``admin_url`` names (SQLite when empty),
-    migrated on first use and removed when the process exits."""
-    if admin_url not in _templates:
-        folder = Path(tempfile.mkdtemp(prefix="identity-template-"))
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        database = Database(admin_url, prefix="identity_template")
+    migrated on first use."""
+    if (admin_url, None) not in _templates:
+        folder, database = _new_template(admin_url)
         database.create()
-        atexit.register(database.drop)
         RunningServer(folder, database=database).manage("migrate", "--noinput", "-v0")
-        _templates[admin_url] = Template(database, folder)
-    return _templates[admin_url]
+        _templates[admin_url, None] = Template(database, folder)
+    return _templates[admin_url, None]
+
+
+def _bootstrapped(admin_url: str, values: tuple) -> Template | None:
+    """Return this process's template of a server whose file gives bootstrap ``values``: the
+    migrated template, bootstrapped on first use. None when a server started here could not
+    write those values (a test wrote the file itself)."""
+    if (admin_url, values) not in _templates:
+        domain, admin, demo, iterations = values
+        folder, database = _new_template(admin_url)
+        extra = f"[tenant]\nsuper_tenant_domain = {json.dumps(domain)}\n\n"
+        extra += f"[demo]\nenabled = {json.dumps(demo)}\n"
+        server = RunningServer(
+            folder, extra, database=database, admin_password=admin.password, password_iterations=iterations
+        )
+        if bootstrap_values(server.toml) != values:
+            return None
+        database.create(folder, template=_migrated(admin_url))
+        server.manage("bootstrap")
+        _templates[admin_url, values] = Template(database, folder)
+    return _templates[admin_url, values]
