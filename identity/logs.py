@@ -274,10 +274,11 @@ _DURATION_MARK = 1e-300
 class PreparedLine:
     """A line of ``logger`` formatted ahead of time but for its time, request id and duration:
     what a replayed answer writes (introspection/replay.py), with the text of the line its
-    request would have written, at the cost of a string join."""
+    request would have written, at the cost of one ``str.format``."""
 
-    def __init__(self, logger: logging.Logger, handler: LineWriting, parts: list[tuple[str, str]]):
-        self.logger, self.handler, self.parts = logger, handler, parts
+    def __init__(self, logger: logging.Logger, handler: LineWriting, template: str):
+        # ``template``: the line, braces doubled, with ``{time}``, ``{id}`` and ``{duration}``.
+        self.logger, self.handler, self.template = logger, handler, template
 
     def write(self, created: float, rid: str, duration_ms: float = 0.0) -> bool:
         """Write the line; False (nothing written) when ``logger``'s lines no longer go to that
@@ -285,8 +286,7 @@ class PreparedLine:
         request id (identity/request_id.py), whose characters JSON writes as they are."""
         if not self.logger.isEnabledFor(logging.INFO) or _sole_writer(self.logger) is not self.handler:
             return False
-        values = {"time": _iso_time(created), "id": rid, "duration": repr(duration_ms), "": ""}
-        self.handler.write_line("".join(text + values[mark] for text, mark in self.parts))
+        self.handler.write_line(self.template.format(time=_iso_time(created), id=rid, duration=duration_ms))
         return True
 
 
@@ -307,12 +307,16 @@ def prepare(logger: logging.Logger, message: str, extra: dict, domain: str | Non
     found = sorted((text.find(value), mark, value) for mark, value in marks.items())
     if any(at < 0 or text.count(value) != 1 for at, _, value in found):
         return None
-    parts, start = [], 0
+    template, start = "", 0
     for at, mark, value in found:
-        parts.append((text[start:at], mark))
+        template += _literal(text[start:at]) + "{" + mark + "}"
         start = at + len(value)
-    parts.append((text[start:], ""))
-    return PreparedLine(logger, handler, parts)
+    return PreparedLine(logger, handler, template + _literal(text[start:]))
+
+
+def _literal(text: str) -> str:
+    """``text`` as it reads in a ``str.format`` template."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def _sole_writer(logger: logging.Logger) -> LineWriting | None:

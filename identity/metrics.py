@@ -9,6 +9,7 @@ pattern's name, never the raw path, and no label holds a tenant or a client id.
 from __future__ import annotations
 
 import atexit
+import bisect
 import ipaddress
 import os
 import threading
@@ -90,40 +91,82 @@ def labelled(metric, *values: str):
 
 
 class Tally:
-    """Counter increments of this process, added to their counters together: by the batch
-    thread (identity/batches.py) within ``flush_interval`` seconds, before this process answers
-    a scrape, and when it exits. A count then costs a dict update instead of a locked write to
-    the multiprocess file; a scrape sees the other workers' latest counts at most that late."""
+    """Counter increments and histogram observations of this process, added to their metrics
+    together: by the batch thread (identity/batches.py) within ``flush_interval`` seconds, before
+    this process answers a scrape, and when it exits. A count or an observation then costs a
+    dict update instead of locked writes to the multiprocess file; a scrape sees the other
+    workers' latest samples at most that late."""
 
     flush_interval = 0.1  # seconds
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: dict = {}  # counter child -> increments not added yet
+        self._observed: dict = {}  # histogram child -> _Observations not added yet
         self._since = 0.0  # time.monotonic() of the first of them
         batches.flusher.watch(self)
         atexit.register(self.flush)
 
     def add(self, child) -> None:
         with self._lock:
-            counts = self._counts
-            if not counts:
-                self._since = time.monotonic()
-                batches.flusher.ensure_running()
-            counts[child] = counts.get(child, 0) + 1
+            self._first_waiting()
+            self._counts[child] = self._counts.get(child, 0) + 1
+
+    def observe(self, child, amount: float) -> None:
+        with self._lock:
+            self._first_waiting()
+            observations = self._observed.get(child)
+            if observations is None:
+                observations = self._observed[child] = _Observations(child)
+            observations.add(amount)
+
+    def _first_waiting(self) -> None:
+        """(The lock held.) Note when the first sample of a batch came; start the thread."""
+        if not self._counts and not self._observed:
+            self._since = time.monotonic()
+            batches.flusher.ensure_running()
 
     def flush(self) -> None:
         with self._lock:
             counts, self._counts = self._counts, {}
+            observed, self._observed = self._observed, {}
         for child, increments in counts.items():
             child.inc(increments)
+        for observations in observed.values():
+            observations.add_to_histogram()
 
     def flush_if_due(self, now: float) -> None:
-        if self._counts and now - self._since >= self.flush_interval:
+        if (self._counts or self._observed) and now - self._since >= self.flush_interval:
             self.flush()
 
     def forget_waiting(self) -> None:
-        self._counts = {}
+        self._counts, self._observed = {}, {}
+
+
+class _Observations:
+    """Observations of one histogram child, kept as its buckets keep them.
+
+    prometheus_client (0.26) has no public way to add many observations at once: this class
+    alone reads a child's ``_upper_bounds`` and adds to its ``_sum`` and ``_buckets`` as
+    ``Histogram.observe`` does (each observation to the first bucket whose bound is not below
+    it), and tests/test_health_metrics.py checks that the samples equal observe()'s.
+    """
+
+    def __init__(self, child) -> None:
+        self.child = child
+        self.bounds = child._upper_bounds
+        self.total = 0.0
+        self.counts = [0] * len(self.bounds)
+
+    def add(self, amount: float) -> None:
+        self.total += amount
+        self.counts[bisect.bisect_left(self.bounds, amount)] += 1
+
+    def add_to_histogram(self) -> None:
+        self.child._sum.inc(self.total)
+        for bucket, count in zip(self.child._buckets, self.counts, strict=True):
+            if count:
+                bucket.inc(count)
 
 
 tally = Tally()
@@ -132,6 +175,11 @@ tally = Tally()
 def count(metric, *values: str) -> None:
     """Add one to the counter ``metric`` of labels ``values`` (see :class:`Tally`)."""
     tally.add(labelled(metric, *values))
+
+
+def observe(metric, amount: float, *values: str) -> None:
+    """Observe ``amount`` in the histogram ``metric`` of labels ``values`` (see :class:`Tally`)."""
+    tally.observe(labelled(metric, *values), amount)
 
 
 def observe_cache_and_bus() -> None:

@@ -108,7 +108,7 @@ def finished(
     if prepared is None or not prepared.write(time.time(), logs.request_id.get() or "", duration_ms):
         logs.info(logger, *_line(method, path, status, duration_ms))
     metrics.count(metrics.REQUESTS, endpoint, method, str(status))
-    metrics.labelled(metrics.REQUEST_DURATION, endpoint).observe(duration)
+    metrics.observe(metrics.REQUEST_DURATION, duration, endpoint)
     metrics.observe_db_pool()
 
 

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 from django.conf import settings
-from prometheus_client import REGISTRY, CollectorRegistry, multiprocess
+from prometheus_client import REGISTRY, CollectorRegistry, Histogram, multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
 from deployment import REPO_ROOT
@@ -205,3 +205,32 @@ class TestTally:
         multiprocess.MultiProcessCollector(registry, path=str(tmp_path))
         labels = {"endpoint": "tests.exit", "method": "GET", "status": "200"}
         assert registry.get_sample_value("identity_http_requests_total", labels) == 1
+
+    def test_observations_added_together_read_as_observed_one_by_one(self):
+        """The one use of prometheus_client's private histogram attributes (metrics._Observations):
+        if a version changes how observe() fills the buckets, this fails."""
+        amounts = [0.0, 0.0004, 0.001, 0.0010001, 0.003, 0.5, 1.0, 7.0, 10.0, 99.0, -1.0]
+
+        def histogram():
+            registry = CollectorRegistry()
+            buckets = (0.001, 0.0025, 0.005, 0.01, 0.5, 1.0, 10.0)
+            return registry, Histogram("h", "h", ["endpoint"], buckets=buckets, registry=registry)
+
+        one_by_one, reference = histogram()
+        together, batched = histogram()
+        for amount in amounts:
+            reference.labels("x").observe(amount)
+        observations = metrics._Observations(batched.labels("x"))
+        for amount in amounts:
+            observations.add(amount)
+        observations.add_to_histogram()
+
+        def samples(registry):
+            return [
+                (sample.name, sample.labels, sample.value)
+                for family in registry.collect()
+                for sample in family.samples
+                if not sample.name.endswith("_created")
+            ]
+
+        assert samples(together) == samples(one_by_one)
