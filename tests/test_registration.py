@@ -226,6 +226,20 @@ class TestManage:
         response = client.get(uri, secure=True, headers={"Authorization": f"Bearer {token}"})
         assert error_of(response, 401) == "invalid_token"
 
+    def test_wrong_registration_tokens_are_throttled(self, client, registered, deployment_override):
+        """Failed registration tokens count as failed authentications: past the limit, 429 with
+        Retry-After; the limit is the token's, so the right token still opens it (docs/security.md)."""
+        _, uri, headers = registered
+        limits = dataclasses.replace(settings.DEPLOYMENT.throttle, per_identity=3, per_address=100)
+        deployment_override(throttle=limits)
+        wrong = {"Authorization": "Bearer wrong-registration-token"}
+        assert [client.get(uri, secure=True, headers=wrong).status_code for _ in range(4)] == [401] * 3 + [
+            429
+        ]
+        refused = client.get(uri, secure=True, headers=wrong)
+        assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+        assert client.get(uri, secure=True, headers=headers).status_code == 200  # another identity
+
     def test_the_token_of_one_client_does_not_open_another(self, client, registered):
         _, _, headers = registered
         other = register(client, WEB, admin_of("foo.com")).json()

@@ -37,7 +37,7 @@ class ApiCaller:
     scopes: frozenset[str] = field(default_factory=frozenset)
 
 
-def _checked(request, identity: str) -> throttle.Attempt:
+def checked(request, identity: str) -> throttle.Attempt:
     """Refuse with 429 before any lookup or hash when the address or identity failed too often."""
     try:
         return throttle.check(request._request, identity)
@@ -65,7 +65,7 @@ class BearerAuthentication(authentication.BaseAuthentication):
         payload = _credential(request, "bearer")
         if payload is None or not _accepts(request, BEARER_HANDLER):
             return None
-        attempt = _checked(request, throttle.bearer_identity(payload))
+        attempt = checked(request, throttle.bearer_identity(payload))
         try:
             return self._verify(payload)
         except exceptions.AuthenticationFailed:
@@ -110,7 +110,7 @@ class BasicUserAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(INVALID)
         resolved = resolve_login(login)
         domain, username = (resolved[0].domain, resolved[1]) if resolved else ("", login)
-        attempt = _checked(request, throttle.user_identity(domain, username))
+        attempt = checked(request, throttle.user_identity(domain, username))
         user: User | None = authenticate(request._request, username=login, password=password)
         if user is None:
             attempt.failed()

@@ -24,7 +24,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from deployment.current import get_deployment
-from identity.api.authentication import BasicUserAuthentication, BearerAuthentication
+from identity import throttle
+from identity.api.authentication import BasicUserAuthentication, BearerAuthentication, checked
 from identity.api.permissions import CallerOfPathTenant, HoldsResourcePermission, IsAuthenticatedCaller
 from identity.models import Client
 from identity.models.clients import GRANT_TYPES
@@ -237,6 +238,18 @@ class RegistrationTokenAuthentication(authentication.BaseAuthentication):
         scheme, _, token = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
+        # Failed tokens are throttled as every credential is (docs/security.md#throttling).
+        attempt = checked(request, throttle.bearer_identity(token.strip()))
+        try:
+            client = self._client(request, token.strip())
+        except exceptions.AuthenticationFailed:
+            attempt.failed()
+            raise
+        attempt.succeeded()
+        return None, client
+
+    @staticmethod
+    def _client(request, token: str) -> Client:
         client_id = request.parser_context["kwargs"]["client_id"]
         client = (
             Client.objects.for_tenant(get_current_tenant(request))
@@ -248,9 +261,9 @@ class RegistrationTokenAuthentication(authentication.BaseAuthentication):
         # Compare digests in constant time; an unknown client compares against a dummy, so
         # both failures cost the same.
         stored = client.registration_access_token_digest if client is not None else "0" * 64
-        if not hmac.compare_digest(stored, token_checksum(token.strip())) or client is None:
+        if not hmac.compare_digest(stored, token_checksum(token)) or client is None:
             raise exceptions.AuthenticationFailed()
-        return None, client
+        return client
 
     def authenticate_header(self, request) -> str:
         return f'Bearer realm="{get_current_tenant(request).domain}"'
