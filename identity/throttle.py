@@ -204,7 +204,7 @@ def refusal(path: str, address: str, identities: Sequence[str], waits: dict[str,
     Django's path raises it; ``introspection/throttle_gate.py`` answers it before Django.
     """
     for name in waits:
-        metrics.labelled(metrics.THROTTLED, name).inc()
+        metrics.count(metrics.THROTTLED, name)
     retry_after = max(1, math.ceil(max(waits.values())))
     audit.record(
         "auth.throttled",
