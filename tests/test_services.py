@@ -194,6 +194,47 @@ class TestTokens:
         }
 
 
+WRITES_OF_BOTH_TABLES = {
+    "revoke an access token": lambda client, world, body: token_service.revoke_token(
+        stored(body["access_token"]), actor=ACTOR
+    ),
+    "revoke a refresh token": lambda client, world, body: token_service.revoke_token(
+        stored_refresh(body["refresh_token"]), actor=ACTOR
+    ),
+    "refresh grant": lambda client, world, body: refresh_grant(client, body["refresh_token"]),
+    "revoke a user's tokens": lambda client, world, body: token_service.revoke_user_tokens(
+        user(world), actor=ACTOR
+    ),
+    "revoke a client's tokens": lambda client, world, body: token_service.revoke_client_tokens(
+        Client.objects.for_tenant(world.foo).get(client_id=DEMO[0]), actor=ACTOR
+    ),
+    "revoke a tenant's tokens": lambda client, world, body: token_service.revoke_tenant_tokens(
+        world.foo, actor=ACTOR
+    ),
+    "reuse of a spent refresh token": lambda client, world, body: (
+        refresh_grant(client, body["refresh_token"]),
+        refresh_grant(client, body["refresh_token"]),
+    ),
+}
+
+
+@pytest.mark.parametrize("write", WRITES_OF_BOTH_TABLES)
+def test_refresh_tokens_are_written_before_access_tokens(client, world, write):
+    """One lock order for every writer (refresh tokens, then access tokens): a revocation racing
+    a refresh of the same grant on PostgreSQL once deadlocked, and one of them answered 503."""
+    body = password_grant(client)
+    with CaptureQueriesContext(connection) as queries:
+        WRITES_OF_BOTH_TABLES[write](client, world, body)
+    tables = [
+        table
+        for query in queries.captured_queries
+        if query["sql"].startswith("UPDATE")
+        for table in ("identity_refreshtoken", "identity_accesstoken")
+        if query["sql"].startswith(f'UPDATE "{table}"')
+    ]
+    assert tables and tables.index("identity_refreshtoken") < tables.index("identity_accesstoken"), tables
+
+
 def _named(whose: str) -> dict:
     return {"user": {"user": "alice"}, "client": {"client_id": DEMO[0]}, "tenant": {}}[whose]
 

@@ -2,6 +2,10 @@
 
 Bulk revocations are one ``UPDATE`` per table through the tenant-scoped managers, never one save
 per row. A revoked row is kept (the admin lists it) until ``cleartokens`` removes it.
+
+Every writer updates refresh tokens before access tokens, as the refresh grant must (it spends
+the refresh token first): with one order, two writers racing on PostgreSQL wait for each other
+instead of deadlocking.
 """
 
 from __future__ import annotations
@@ -31,8 +35,8 @@ def revoke_token(token: AccessToken | RefreshToken, *, actor: str) -> None:
         refresh = RefreshToken.objects.for_tenant(tenant).filter(access_token_id=token.pk)
         access_ids = [token.pk]
         kind = "access_token"
-    access_count = _revoke(AccessToken.objects.for_tenant(tenant).filter(pk__in=access_ids), now)
     refresh_count = _revoke(refresh, now)
+    access_count = _revoke(AccessToken.objects.for_tenant(tenant).filter(pk__in=access_ids), now)
     token.revoked = token.revoked or now
     audit.record(
         "token.revoked",
@@ -112,7 +116,7 @@ def _revoke_owned(tenant: Tenant, owner: Q, *, exclude_app_tokens: bool = False)
     access = AccessToken.objects.for_tenant(tenant).filter(owner)
     if exclude_app_tokens:
         access = access.exclude(grant_type="client_credentials")
-    return _revoke(access, now) + _revoke(RefreshToken.objects.for_tenant(tenant).filter(owner), now)
+    return _revoke(RefreshToken.objects.for_tenant(tenant).filter(owner), now) + _revoke(access, now)
 
 
 def _revoke(queryset, now) -> int:
@@ -158,7 +162,7 @@ def revoke_code_tokens(grant: Grant, *, actor: str) -> int:
     family_access = AccessToken.objects.for_tenant(tenant).filter(
         pk__in=list(family.exclude(access_token=None).values_list("access_token_id", flat=True))
     )
-    count = _revoke(access, now) + _revoke(family_access, now) + _revoke(family, now)
+    count = _revoke(family, now) + _revoke(access, now) + _revoke(family_access, now)
     audit.record(
         "code.replayed",
         actor=actor,
