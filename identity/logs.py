@@ -32,15 +32,19 @@ REQUEST_LINE_FIELDS = ("method", "path", "status", "duration_ms")
 _encode = json.JSONEncoder(default=str).encode
 _encode_compact = json.JSONEncoder(default=str, separators=(",", ":")).encode
 _second: tuple[int, str] = (-1, "")  # the last second formatted, and its text
+_millisecond: tuple[int, str] = (-1, "")  # the last millisecond formatted, and its text
 
 
 def _iso_time(created: float) -> str:
     """Return ``created`` as ISO 8601 UTC with milliseconds (``2026-12-01T22:00:00.123Z``)."""
-    global _second
-    second = int(created)
-    if second != _second[0]:  # one strftime a second, not one a line
-        _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
-    return f"{_second[1]}.{int(created % 1 * 1000):03d}Z"
+    global _second, _millisecond
+    millisecond = int(created * 1000)
+    if millisecond != _millisecond[0]:  # a request's lines share theirs
+        second, fraction = divmod(millisecond, 1000)
+        if second != _second[0]:  # one strftime a second, not one a line
+            _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        _millisecond = (millisecond, f"{_second[1]}.{fraction:03d}Z")
+    return _millisecond[1]
 
 
 def _values(record: logging.LogRecord) -> tuple[float, str, str, str, dict]:

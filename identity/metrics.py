@@ -14,6 +14,7 @@ import ipaddress
 import os
 import threading
 import time
+from typing import Any
 
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
@@ -108,23 +109,26 @@ class Tally:
         atexit.register(self.flush)
 
     def add(self, child) -> None:
-        with self._lock:
-            self._first_waiting()
-            self._counts[child] = self._counts.get(child, 0) + 1
+        self.record((child,))
 
     def observe(self, child, amount: float) -> None:
-        with self._lock:
-            self._first_waiting()
-            observations = self._observed.get(child)
-            if observations is None:
-                observations = self._observed[child] = _Observations(child)
-            observations.add(amount)
+        self.record((), child, amount)
 
-    def _first_waiting(self) -> None:
-        """(The lock held.) Note when the first sample of a batch came; start the thread."""
-        if not self._counts and not self._observed:
-            self._since = time.monotonic()
-            batches.flusher.ensure_running()
+    def record(self, counted: tuple = (), timed=None, amount: float = 0.0) -> None:
+        """Add one to each counter child of ``counted`` and, when ``timed`` (a histogram child)
+        is given, observe ``amount`` in it: a request's samples under one lock."""
+        with self._lock:
+            if not self._counts and not self._observed:  # the first sample of a batch
+                self._since = time.monotonic()
+                batches.flusher.ensure_running()
+            counts = self._counts
+            for child in counted:
+                counts[child] = counts.get(child, 0) + 1
+            if timed is not None:
+                observations = self._observed.get(timed)
+                if observations is None:
+                    observations = self._observed[timed] = _Observations(timed)
+                observations.add(amount)
 
     def flush(self) -> None:
         with self._lock:
@@ -180,6 +184,14 @@ def count(metric, *values: str) -> None:
 def observe(metric, amount: float, *values: str) -> None:
     """Observe ``amount`` in the histogram ``metric`` of labels ``values`` (see :class:`Tally`)."""
     tally.observe(labelled(metric, *values), amount)
+
+
+def request_samples(endpoint: str, method: str, status: int, outcome: str) -> tuple[tuple, Any]:
+    """The counter children that an introspection request of this ``endpoint``, ``method``,
+    ``status`` and decision ``outcome`` moves, and its duration's histogram child: made ahead
+    for a replayed answer, which adds to them with one :meth:`Tally.record`."""
+    counted = (labelled(REQUESTS, endpoint, method, str(status)), labelled(INTROSPECTIONS, outcome))
+    return counted, labelled(REQUEST_DURATION, endpoint)
 
 
 def observe_cache_and_bus() -> None:

@@ -92,24 +92,24 @@ class RequestIdMiddleware:
         return response
 
 
-def finished(
-    method: str,
-    path: str,
-    status: int,
-    endpoint: str,
-    started: float,
-    prepared: logs.PreparedLine | None = None,
-) -> None:
+def finished(method: str, path: str, status: int, endpoint: str, started: float) -> None:
     """Write the request line of a request served since ``started`` (``time.perf_counter()``)
-    and count it (``path`` without its query). ``prepared``: that line made ahead by
-    :func:`prepare_line`, for a replayed answer."""
+    and count it (``path`` without its query)."""
     duration = time.perf_counter() - started
-    duration_ms = round(duration * 1000, 3)
-    if prepared is None or not prepared.write(time.time(), logs.request_id.get() or "", duration_ms):
-        logs.info(logger, *_line(method, path, status, duration_ms))
+    write_line(method, path, status, duration)
     metrics.count(metrics.REQUESTS, endpoint, method, str(status))
     metrics.observe(metrics.REQUEST_DURATION, duration, endpoint)
     metrics.observe_db_pool()
+
+
+def write_line(
+    method: str, path: str, status: int, duration: float, prepared: logs.PreparedLine | None = None
+) -> None:
+    """Write the request line of a request that took ``duration`` seconds. ``prepared``: that
+    line made ahead by :func:`prepare_line`, for a replayed answer."""
+    duration_ms = round(duration * 1000, 3)
+    if prepared is None or not prepared.write(time.time(), logs.request_id.get() or "", duration_ms):
+        logs.info(logger, *_line(method, path, status, duration_ms))
 
 
 def prepare_line(method: str, path: str, status: int, tenant: str | None) -> logs.PreparedLine | None:

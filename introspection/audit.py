@@ -56,10 +56,15 @@ def fields(
     }
 
 
-def record(decision: Decision, prepared: logs.PreparedLine | None = None) -> None:
-    """Count one decision by its outcome and write its audit event (made by :func:`fields`;
-    ``prepared``: that event's line made ahead by :func:`prepare`, for a replayed answer)."""
+def record(decision: Decision) -> None:
+    """Count one decision by its outcome and write its audit event (made by :func:`fields`)."""
     metrics.count(metrics.INTROSPECTIONS, str(decision["outcome"]))
+    write(decision)
+
+
+def write(decision: Decision, prepared: logs.PreparedLine | None = None) -> None:
+    """Write the audit event of ``decision``; ``prepared``: that event's line made ahead by
+    :func:`prepare`, for a replayed answer."""
     if prepared is None or not prepared.write(time.time(), logs.request_id.get() or ""):
         audit.record(EVENT, **decision)
 

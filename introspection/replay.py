@@ -24,12 +24,13 @@ import io
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from django.http import HttpRequest
 
 from deployment.current import get_deployment
-from identity import logs, request_id
+from identity import logs, metrics, request_id
 from introspection import audit as decision
 from tenants import changes
 from tenants.cache import MISSING, Reads, cache, keyed_digest, reading
@@ -77,6 +78,12 @@ class Answer:
     # Its request line and audit event made ahead (identity/logs.py prepare), when they can be.
     request_line: logs.PreparedLine | None = None
     audit_line: logs.PreparedLine | None = None
+
+    @cached_property
+    def samples(self) -> tuple[tuple[Any, ...], Any]:
+        """The counters and the duration histogram that serving it moves (made once)."""
+        outcome = str(self.decision["outcome"])
+        return metrics.request_samples(self.endpoint, "POST", int(self.status[:3]), outcome)
 
 
 @dataclass
@@ -212,9 +219,12 @@ def serve(
         headers = [*answer.headers, (request_id.HEADER, rid)] if observed else answer.headers
         start_response(answer.status, headers)
         if observed:
-            decision.record(answer.decision, answer.audit_line)
+            duration = time.perf_counter() - started
+            decision.write(answer.decision, answer.audit_line)
             status = int(answer.status[:3])
-            request_id.finished("POST", _path(environ), status, answer.endpoint, started, answer.request_line)
+            request_id.write_line("POST", _path(environ), status, duration, answer.request_line)
+            metrics.tally.record(*answer.samples, duration)
+            metrics.observe_db_pool()
     finally:
         if observed:
             request_id.unbind_request(None)

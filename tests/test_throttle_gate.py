@@ -18,13 +18,13 @@ from urllib.parse import urlencode
 import pytest
 from django.conf import settings
 from django.test import RequestFactory
-from prometheus_client import REGISTRY
 
 from deployment import ThrottleConfig
-from identity import metrics, throttle
+from identity import throttle
 from identity.services import tenants as tenant_services
 from tests.support.auth import basic
 from tests.support.introspection import ENDPOINT, EVERY_HANDLER, FOO, SUPER, configured
+from tests.support.metrics import added
 from tests.support.worlds import admin_token_world
 from tests.support.wsgi import send, server_application
 
@@ -85,21 +85,14 @@ def block(path: str = ENDPOINT[SUPER]) -> None:
         assert post(basic(f"probe-{number}", "wrong"), path=path)[0].startswith("401")
 
 
-def counts() -> dict[str, float]:
-    metrics.tally.flush()  # as a scrape does
-    return {key: REGISTRY.get_sample_value(name, labels) or 0.0 for key, (name, labels) in METRICS.items()}
-
-
 def observed(caplog, *args, **kwargs):
     """Send ``post(*args, **kwargs)``; return its answer, the audit events and request lines it
     wrote, and what it added to each metric."""
-    before = counts()
     caplog.clear()
-    answer = post(*args, **kwargs)
+    answer, moved = added(METRICS, lambda: post(*args, **kwargs))
     events = [record.audit for record in caplog.records if hasattr(record, "audit")]
     lines = [record.getMessage() for record in caplog.records if record.name == "identity.request"]
-    after = counts()
-    return answer, events, lines, {key: after[key] - before[key] for key in after}
+    return answer, events, lines, moved
 
 
 # The credentials of a flood: (Authorization, form), each parsed into identities as Django does.
