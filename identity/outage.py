@@ -55,14 +55,21 @@ class DatabaseUnavailableMiddleware:
         try:
             return self.get_response(request)
         except DatabaseUnavailable as exc:
-            logger.warning("database unavailable: %s", type(exc.__cause__).__name__)
+            logger.warning("database unavailable: %s", _driver_error(exc.__cause__))
             return unavailable_response()
 
     def process_exception(self, request, exception):
         if is_outage(exception):
-            logger.warning("database unavailable: %s", type(exception).__name__)
+            logger.warning("database unavailable: %s", _driver_error(exception))
             return unavailable_response()
         return None
+
+
+def _driver_error(exc: BaseException | None) -> str:
+    """Name the driver's error under Django's wrapper (``ConnectionTimeout``, ``DeadlockDetected``,
+    ``PoolTimeout``...): what an operator needs to tell an outage from a conflict of writers."""
+    cause = exc.__cause__ if exc is not None else None
+    return type(cause or exc).__name__
 
 
 @receiver(got_request_exception)
