@@ -304,11 +304,14 @@ class TestPreparedLines:
     @pytest.mark.parametrize(
         ("formatter", "extra"),
         [
-            (JsonLineFormatter, {"method": "POST", "path": '/t/a"b/x', "status": 200, "duration_ms": 0.0}),
-            (AuditFormatter, {"audit": {"event": "introspection.decision", "caller": 'a"b'}}),
+            (JsonLineFormatter, {"method": "POST", "path": '/t/a"b%s/x{}', "status": 200, "duration_ms": 0.0}),
+            (AuditFormatter, {"audit": {"event": "introspection.decision", "caller": 'a"b%%d{0}'}}),
         ],
     )
-    def test_the_prepared_line_is_the_usual_one(self, shaped, formatter, extra):
+    def test_the_prepared_line_is_the_usual_one(self, shaped, monkeypatch, formatter, extra):
+        """Even with what formatting would read as its own (``%``, braces) in the values."""
+        now = time.time()
+        monkeypatch.setattr(logs.time, "time", lambda: now)  # both lines in one millisecond
         logger, handler, stream = shaped
         handler.setFormatter(formatter())
         prepared = logs.prepare(logger, "POST /x 200", extra, "foo.com")
@@ -320,7 +323,7 @@ class TestPreparedLines:
         finally:
             request_id_var.set(None)
             tenant_var.set(None)
-        assert prepared.write(time.time(), "rid-7", 1.25)
+        assert prepared.write(now, "rid-7", 1.25)
         usual, made_ahead = stream.getvalue().splitlines()
         assert made_ahead == usual
 
