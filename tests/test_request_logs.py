@@ -304,7 +304,7 @@ class TestPreparedLines:
     @pytest.mark.parametrize(
         ("formatter", "extra"),
         [
-            (JsonLineFormatter, {"method": "POST", "path": '/t/a"b%s/x{}', "status": 200, "duration_ms": 0.0}),
+            (JsonLineFormatter, {"method": "POST", "path": '/t/a"%s/{}', "status": 200, "duration_ms": 0.0}),
             (AuditFormatter, {"audit": {"event": "introspection.decision", "caller": 'a"b%%d{0}'}}),
         ],
     )
