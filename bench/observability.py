@@ -6,7 +6,8 @@ bench/modes.py):
 
 1. **Served**: the real server (gunicorn) is started alternately with ``[observability]
    enabled = true`` (request ids, a JSON request line, metrics, an audit line per decision) and
-   ``false``, and driven with wrk; the cost is ``1 - on / off`` of the median throughput.
+   ``false``, and driven with wrk; the cost is ``1 - on / off`` of the median throughput, and
+   the median of each round's ``1 - on / off`` (its two runs back to back).
 2. **In one process**: a child process runs the same WSGI application as a worker (the
    replay layer in front of Django), with the JSON log lines, the audit file and the
    multiprocess metrics files as under gunicorn, and alternates batches of introspection
@@ -244,6 +245,11 @@ def main(argv: list[str]) -> int:
         "on_rps": round(on_rps) if on_rps else None,
         "off_rps": round(off_rps) if off_rps else None,
         "throughput_cost": round(1 - on_rps / off_rps, 4) if on_rps and off_rps else None,
+        # Each round's on and off ran back to back: the median of their ratios leaves out most
+        # of the machine's drift between rounds.
+        "paired_throughput_cost": median(
+            round(1 - on.rps / off.rps, 4) for on, off in zip(runs[True], runs[False], strict=True) if off.rps
+        ),
         "on_cpu_ms_per_request": round(on_cpu, 3) if on_cpu else None,
         "off_cpu_ms_per_request": round(off_cpu, 3) if off_cpu else None,
         "cpu_cost": round(on_cpu / off_cpu - 1, 4) if on_cpu and off_cpu else None,
