@@ -3,8 +3,8 @@
 ``manage(*args)`` goes through Django's own command-line handling (``run_from_argv``: argument
 errors, ``CommandError`` written to stderr as ``CommandError: ...`` and turned into the exit
 status) and returns what a shell would see, as ``subprocess.run`` does, without the second a new
-interpreter loading Django costs. It works on the test's database, inside the test's
-transaction. A real ``manage.py`` process is still run once each way (a success, a failure) by
+interpreter loading Django costs. In the test process it works on the test's database, inside
+the test's transaction (tests/support/console.py runs it on a server's). A real ``manage.py`` process is still run once each way (a success, a failure) by
 tests/test_oauth_commands.py.
 """
 
