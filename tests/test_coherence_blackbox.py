@@ -43,9 +43,8 @@ def instances(server_factory):
 @pytest.fixture(scope="module")
 def console(instances):
     """The operator's console on the instances' configuration and database."""
-    console = instances[0].console()
-    yield console
-    console.close()
+    with instances[0].console() as console:
+        yield console
 
 
 def token(server, prefix: str = "", **data) -> dict:

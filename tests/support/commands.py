@@ -1,11 +1,11 @@
-"""Run a management command in the test process the way ``manage.py`` runs it.
+"""Run a management command in this process the way ``manage.py`` runs it.
 
 ``manage(*args)`` goes through Django's own command-line handling (``run_from_argv``: argument
 errors, ``CommandError`` written to stderr as ``CommandError: ...`` and turned into the exit
 status) and returns what a shell would see, as ``subprocess.run`` does, without the second a new
 interpreter loading Django costs. In the test process it works on the test's database, inside
-the test's transaction (tests/support/console.py runs it on a server's). A real ``manage.py`` process is still run once each way (a success, a failure) by
-tests/test_oauth_commands.py.
+the test's transaction (tests/support/console.py runs it on a server's). A real ``manage.py``
+process is still run once each way (a success, a failure) by tests/test_oauth_commands.py.
 """
 
 from __future__ import annotations

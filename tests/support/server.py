@@ -317,7 +317,8 @@ def checked(done: subprocess.CompletedProcess, check: bool) -> subprocess.Comple
 
 
 class Console:
-    """``python -m tests.support.console`` on a server's configuration; its own log in ``log_path``."""
+    """``python -m tests.support.console`` on a server's configuration; its own log in ``log_path``.
+    A context manager: it closes on leaving."""
 
     def __init__(self, env: dict[str, str], log_path: Path):
         self.log = log_path.open("ab")
@@ -345,6 +346,12 @@ class Console:
         self.process.wait(timeout=30)
         self.process.stdout.close()
         self.log.close()
+
+    def __enter__(self) -> Console:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 @dataclass(frozen=True)
