@@ -17,7 +17,7 @@ from tests.support.commands import assert_failed, manage
 from tests.support.oauth import DEMO, issue, password_grant, stored, stored_refresh
 from tests.support.worlds import oauth_world
 
-pytestmark = [pytest.mark.django_db, pytest.mark.long]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")
