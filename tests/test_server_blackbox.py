@@ -70,7 +70,9 @@ class TestReloadOnSighup:
         )
         server.hup()
         assert wait_for(lambda: server.read_log().count("Booting worker") >= 4)
-        assert server.get("/health").status_code == 200
+        response = server.get("/health")
+        # (A 500 here was seen once in a full run, not reproduced: the log says what answered it.)
+        assert response.status_code == 200, server.read_log()
 
 
 class TestRefusesBadConfiguration:
