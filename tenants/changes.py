@@ -199,6 +199,7 @@ class Listener(threading.Thread):
         super().__init__(name="change-bus-listener", daemon=True)
         self.conninfo = conninfo
         self.connected = threading.Event()
+        self.tried = threading.Event()  # set once the first connection attempt has ended
         self.stopping = threading.Event()
         self.reconnects = 0
 
@@ -212,6 +213,7 @@ class Listener(threading.Thread):
                 if self.connected.is_set():
                     logger.warning("change bus: listener lost its connection (%s); cache not trusted", exc)
                 self.connected.clear()
+                self.tried.set()
                 delay = self.BACKOFF[min(failures, len(self.BACKOFF) - 1)]
                 failures += 1
                 self.stopping.wait(delay)
@@ -230,6 +232,7 @@ class Listener(threading.Thread):
                 if observer.on_reconnect is not None:
                     observer.on_reconnect()
             self.connected.set()
+            self.tried.set()
             while not self.stopping.is_set():
                 for notify in conn.notifies(timeout=1.0):
                     _apply(notify.payload)
@@ -251,8 +254,9 @@ def start() -> None:
             _listener = Listener(_conninfo())
             cache.trusted = _listener.connected.is_set
             _listener.start()
-            # Serve from the database until the first connection is up; wait a moment for it.
-            _listener.connected.wait(5)
+            # Serve from the database until the first connection is up; wait a moment for it,
+            # but not once it has failed (a refused database: retries go on in the background).
+            _listener.tried.wait(5)
     else:
         start_journal()
         request_started.connect(_poll_before_request, dispatch_uid="change-bus-poll")

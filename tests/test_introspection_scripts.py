@@ -9,16 +9,19 @@ import re
 import subprocess
 import sys
 from io import StringIO
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from deployment import REPO_ROOT, loads
+from deployment import REPO_ROOT, check_command, loads
+from deployment.reload import script_problem
 from identity.bootstrap import bootstrap
 from identity.models import Client, Role
-from identity.oauth.scripts import PROTECTED_CLAIMS
+from identity.oauth.scripts import PROTECTED_CLAIMS, load_scripts
 from identity.provisioning import create_user
 from tenants.models import Tenant
 from tests import script_hooks
@@ -431,23 +434,59 @@ class TestDocsExample:
         assert body["tenant"] == "foo.com"
 
 
-def run_manage(tmp_path, extra_toml: str, *args: str, pythonpath: str = "") -> subprocess.CompletedProcess:
-    """Run ``manage.py *args`` with the repository's deployment.toml plus ``extra_toml``."""
+def deployment_file(tmp_path, extra_toml: str) -> Path:
+    """Write the repository's deployment.toml plus ``extra_toml`` in ``tmp_path``; return its path."""
     toml = tmp_path / "deployment.toml"
     toml.write_text((REPO_ROOT / "deployment.toml").read_text() + extra_toml)
+    return toml
+
+
+def run_manage(tmp_path, extra_toml: str, *args: str) -> subprocess.CompletedProcess:
+    """Run ``manage.py *args`` with the repository's deployment.toml plus ``extra_toml``."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "identity.settings",
-        "IDENTITY_DEPLOYMENT_TOML": str(toml),
+        "IDENTITY_DEPLOYMENT_TOML": str(deployment_file(tmp_path, extra_toml)),
     }
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
     argv = [sys.executable, "manage.py", *args]
     return subprocess.run(argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
+def broken(callable_path: str) -> str:
+    """A script entry named "broken" whose callable is ``callable_path``."""
+    return f'\n[[oauth.introspect.script]]\nname = "broken"\ncallable = "{callable_path}"\n'
+
+
+@pytest.fixture
+def checkdeployment(tmp_path, capsys, monkeypatch):
+    """Return ``check(extra_toml)``: ``manage.py checkdeployment`` of the repository's file plus
+    ``extra_toml``, run in this process as manage.py runs it (its scripts are still imported in a
+    child process, as the command does); (exit status, stdout, stderr)."""
+    # The child imports the scripts under the product's settings, as it does under manage.py.
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "identity.settings")
+
+    def check(extra_toml: str) -> tuple[int, str, str]:
+        code = check_command([str(deployment_file(tmp_path, extra_toml))], script_problem)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return check
+
+
 class TestStartUp:
-    """Bad script configuration stops start-up with a message naming the script (docs/scripts.md)."""
+    """Bad script configuration stops start-up with a message naming the script (docs/scripts.md).
+
+    Start-up imports the scripts with ``load_scripts`` (introspection.apps): most cases call it
+    here; a real ``manage.py check`` shows once each way that start-up stops, or does not.
+    """
+
+    @staticmethod
+    def refused(extra_toml: str) -> str:
+        """The message ``load_scripts`` stops start-up with, for the repository's file plus ``extra_toml``."""
+        deployment = loads((REPO_ROOT / "deployment.toml").read_text() + extra_toml)
+        with pytest.raises(ImproperlyConfigured) as raised:
+            load_scripts(deployment)
+        return str(raised.value)
 
     @pytest.mark.parametrize(
         "callable_path",
@@ -458,22 +497,25 @@ class TestStartUp:
             "tests.script_hooks:NOT_CALLABLE",
         ],
     )
-    def test_bad_callable(self, tmp_path, callable_path):
-        entry = f'\n[[oauth.introspect.script]]\nname = "broken"\ncallable = "{callable_path}"\n'
-        done = run_manage(tmp_path, entry, "check")
+    def test_bad_callable(self, callable_path):
+        message = self.refused(broken(callable_path))
+        assert "'broken'" in message
+        assert f"'{callable_path}'" in message
+
+    def test_bad_callable_stops_manage_py(self, tmp_path):
+        done = run_manage(tmp_path, broken("tests.no_such_module:first"), "check")
         assert done.returncode != 0
         assert "'broken'" in done.stderr
-        assert f"'{callable_path}'" in done.stderr
+        assert "'tests.no_such_module:first'" in done.stderr
 
-    def test_module_that_fails_to_import(self, tmp_path):
+    def test_module_that_fails_to_import(self, tmp_path, monkeypatch):
         """Regression: only ImportError named the script; any other error at import was a bare traceback."""
         (tmp_path / "failing_hooks.py").write_text('raise RuntimeError("boom at import")\n')
-        entry = '\n[[oauth.introspect.script]]\nname = "broken"\ncallable = "failing_hooks:hook"\n'
-        done = run_manage(tmp_path, entry, "check", pythonpath=str(tmp_path))
-        assert done.returncode != 0
-        assert "'broken'" in done.stderr
-        assert "'failing_hooks:hook'" in done.stderr
-        assert "boom at import" in done.stderr
+        monkeypatch.syspath_prepend(str(tmp_path))
+        message = self.refused(broken("failing_hooks:hook"))
+        assert "'broken'" in message
+        assert "'failing_hooks:hook'" in message
+        assert "boom at import" in message
 
     @pytest.mark.parametrize(
         "callable_path",
@@ -483,21 +525,19 @@ class TestStartUp:
             "tests.script_hooks:NOT_CALLABLE",
         ],
     )
-    def test_checkdeployment_imports_every_script(self, tmp_path, callable_path):
+    def test_checkdeployment_imports_every_script(self, checkdeployment, callable_path):
         """Regression (security audit): checkdeployment said OK for a script it could not import."""
-        entries = script_entries("first") + (
-            f'\n[[oauth.introspect.script]]\nname = "broken"\ncallable = "{callable_path}"\n'
-        )
-        done = run_manage(tmp_path, entries, "checkdeployment", str(tmp_path / "deployment.toml"))
-        assert done.returncode == 1, done.stdout
-        assert "'broken'" in done.stderr and callable_path in done.stderr
-        assert "OK" not in done.stdout
+        code, out, err = checkdeployment(script_entries("first") + broken(callable_path))
+        assert code == 1, out
+        assert "'broken'" in err and callable_path in err
+        assert "OK" not in out
 
-    def test_checkdeployment_with_good_scripts(self, tmp_path):
-        entries = script_entries("add_department", module="docs.examples.introspection_script")
-        done = run_manage(tmp_path, entries, "checkdeployment", str(tmp_path / "deployment.toml"))
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.strip().endswith(": OK")
+    def test_checkdeployment_with_good_scripts(self, checkdeployment):
+        code, out, err = checkdeployment(
+            script_entries("add_department", module="docs.examples.introspection_script")
+        )
+        assert code == 0, err
+        assert out.strip().endswith(": OK")
 
     def test_good_scripts(self, tmp_path):
         entries = script_entries("add_department", "add_tenant", module="docs.examples.introspection_script")
@@ -505,18 +545,17 @@ class TestStartUp:
         assert done.returncode == 0, done.stderr
         assert "no issues" in done.stdout
 
-    def test_duplicate_name(self, tmp_path):
+    def test_duplicate_name(self, tmp_path, checkdeployment):
         entries = script_entries("first", "second", "first")
-        done = run_manage(tmp_path, entries, "checkdeployment", str(tmp_path / "deployment.toml"))
-        assert done.returncode == 1
-        assert "duplicate script name 'first'" in done.stderr
-        assert "oauth.introspect.script[2].name" in done.stderr
+        code, _, err = checkdeployment(entries)
+        assert code == 1
+        assert "duplicate script name 'first'" in err
+        assert "oauth.introspect.script[2].name" in err
         done = run_manage(tmp_path, entries, "check")
         assert done.returncode != 0
         assert "duplicate script name 'first'" in done.stderr
 
-    def test_malformed_callable(self, tmp_path):
-        entry = '\n[[oauth.introspect.script]]\nname = "broken"\ncallable = "tests.script_hooks.first"\n'
-        done = run_manage(tmp_path, entry, "checkdeployment", str(tmp_path / "deployment.toml"))
-        assert done.returncode == 1
-        assert "must be 'module.path:function'" in done.stderr
+    def test_malformed_callable(self, checkdeployment):
+        code, _, err = checkdeployment(broken("tests.script_hooks.first"))
+        assert code == 1
+        assert "must be 'module.path:function'" in err

@@ -64,12 +64,13 @@ ACTIVE_KEYS = {
 
 def start(server_factory, extra: str = ""):
     server = server_factory("[demo]\nenabled = true\n" + extra)
-    for tenant in PREFIXES:
-        server.manage(
-            "createclient", "--tenant", tenant, "--name", "Janssen JWT client", "--grant-types",
-            "client_credentials", "--client-id", JWT_CLIENT[0], "--client-secret", JWT_CLIENT[1],
-            "--scopes", "test1", "--token-format", "jwt",
-        )  # fmt: skip
+    with server.console() as console:
+        for tenant in PREFIXES:
+            console.manage(
+                "createclient", "--tenant", tenant, "--name", "Janssen JWT client", "--grant-types",
+                "client_credentials", "--client-id", JWT_CLIENT[0], "--client-secret", JWT_CLIENT[1],
+                "--scopes", "test1", "--token-format", "jwt",
+            )  # fmt: skip
     return server
 
 

@@ -85,4 +85,7 @@ def test_the_swagger_page_uses_local_assets(client, document, db):
     assert response.status_code == 200
     page = response.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in page
-    assert "cdn" not in page.lower() and "https://" not in page
+    # Leave out the random CSRF token: it may spell "cdn" (about one run in 800 failed so).
+    fixed_text = re.sub(r'"X-CSRFTOKEN"\] = "\w+"', "", page)
+    assert fixed_text != page
+    assert "cdn" not in fixed_text.lower() and "https://" not in page

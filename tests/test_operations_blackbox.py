@@ -158,13 +158,17 @@ class TestLogsAndAudit:
 
 
 def test_ready_is_503_naming_the_database_when_it_refuses(tmp_path):
-    """A PostgreSQL where nothing listens: the process is live, not ready."""
+    """A PostgreSQL where nothing listens: the process is live, not ready.
+
+    (``pool_timeout``, the wait for a pooled connection, is short: none will come, and the answer
+    does not depend on how long the probe waited for it.)
+    """
     server = RunningServer(tmp_path, "")
     server.toml.write_text(
         f'[server]\nhostname = "localhost"\nport = {server.port}\nworkers = 1\ndebug = true\n'
         'secret_key = "blackbox-tests-only"\n\n[super_admin]\nusername = "admin"\npassword = "admin"\n\n'
         f'[database.identity_db]\ntype = "postgres"\nurl = "postgresql://postgres@127.0.0.1:{free_port()}/none"\n'
-        "pool_min_size = 1\npool_max_size = 1\npool_timeout = 1.0\n"
+        "pool_min_size = 1\npool_max_size = 1\npool_timeout = 0.1\n"
     )
     server.launch()
     try:

@@ -16,10 +16,16 @@ RACERS = 8
 
 
 @pytest.fixture(scope="module")
-def server(demo_server):
-    server = demo_server
-    server.manage("createuser", "--tenant", "carbon.super", "erin", "--password", "erin-pw")
-    return server
+def console(demo_server):
+    """An operator's console on the server's configuration, for the module's commands."""
+    with demo_server.console() as console:
+        yield console
+
+
+@pytest.fixture(scope="module")
+def server(demo_server, console):
+    console.manage("createuser", "--tenant", "carbon.super", "erin", "--password", "erin-pw")
+    return demo_server
 
 
 def password_grant(server, username: str, password: str) -> dict:
@@ -69,15 +75,15 @@ class TestConcurrentRefresh:
 
 
 class TestLockUserCommand:
-    def test_locked_users_tokens_are_inactive_at_once(self, server):
+    def test_locked_users_tokens_are_inactive_at_once(self, server, console):
         body = password_grant(server, "erin", "erin-pw")
         assert introspect(server, body["access_token"])["active"]
-        server.manage("lockuser", "--tenant", "carbon.super", "erin")
+        console.manage("lockuser", "--tenant", "carbon.super", "erin")
         # Ask several times: both workers answer the same.
         for _ in range(4):
             assert introspect(server, body["access_token"]) == {"active": False}
         response = refresh(server, body["refresh_token"])
         assert (response.status_code, response.json()["error"]) == (400, "invalid_grant")
-        server.manage("unlockuser", "--tenant", "carbon.super", "erin")
+        console.manage("unlockuser", "--tenant", "carbon.super", "erin")
         assert introspect(server, body["access_token"]) == {"active": False}
         assert password_grant(server, "erin", "erin-pw")["access_token"]
