@@ -41,12 +41,18 @@ def prepare_metrics_dir(deployment: Deployment) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(mode=0o700, parents=True)
     os.environ[METRICS_ENV] = str(folder)
+    # Imported here, once the variable is set, in the master's main flow: ``child_exit`` runs in
+    # the SIGCHLD handler, where a first import could be interrupted by the next SIGCHLD (old
+    # workers exiting together on a reload) and entered again half done. The master then died
+    # of an ImportError, and the server with it.
+    import prometheus_client.multiprocess  # noqa: F401
+
     return folder
 
 
 def child_exit(server, worker) -> None:
     """Gunicorn hook: drop a dead worker's live gauges (its counters stay in the totals)."""
-    from prometheus_client import multiprocess
+    from prometheus_client import multiprocess  # imported already (prepare_metrics_dir)
 
     multiprocess.mark_process_dead(worker.pid)
 

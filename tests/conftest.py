@@ -17,26 +17,37 @@ from tests.support.server import RunningServer
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "long: a file of many seconds (subprocesses, fuzzing), handed to a worker first"
+        "markers",
+        "long(seconds): a file of many seconds (subprocesses, fuzzing, servers), handed to a worker "
+        "first; the heaviest (about ``seconds`` on one worker) before the others",
     )
 
 
+# What a file that starts servers or is marked ``long`` without its seconds weighs.
+LONG_SECONDS = 2.0
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the long files first (black-box, marked ``long``, or starting servers), each file's
-    tests in their order.
+    """Run the long files first, the heaviest first, each file's tests in their order.
 
     ``make test`` gives each file whole to one worker (``--dist loadfile``), in this order: the
-    long files start at once, and the short in-process ones fill the end of the run, so no
-    worker idles long while another finishes a long file.
+    heaviest files start at once, and the short in-process ones fill the end of the run, so no
+    worker idles long while another finishes a long file (the longest-first rule of scheduling
+    jobs on parallel machines).
     """
-    long = {
-        item.path
-        for item in items
-        if item.get_closest_marker("blackbox")
-        or item.get_closest_marker("long")
-        or SERVERS.intersection(item.fixturenames)
-    }
-    items.sort(key=lambda item: item.path not in long)  # stable: each file stays in its order
+    weight: dict = {}
+    for item in items:
+        weight[item.path] = max(weight.get(item.path, 0.0), _seconds(item))
+    items.sort(key=lambda item: -weight[item.path])  # stable: each file stays in its order
+
+
+def _seconds(item: pytest.Item) -> float:
+    marker = item.get_closest_marker("long")
+    if marker is not None and marker.args:
+        return float(marker.args[0])
+    if marker is not None or item.get_closest_marker("blackbox") or SERVERS.intersection(item.fixturenames):
+        return LONG_SECONDS
+    return 0.0
 
 
 SERVERS = {"demo_server", "server_factory"}  # the fixtures that start real servers

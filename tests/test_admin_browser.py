@@ -18,7 +18,7 @@ from playwright.sync_api import expect, sync_playwright
 from deployment import REPO_ROOT
 from tests.support.polling import wait_for
 
-pytestmark = pytest.mark.blackbox
+pytestmark = [pytest.mark.blackbox, pytest.mark.long(22)]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

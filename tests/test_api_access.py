@@ -29,7 +29,7 @@ def make_world():
     return world
 
 
-pytestmark = [pytest.mark.django_db, pytest.mark.long]
+pytestmark = [pytest.mark.django_db, pytest.mark.long(5)]
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import pytest
 from tenants.changes import LISTENER_NAME
 from tests.support.polling import wait_for
 
-pytestmark = pytest.mark.blackbox
+pytestmark = [pytest.mark.blackbox, pytest.mark.long(7)]
 
 CLIENT = ("rgfKVdnMQnJSSr_pKFTxj3apiwYa", "BRebJ0aqfclQB9v7yZwhj0JfW0ga")
 ADMIN = ("admin", "admin")

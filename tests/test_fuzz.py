@@ -33,7 +33,7 @@ CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance,
 ADMIN = {"Authorization": "Basic " + base64.b64encode(b"admin:admin").decode()}
 sent = {"requests": 0}
 
-pytestmark = pytest.mark.long
+pytestmark = pytest.mark.long(10)
 
 
 @pytest.fixture(scope="module")

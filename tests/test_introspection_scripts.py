@@ -38,7 +38,7 @@ from tests.support.jwt import (
 )
 from tests.support.oauth import DEMO, issue, revoke, stored
 
-pytestmark = [pytest.mark.django_db, pytest.mark.long]
+pytestmark = [pytest.mark.django_db, pytest.mark.long(5)]
 
 ADMIN = basic_auth("admin@foo.com", "admin")
 LOGGER = "identity.oauth.scripts"

@@ -21,7 +21,7 @@ from jwcrypto import jwk, jws
 from tests.support.jwt import RESPONSE_TYP, no_nulls
 from tests.support.oauth import DEMO
 
-pytestmark = pytest.mark.blackbox
+pytestmark = [pytest.mark.blackbox, pytest.mark.long(6)]
 
 # The document's commands, verbatim, with its placeholders and sample tokens.
 DOCUMENT_ENDPOINT = "https://<my.jans.server>/jans-auth/restv1/introspection"

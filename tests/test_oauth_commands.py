@@ -31,7 +31,7 @@ from tests.support.oauth import (
 from tests.support.server import RunningServer
 from tests.support.worlds import oauth_world
 
-pytestmark = [pytest.mark.django_db, pytest.mark.long]
+pytestmark = [pytest.mark.django_db, pytest.mark.long(6)]
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from identity.bootstrap import DEMO_CLIENT
 from tests.support.server import RunningServer, free_port
 
-pytestmark = pytest.mark.blackbox
+pytestmark = [pytest.mark.blackbox, pytest.mark.long(8)]
 
 CLIENT = (DEMO_CLIENT.client_id, DEMO_CLIENT.client_secret)
 ADMIN = ("admin", "admin")

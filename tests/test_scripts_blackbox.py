@@ -15,7 +15,7 @@ from tests.support.auth import basic_auth
 from tests.support.oauth import DEMO
 from tests.support.polling import wait_for
 
-pytestmark = pytest.mark.blackbox
+pytestmark = [pytest.mark.blackbox, pytest.mark.long(5)]
 
 GOOD = """
 [oauth.introspect]

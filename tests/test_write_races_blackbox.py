@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-pytestmark = pytest.mark.blackbox
+pytestmark = [pytest.mark.blackbox, pytest.mark.long(15)]
 
 VIEW = "/permission/admin/manage/identity/applicationmgt/view"
 CAROL = ("carol", "carol-password")

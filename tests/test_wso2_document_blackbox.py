@@ -20,7 +20,7 @@ import subprocess
 
 import pytest
 
-pytestmark = pytest.mark.blackbox
+pytestmark = [pytest.mark.blackbox, pytest.mark.long(14)]
 
 DEMO = "[demo]\nenabled = true\n"
 SAMPLE_TOKEN = "fbc4e794-23db-3394-b1e5-f2c3e511d01f"  # the document's sample access token
