@@ -30,7 +30,6 @@ pytestmark = [
 POOL_TIMEOUT = 2  # seconds a request waits for a connection before its 503
 REQUEST_BOUND = 10  # no answer may take longer during the outage
 RECOVERY_BOUND = 15  # seconds from the database's return to correct answers
-ADMIN = ("admin", "admin")
 DEMO = (DEMO_CLIENT.client_id, DEMO_CLIENT.client_secret)
 
 
@@ -67,10 +66,6 @@ def issue(server) -> tuple[int, dict]:
     return response.status_code, _json(response)
 
 
-def introspect(server, token: str):
-    return server.post("/oauth2/introspect", data={"token": token}, auth=ADMIN, timeout=30)
-
-
 def _json(response) -> dict:
     assert response.headers["Content-Type"].startswith("application/json"), response.text[:200]
     return response.json()
@@ -85,7 +80,7 @@ def test_outage_answers_503_and_the_server_recovers_by_itself(proxied):
     server, proxy = proxied
     status, before = issue(server)
     assert status == 200
-    assert introspect(server, before["access_token"]).json()["active"] is True
+    assert server.introspect(before["access_token"]).json()["active"] is True
     acknowledged = stored_tokens(server.database)
 
     proxy.cut()
@@ -97,7 +92,7 @@ def test_outage_answers_503_and_the_server_recovers_by_itself(proxied):
         while time.monotonic() < stop_at:
             started = time.monotonic()
             if worker % 2:
-                response = introspect(server, before["access_token"])
+                response = server.introspect(before["access_token"])
                 kind = "introspect"
             else:
                 response = server.post(
@@ -121,7 +116,7 @@ def test_outage_answers_503_and_the_server_recovers_by_itself(proxied):
     proxy.restore()
     restored = time.monotonic()
     while True:
-        response = introspect(server, before["access_token"])
+        response = server.introspect(before["access_token"])
         if response.status_code == 200:
             break
         assert response.status_code == 503, response.text[:200]
@@ -138,5 +133,5 @@ def test_outage_answers_503_and_the_server_recovers_by_itself(proxied):
     for _ in range(6):
         status, after = issue(server)
         assert status == 200, after
-        assert introspect(server, after["access_token"]).json()["active"] is True
+        assert server.introspect(after["access_token"]).json()["active"] is True
     assert stored_tokens(server.database) == acknowledged + 6

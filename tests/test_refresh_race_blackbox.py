@@ -28,23 +28,10 @@ def server(demo_server, console):
     return demo_server
 
 
-def password_grant(server, username: str, password: str) -> dict:
-    data = {"grant_type": "password", "username": username, "password": password}
-    response = server.post("/oauth2/token", data=data, auth=DEMO)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def refresh(server, refresh_token: str):
     return server.post(
         "/oauth2/token", data={"grant_type": "refresh_token", "refresh_token": refresh_token}, auth=DEMO
     )
-
-
-def introspect(server, token: str) -> dict:
-    response = server.post("/oauth2/introspect", data={"token": token}, auth=("admin", "admin"))
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 class TestConcurrentRefresh:
@@ -53,7 +40,7 @@ class TestConcurrentRefresh:
 
     @pytest.mark.parametrize("round_", range(3))
     def test_exactly_one_wins(self, server, round_):
-        body = password_grant(server, "admin", "admin")
+        body = server.password_grant()
         barrier = threading.Barrier(RACERS)
         answers: list = [None] * RACERS
 
@@ -71,19 +58,19 @@ class TestConcurrentRefresh:
         statuses = sorted(status for status, _ in answers)
         assert statuses == [200] + [400] * (RACERS - 1), answers
         assert all(answer["error"] == "invalid_grant" for status, answer in answers if status == 400), answers
-        assert not introspect(server, body["access_token"])["active"]  # the spent pair's access token
+        assert not server.introspect(body["access_token"]).json()["active"]  # the spent pair's access token
 
 
 class TestLockUserCommand:
     def test_locked_users_tokens_are_inactive_at_once(self, server, console):
-        body = password_grant(server, "erin", "erin-pw")
-        assert introspect(server, body["access_token"])["active"]
+        body = server.password_grant(("erin", "erin-pw"))
+        assert server.introspect(body["access_token"]).json()["active"]
         console.manage("lockuser", "--tenant", "carbon.super", "erin")
         # Ask several times: both workers answer the same.
         for _ in range(4):
-            assert introspect(server, body["access_token"]) == {"active": False}
+            assert server.introspect(body["access_token"]).json() == {"active": False}
         response = refresh(server, body["refresh_token"])
         assert (response.status_code, response.json()["error"]) == (400, "invalid_grant")
         console.manage("unlockuser", "--tenant", "carbon.super", "erin")
-        assert introspect(server, body["access_token"]) == {"active": False}
-        assert password_grant(server, "erin", "erin-pw")["access_token"]
+        assert server.introspect(body["access_token"]).json() == {"active": False}
+        assert server.password_grant(("erin", "erin-pw"))["access_token"]

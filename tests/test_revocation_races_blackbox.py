@@ -15,7 +15,6 @@ from identity.bootstrap import DEMO_CLIENT
 pytestmark = pytest.mark.blackbox
 
 DEMO = (DEMO_CLIENT.client_id, DEMO_CLIENT.client_secret)
-ADMIN = ("admin", "admin")
 THREADS = 8
 
 
@@ -24,25 +23,13 @@ def server(demo_server):
     return demo_server
 
 
-def password_grant(server) -> dict:
-    response = server.post(
-        "/oauth2/token", data={"grant_type": "password", "username": "admin", "password": "admin"}, auth=DEMO
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 def revoke(server, token: str, hint: str = ""):
     data = {"token": token, **({"token_type_hint": hint} if hint else {})}
     return server.post("/oauth2/revoke", data=data, auth=DEMO)
 
 
-def introspect(server, token: str):
-    return server.post("/oauth2/introspect", data={"token": token}, auth=ADMIN)
-
-
 def test_concurrent_revocations_of_one_token_all_succeed(server):
-    token = password_grant(server)["access_token"]
+    token = server.password_grant()["access_token"]
     barrier = threading.Barrier(THREADS)
 
     def one(_):
@@ -52,14 +39,14 @@ def test_concurrent_revocations_of_one_token_all_succeed(server):
     with ThreadPoolExecutor(THREADS) as pool:
         statuses = list(pool.map(one, range(THREADS)))
     assert statuses == [200] * THREADS
-    assert introspect(server, token).json() == {"active": False}
+    assert server.introspect(token).json() == {"active": False}
 
 
 def test_revocation_racing_use_never_fails_and_is_never_undone(server):
     """Introspections and refreshes race the revocation of the refresh token (which revokes its
     access token): every answer is a proper one, and none started after the acknowledgement
     says active."""
-    issued = password_grant(server)
+    issued = server.password_grant()
     access, refresh = issued["access_token"], issued["refresh_token"]
     barrier = threading.Barrier(THREADS)
     acknowledged: list[float] = []
@@ -95,7 +82,7 @@ def test_revocation_racing_use_never_fails_and_is_never_undone(server):
                     ),
                 )
             else:
-                note("introspect", started, introspect(server, access))
+                note("introspect", started, server.introspect(access))
 
     with ThreadPoolExecutor(THREADS) as pool:
         list(pool.map(worker, range(THREADS)))
@@ -109,7 +96,7 @@ def test_revocation_racing_use_never_fails_and_is_never_undone(server):
                 assert body == {"active": False}
         if kind == "refresh":
             assert status == 200 or body.get("error") == "invalid_grant", body
-    assert introspect(server, access).json() == {"active": False}
+    assert server.introspect(access).json() == {"active": False}
     refreshed = [body for kind, _, status, body in answers if kind == "refresh" and status == 200]
     # A refresh that won the race rotated the token: the one it replaced cannot be refreshed again.
     assert len(refreshed) <= 1

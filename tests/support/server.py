@@ -275,6 +275,28 @@ class RunningServer:
     def post(self, path: str, **kwargs) -> requests.Response:
         return self.request("POST", path, **kwargs)
 
+    @property
+    def admin(self) -> tuple[str, str]:
+        """The super tenant's admin (``[super_admin]``): user name and password."""
+        return ("admin", self.admin_password)
+
+    def password_grant(self, user: tuple[str, str] | None = None) -> dict:
+        """Return the token response of a password grant by the demo client for ``user`` (the
+        super admin by default); it must be issued."""
+        from identity.bootstrap import DEMO_CLIENT  # Django's models: not for bench/'s processes
+
+        username, password = user or self.admin
+        data = {"grant_type": "password", "username": username, "password": password}
+        demo = (DEMO_CLIENT.client_id, DEMO_CLIENT.client_secret)
+        response = self.post("/oauth2/token", data=data, auth=demo)
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def introspect(self, token: str, auth: tuple[str, str] | None = None) -> requests.Response:
+        """Introspect ``token`` at the super tenant's endpoint, as ``auth`` (Basic; the super
+        admin by default)."""
+        return self.post("/oauth2/introspect", data={"token": token}, auth=auth or self.admin)
+
     def hup(self) -> None:
         """Send SIGHUP to the master, as an operator reloading deployment.toml would."""
         os.kill(self.process.pid, signal.SIGHUP)
