@@ -111,9 +111,6 @@ class Tally:
     def add(self, child) -> None:
         self.record((child,))
 
-    def observe(self, child, amount: float) -> None:
-        self.record((), child, amount)
-
     def record(self, counted: tuple = (), timed=None, amount: float = 0.0) -> None:
         """Add one to each counter child of ``counted`` and, when ``timed`` (a histogram child)
         is given, observe ``amount`` in it: a request's samples under one lock."""
@@ -181,15 +178,17 @@ def count(metric, *values: str) -> None:
     tally.add(labelled(metric, *values))
 
 
-def observe(metric, amount: float, *values: str) -> None:
-    """Observe ``amount`` in the histogram ``metric`` of labels ``values`` (see :class:`Tally`)."""
-    tally.observe(labelled(metric, *values), amount)
+def observe_request(counted: tuple, timed, duration: float) -> None:
+    """Count a served request in the counter children ``counted`` and observe its ``duration``
+    (seconds) in the histogram child ``timed``, under one lock; read the pool now and then."""
+    tally.record(counted, timed, duration)
+    observe_db_pool()
 
 
 def request_samples(endpoint: str, method: str, status: int, outcome: str) -> tuple[tuple, Any]:
     """The counter children that an introspection request of this ``endpoint``, ``method``,
     ``status`` and decision ``outcome`` moves, and its duration's histogram child: made ahead
-    for a replayed answer, which adds to them with one :meth:`Tally.record`."""
+    for a replayed answer, which passes them to :func:`observe_request`."""
     counted = (labelled(REQUESTS, endpoint, method, str(status)), labelled(INTROSPECTIONS, outcome))
     return counted, labelled(REQUEST_DURATION, endpoint)
 

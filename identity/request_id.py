@@ -97,9 +97,8 @@ def finished(method: str, path: str, status: int, endpoint: str, started: float)
     and count it (``path`` without its query)."""
     duration = time.perf_counter() - started
     write_line(method, path, status, duration)
-    metrics.count(metrics.REQUESTS, endpoint, method, str(status))
-    metrics.observe(metrics.REQUEST_DURATION, duration, endpoint)
-    metrics.observe_db_pool()
+    requests = metrics.labelled(metrics.REQUESTS, endpoint, method, str(status))
+    metrics.observe_request((requests,), metrics.labelled(metrics.REQUEST_DURATION, endpoint), duration)
 
 
 def write_line(

@@ -223,8 +223,7 @@ def serve(
             decision.write(answer.decision, answer.audit_line)
             status = int(answer.status[:3])
             request_id.write_line("POST", _path(environ), status, duration, answer.request_line)
-            metrics.tally.record(*answer.samples, duration)
-            metrics.observe_db_pool()
+            metrics.observe_request(*answer.samples, duration)
     finally:
         if observed:
             request_id.unbind_request(None)
