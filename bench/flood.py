@@ -5,8 +5,10 @@ caller mode. A correct caller (its own address) introspects one token in a loop,
 then while 16 threads in another process send bad Basic credentials from another address
 (measured once the flood is answered 429: before that, each bad credential costs a hash);
 then the same with ``[throttle] enabled = false`` for comparison. Addresses come from
-``X-Forwarded-For``, the server trusting loopback as its proxy. Prints the medians and the
-ratio (target: flooded median <= 2x unloaded; docs/security.md).
+``X-Forwarded-For``, the server trusting loopback as its proxy. Then the same flood against
+the floor (bench/floor.py: a WSGI application that answers the flood 429 and does nothing else,
+under the same gunicorn settings). Prints the medians and the ratios (target: flooded median <=
+2x unloaded; docs/security.md).
 """
 
 from __future__ import annotations
@@ -26,14 +28,14 @@ from urllib.parse import urlencode
 
 from bench import data
 from bench.cpu import CpuMeter
+from bench.floor import FLOOD_ADDRESS
 from bench.modes import INTROSPECT_PATH, MODES
-from bench.server import Server, fresh_server
+from bench.server import FloorServer, Server, fresh_server
 from deployment import REPO_ROOT
 from tests.support.auth import basic
 from tests.support.polling import wait_for
 
 CALLER_ADDRESS = "198.51.100.10"
-FLOOD_ADDRESS = "203.0.113.66"
 
 
 class FloodServer(Server):
@@ -115,11 +117,15 @@ def _wait_for(path: Path, timeout: float) -> None:
         raise RuntimeError(f"the flood did not start within {timeout} s")
 
 
-def measure(server: Server, callers: data.Callers, args, *, throttle: bool) -> dict:
+def measure(server: Server, callers: data.Callers, args, *, throttle: bool | None) -> dict:
+    """One run: the correct caller alone, then under the flood. ``throttle`` None: ``server`` is
+    the floor (bench/floor.py), which answers the flood 429 from its first request."""
     mode = MODES["user"]
-    table = f"per_address = {args.per_address}\n" if throttle else "enabled = false\n"
-    extra = mode.config + "\n[throttle]\n" + table
-    server.configure(workers=args.workers, extra=extra)
+    if throttle is not None:
+        table = f"per_address = {args.per_address}\n" if throttle else "enabled = false\n"
+        server.configure(workers=args.workers, extra=mode.config + "\n[throttle]\n" + table)
+    else:
+        server.workers = args.workers
     server.start()
     try:
         url = server.base_url + INTROSPECT_PATH
@@ -140,13 +146,15 @@ def measure(server: Server, callers: data.Callers, args, *, throttle: bool) -> d
             _wait_for(stop_file.with_suffix(".started"), 60)
             # Until the limits are reached every bad credential costs a hash: the steady state
             # of a flood is what a correct caller lives with.
-            engaged = wait_throttled(url, args.engage_timeout) if throttle else None
+            engaged = wait_throttled(url, args.engage_timeout) if throttle is not False else None
             # Every worker's caller cache again (it expired while the flood was being throttled).
             latencies(url, body, authorization, args.warmup, at_least=0)
             # Unthrottled, each request waits on hashes for seconds: a few make the median.
             meter = CpuMeter(server, others={"flooder": flood.pid, "caller": os.getpid()})
             before, began = meter.snapshot(), time.monotonic()
-            flooded = latencies(url, body, authorization, args.duration, at_least=30 if throttle else 5)
+            flooded = latencies(
+                url, body, authorization, args.duration, at_least=5 if throttle is False else 30
+            )
             seconds = time.monotonic() - began
             cores = {kind: used / seconds for kind, used in meter.used(before, meter.snapshot()).items()}
         finally:
@@ -155,7 +163,7 @@ def measure(server: Server, callers: data.Callers, args, *, throttle: bool) -> d
     finally:
         server.stop()
     return {
-        "throttle": throttle,
+        "run": {True: "throttle on", False: "throttle off", None: "floor"}[throttle],
         "unloaded_ms": statistics.median(unloaded),
         "flooded_ms": statistics.median(flooded),
         "flood_answers": flood_answers,
@@ -193,6 +201,8 @@ def main(argv: list[str]) -> int:
         results = [measure(server, callers, args, throttle=True)]
         if not args.no_compare:
             results.append(measure(server, callers, args, throttle=False))
+        (folder / "floor").mkdir()
+        results.append(measure(FloorServer(folder / "floor", database), callers, args, throttle=None))
     finally:
         server.stop()
         database.drop()
@@ -200,16 +210,18 @@ def main(argv: list[str]) -> int:
     for result in results:
         ratio = result["flooded_ms"] / result["unloaded_ms"]
         print(
-            f"throttle {'on ' if result['throttle'] else 'off'}: correct caller median "
+            f"{result['run']}: correct caller median "
             f"{result['unloaded_ms']:.1f} ms unloaded, {result['flooded_ms']:.1f} ms under "
             f"{args.threads} flooding threads = {ratio:.2f}x"
         )
         used = ", ".join(f"{kind} {share:.2f}" for kind, share in result["cores"].items())
         print(f"  cores used while flooded ({os.cpu_count()} on this machine): {used}")
-        if result["throttle"]:
+        if result["run"] == "throttle on":
             print(
                 f"  target <= 2x: {'met' if ratio <= 2 else 'MISSED'}; 429s from {result['engaged_s']:.1f} s"
             )
+        if result["run"] == "floor":
+            print("  (no Django, no throttle: no Python server with these settings beats it here)")
         print(f"  flood answers (status:count): {result['flood_answers']}")
     return 0
 

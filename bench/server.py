@@ -52,13 +52,21 @@ class Server(RunningServer):
 class BareServer(Server):
     """``bench.bare`` (a bare Django JSON view) under gunicorn with the product's worker settings."""
 
+    APPLICATION = "bench.bare:application"
+
     def __init__(self, folder: Path, database: Database):
         super().__init__(folder, database)
         self.server_env = {}  # bench.bare configures Django itself, before any setting is read
 
     def command(self) -> list[str]:
         return [
-            *(sys.executable, "-m", "gunicorn", "bench.bare:application"),
+            *(sys.executable, "-m", "gunicorn", self.APPLICATION),
             *(f"--bind=127.0.0.1:{self.port}", f"--workers={self.workers}", "--worker-class=sync"),
             "--log-level=warning",
         ]
+
+
+class FloorServer(BareServer):
+    """``bench.floor`` (no Django: 429 for the flood, 200 for the rest) with the same settings."""
+
+    APPLICATION = "bench.floor:application"
