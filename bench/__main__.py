@@ -179,6 +179,10 @@ def main(argv: list[str]) -> int:
         from bench import flood
 
         return flood.main(argv[1:])
+    if argv[:1] == ["floor"]:  # a cold lookup without Django against the bare view (bench/floor.py)
+        from bench import floor
+
+        return floor.main(argv[1:])
     args = parse_args(argv)
     require_wrk()
     server = fresh_server(args.database_url, "identity-bench-")

@@ -52,7 +52,7 @@ class Server(RunningServer):
 class BareServer(Server):
     """``bench.bare`` (a bare Django JSON view) under gunicorn with the product's worker settings."""
 
-    APPLICATION = "bench.bare:application"
+    application = "bench.bare:application"  # the WSGI application gunicorn serves
 
     def __init__(self, folder: Path, database: Database):
         super().__init__(folder, database)
@@ -60,13 +60,13 @@ class BareServer(Server):
 
     def command(self) -> list[str]:
         return [
-            *(sys.executable, "-m", "gunicorn", self.APPLICATION),
+            *(sys.executable, "-m", "gunicorn", self.application),
             *(f"--bind=127.0.0.1:{self.port}", f"--workers={self.workers}", "--worker-class=sync"),
             "--log-level=warning",
         ]
 
 
 class FloorServer(BareServer):
-    """``bench.floor`` (no Django: 429 for the flood, 200 for the rest) with the same settings."""
+    """A floor of ``bench.floor`` (no Django) with the same settings: the flood's by default."""
 
-    APPLICATION = "bench.floor:application"
+    application = "bench.floor:flood_application"
