@@ -127,7 +127,6 @@ class Cache:
         self.generation = 0
         # Set by the change bus: False while this process cannot hear changes.
         self.trusted: Callable[[], bool] = lambda: True
-        self.hits = self.misses = 0
         # Called with (kind, hit) on each lookup: the metrics module plugs in here.
         self.observer: Callable[[str, bool], None] | None = None
 
@@ -152,13 +151,8 @@ class Cache:
     def lookup(self, kind: str, key: Hashable) -> Any:
         """Return the value of ``(kind, key)``, or ``MISSING``; counted as a hit or a miss."""
         value = self.get((kind, key))
-        hit = value is not MISSING
         if self.observer is not None:
-            self.observer(kind, hit)
-        if hit:
-            self.hits += 1
-        else:
-            self.misses += 1
+            self.observer(kind, value is not MISSING)
         return value
 
     def get_or_load(
