@@ -8,9 +8,11 @@ import pytest
 from identity.api.permissions import permission_path, scope_name
 from identity.models import AccessToken, Client, Role, SigningKey, User
 from identity.provisioning import ADMIN_ROLE, create_user
+from identity.services.clients import ClientSpec, create_client
 from tests.support.api import MGMT_SECRET, admin_of, call, mgmt_bearer
 from tests.support.auth import basic_auth
 from tests.support.introspection import make_token
+from tests.support.oauth import token_request
 from tests.support.worlds import api_world
 
 RESOURCES = ("applicationmgt", "rolemgt")
@@ -26,6 +28,11 @@ def make_world():
     Role.objects.create(tenant=world.bar, name="spare", permissions=[])
     for tenant in (world.foo, world.bar):
         make_token(Client.objects.for_tenant(tenant).get(client_id="mgmt"), scope="test1")
+    # Owned by a user holding nothing: any caller may take it (rotate its secret).
+    create_client(
+        world.foo,
+        ClientSpec(name="weak", client_id="weak", grant_types=["client_credentials"], owner="nobody"),
+    )
     return world
 
 
@@ -47,7 +54,7 @@ OPERATIONS = [
     ("GET", "clients/mgmt", "applicationmgt", "view", None),
     ("POST", "clients", "applicationmgt", "create", {"name": "n", "grant_types": ["client_credentials"]}),
     ("PATCH", "clients/mgmt", "applicationmgt", "update", {"name": "renamed"}),
-    ("POST", "clients/mgmt/rotate-secret", "applicationmgt", "update", None),
+    ("POST", "clients/weak/rotate-secret", "applicationmgt", "update", None),
     ("GET", "keys", "applicationmgt", "view", None),
     ("POST", "keys/rotate", "applicationmgt", "update", {}),
     ("GET", "roles", "rolemgt", "view", None),
@@ -175,6 +182,33 @@ class TestNoEscalation:
         )
         assert response.status_code == 400
         assert Role.objects.for_tenant(world.foo).filter(pk=admins.pk).exists()
+
+    def test_a_client_may_not_be_owned_by_a_user_holding_more_than_the_caller(self, client, world):
+        """A client_credentials token acts for the client's owner: a client owned by the admin
+        would give an application manager the admin's internal scopes."""
+        headers = basic_auth("applicationmgt-create@foo.com", "pw")
+        body = {"name": "x", "grant_types": ["client_credentials"], "scopes": ["internal_user_mgt_create"]}
+        response = call(client, "POST", "foo.com", "clients", headers, {**body, "owner": "admin"})
+        assert response.status_code == 400, response.content
+        assert response.json()["invalid-params"][0]["name"] == "owner"
+        created = call(client, "POST", "foo.com", "clients", headers, body)
+        assert created.status_code == 201 and created.json()["owner"] == "applicationmgt-create"
+        credentials = (created.json()["client_id"], created.json()["client_secret"])
+        token = token_request(
+            client,
+            "/t/foo.com/oauth2/token",
+            {"grant_type": "client_credentials", "scope": "internal_user_mgt_create"},
+            credentials,
+        )
+        assert token.status_code == 200 and "scope" not in token.json()
+
+    def test_the_secret_of_a_client_owned_by_a_stronger_user_may_not_be_rotated(self, client, world):
+        """Rotating a secret is taking the client, and with it its owner's powers."""
+        headers = basic_auth("applicationmgt-update@foo.com", "pw")
+        response = call(client, "POST", "foo.com", "clients/mgmt/rotate-secret", headers)
+        assert response.status_code == 400, response.content
+        assert response.json()["invalid-params"][0]["name"] == "owner"
+        assert mgmt_bearer(client, "foo.com")  # the secret is still MGMT_SECRET
 
 
 # The cross-tenant table: a caller of one tenant against every route of the other.
