@@ -183,6 +183,14 @@ class TestNoEscalation:
         assert response.status_code == 400
         assert Role.objects.for_tenant(world.foo).filter(pk=admins.pk).exists()
 
+    def test_an_admin_role_may_not_be_emptied_by_a_lesser_caller(self, client, world):
+        """Taking a role's permissions away strips its users as deleting it would."""
+        admins = Role.objects.for_tenant(world.foo).get(name=ADMIN_ROLE)
+        headers = basic_auth("rolemgt-update@foo.com", "pw")
+        response = call(client, "PATCH", "foo.com", f"roles/{admins.pk}", headers, {"permissions": []})
+        assert response.status_code == 400, response.content
+        assert Role.objects.for_tenant(world.foo).get(pk=admins.pk).permissions == admins.permissions
+
     def test_a_client_may_not_be_owned_by_a_user_holding_more_than_the_caller(self, client, world):
         """A client_credentials token acts for the client's owner: a client owned by the admin
         would give an application manager the admin's internal scopes."""
