@@ -7,7 +7,7 @@ import pytest
 
 from identity.api.permissions import permission_path, scope_name
 from identity.models import AccessToken, Client, Role, SigningKey, User
-from identity.provisioning import ADMIN_ROLE, create_user
+from identity.provisioning import ADMIN_ROLE, create_admin, create_user
 from identity.services.clients import ClientSpec, create_client
 from tests.support.api import MGMT_SECRET, admin_of, call, mgmt_bearer
 from tests.support.auth import basic_auth
@@ -28,6 +28,10 @@ def make_world():
     Role.objects.create(tenant=world.bar, name="spare", permissions=[])
     for tenant in (world.foo, world.bar):
         make_token(Client.objects.for_tenant(tenant).get(client_id="mgmt"), scope="test1")
+    # A staff admin of the super tenant who is no superuser, and a second admin of foo.com.
+    deputy = create_admin(world.super, "deputy", "deputy-pw")
+    User.objects.for_tenant(world.super).filter(pk=deputy.pk).update(is_superuser=False)
+    create_admin(world.foo, "peer", "peer-pw")
     # Owned by a user holding nothing: any caller may take it (rotate its secret).
     create_client(
         world.foo,
@@ -182,6 +186,31 @@ class TestNoEscalation:
         )
         assert response.status_code == 400
         assert Role.objects.for_tenant(world.foo).filter(pk=admins.pk).exists()
+
+    @pytest.mark.parametrize(
+        ("domain", "actor", "route", "target", "allowed"),
+        [
+            ("carbon.super", "deputy:deputy-pw", "password", "admin", False),  # the operator
+            ("carbon.super", "deputy:deputy-pw", "lock", "admin", False),
+            ("carbon.super", "deputy:deputy-pw", "roles", "admin", False),
+            ("foo.com", "peer@foo.com:peer-pw", "password", "admin", False),  # another admin
+            ("foo.com", "peer@foo.com:peer-pw", "lock", "admin", True),
+            ("foo.com", "peer@foo.com:peer-pw", "password", "peer", True),
+            ("carbon.super", "admin:admin", "password", "deputy", True),  # the operator
+        ],
+    )
+    def test_only_an_operator_takes_another_admin(self, client, world, domain, actor, route, target, allowed):
+        """As in the admin (finding 1): only an operator changes a superuser or sets another
+        admin's password; holding the same permission paths let the API do both."""
+        tenant = {"carbon.super": world.super, "foo.com": world.foo}[domain]
+        body = {"password": "Taken-over-9", "roles": []}
+        response = call(
+            client, "POST", domain, f"users/{target}/{route}", basic_auth(*actor.split(":")), body
+        )
+        assert (response.status_code < 300) is allowed, response.content
+        user = User.objects.for_tenant(tenant).get(username=target)
+        changed = user.check_password("Taken-over-9") or user.is_locked or not user.roles.exists()
+        assert changed is allowed
 
     def test_an_admin_role_may_not_be_emptied_by_a_lesser_caller(self, client, world):
         """Taking a role's permissions away strips its users as deleting it would."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from oauth2_provider.generators import generate_client_id, generate_client_secret
 
@@ -12,9 +12,9 @@ from deployment.current import get_deployment
 from identity import audit
 from identity.models import Client, User
 from identity.provisioning import ADMIN_ROLE
-from identity.services.roles import check_grantable
 from identity.services.tokens import revoke_client_tokens_quietly
 from identity.services.uniqueness import claiming
+from identity.services.users import check_may_act_on
 from tenants.models import Tenant
 
 
@@ -92,17 +92,17 @@ def register_client(client: Client, *, actor: str, secret: str = "") -> str:
 
 
 def check_may_own(owner: User | None, acting_user: User | None) -> None:
-    """Raise ValidationError when ``owner`` holds a permission ``acting_user`` does not hold.
+    """Raise ValidationError (``owner``) unless ``acting_user`` may take ``owner``'s powers.
 
     A ``client_credentials`` token acts for the client's owner, internal scopes included
     (SPEC §4): who creates a client with an owner, or rotates its secret, takes the owner's
-    powers. No escalation (SPEC §8, §14): only over an owner holding no more than the caller.
+    powers. No escalation (SPEC §8, §14): as for setting the owner's password.
     """
     if owner is None:
         return
     try:
-        check_grantable(owner.permission_paths(), acting_user)
-    except ValidationError:
+        check_may_act_on(owner, acting_user, taking=True)
+    except (PermissionDenied, ValidationError):
         raise ValidationError({"owner": f"the caller may not act as '{owner.username}'"}) from None
 
 
