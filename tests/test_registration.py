@@ -165,6 +165,21 @@ class TestWhoMayRegister:
         body = register(client, METADATA).json()
         assert Client.objects.for_tenant(world.foo).get(client_id=body["client_id"]).user is None
 
+    def test_open_registration_gives_a_caller_of_another_tenant_no_owner_here(
+        self, client, world, open_registration
+    ):
+        """``admin@bar.com`` registering at foo.com made a client owned by foo.com's ``admin``
+        (the caller's name, looked up in the path's tenant): its tokens were foo.com's admin's."""
+        body = {**METADATA, "scope": "internal_user_mgt_create"}
+        created = register(client, body, admin_of("bar.com"))
+        assert created.status_code == 201, created.content
+        registered = Client.objects.for_tenant(world.foo).get(client_id=created.json()["client_id"])
+        assert registered.user is None
+        credentials = (created.json()["client_id"], created.json()["client_secret"])
+        data = {"grant_type": "client_credentials", "scope": "internal_user_mgt_create"}
+        token = token_request(client, "/t/foo.com/oauth2/token", data, credentials)
+        assert token.status_code == 200 and "scope" not in token.json()
+
 
 class TestManage:
     """RFC 7592 §2 at the registration_client_uri, with the registration access token."""

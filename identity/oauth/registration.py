@@ -198,6 +198,7 @@ class RegisterView(RegistrationEndpointView):
     def post(self, request):
         metadata = self._metadata(request)
         tenant = get_current_tenant(request)
+        owner = registering_user(request, tenant)
         public = metadata["token_endpoint_auth_method"] == "none"
         spec = service.ClientSpec(
             name=metadata["client_name"],
@@ -206,9 +207,7 @@ class RegisterView(RegistrationEndpointView):
             scopes=metadata["scopes"],
             redirect_uris=metadata["redirect_uris"],
             token_format=metadata["token_format"],
-            # The registering user owns the client; an anonymous registration makes a client
-            # owned by no one, so its app tokens act for no user (and carry no internal_* scope).
-            owner=request.user.username if request.auth is not None else "",
+            owner=owner.username if owner is not None else "",
         )
         registration_token = secrets.token_urlsafe(32)
         actor = request.auth.actor if request.auth is not None else "anonymous"
@@ -217,8 +216,7 @@ class RegisterView(RegistrationEndpointView):
                 client, secret = service.create_client(tenant, spec, actor=actor)
             except DjangoValidationError as exc:
                 raise _metadata_error(exc) from None
-            if request.auth is None:
-                client.user = None
+            client.user = owner  # not the service's default owner (the tenant's admin)
             client.registration_access_token_digest = token_checksum(registration_token)
             client.save(update_fields=["user", "registration_access_token_digest"])
         extra = {"registration_access_token": registration_token}
@@ -228,6 +226,16 @@ class RegisterView(RegistrationEndpointView):
         response = Response(information(client, request, method, **extra), status=status.HTTP_201_CREATED)
         response["Cache-Control"] = "no-store"
         return response
+
+
+def registering_user(request, tenant):
+    """Return the user who owns a client it registers at ``tenant``: the caller, if it is a
+    user of ``tenant``. An anonymous registration, or a caller of another tenant (let in by
+    open registration or a cross-tenant access-control entry), makes a client owned by no one:
+    its app tokens act for no user and carry no ``internal_*`` scope (SPEC §4, §14)."""
+    if request.auth is None or request.user.tenant_id != tenant.pk:
+        return None
+    return request.user
 
 
 class RegistrationTokenAuthentication(authentication.BaseAuthentication):
