@@ -245,7 +245,7 @@ class TestNoEscalation:
         deputy.click("input[name=_save]")
         expect(deputy.locator(".errornote, .errorlist").first).to_be_visible()
         expect(deputy.locator("body")).to_contain_text(
-            "you may grant or take away only permissions you hold, not /permission"
+            "you may grant only permissions you hold, not /permission"
         )
         screenshot(deputy, "no-escalation")
 

@@ -184,7 +184,7 @@ class TestGrants:
         created = Role.objects.for_tenant(world.tenants[FOO]).filter(name="new").first()
         assert (created is not None) is allowed
         if not allowed:
-            assert "you may grant or take away only permissions you hold" in response.content.decode()
+            assert "you may grant only permissions you hold" in response.content.decode()
 
     def test_operator_grants_anything(self, signed_in, world):
         client = signed_in("operator")
@@ -203,18 +203,6 @@ class TestGrants:
         )
         assert response.status_code == 302
         assert Role.objects.for_tenant(world.tenants[FOO]).get(pk=world.wide.pk).name == "wide renamed"
-
-    def test_a_role_keeps_what_the_admin_does_not_hold(self, signed_in, world):
-        """Taking ``/permission`` from a role strips its users (``powerful``) as deleting it would."""
-        client = signed_in("foo_admin")
-        response = client.post(
-            f"{ADMIN}/role/{world.wide.pk}/change/", {"name": "wide", "other_permissions": ""}
-        )
-        assert response.status_code == 200
-        assert "you may grant or take away only permissions you hold" in response.content.decode()
-        assert Role.objects.for_tenant(world.tenants[FOO]).get(pk=world.wide.pk).permissions == [
-            "/permission"
-        ]
 
     @pytest.mark.parametrize(("role", "allowed"), [("narrow", True), ("wide", False)])
     def test_giving_a_user_a_role(self, signed_in, world, role, allowed):

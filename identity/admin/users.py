@@ -210,12 +210,10 @@ class RoleForm(TenantScopedForm):
         cleaned_data = super().clean()
         chosen = [*cleaned_data.get("known_permissions", []), *cleaned_data.get("other_permissions", [])]
         if self.admin_user is not None:
-            # Taking a path away strips the role's users as deleting it would: held ones only.
-            changed = set(chosen) ^ set(self.instance.permissions or [])
-            refused = not_held(self.admin_user, changed)
+            refused = not_held(self.admin_user, set(chosen) - set(self.instance.permissions or []))
             if refused:
                 raise forms.ValidationError(
-                    f"you may grant or take away only permissions you hold, not {', '.join(refused)}"
+                    f"you may grant only permissions you hold, not {', '.join(refused)}"
                 )
         self.instance.permissions = sorted(set(chosen))
         return cleaned_data
