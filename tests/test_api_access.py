@@ -212,6 +212,31 @@ class TestNoEscalation:
         changed = user.check_password("Taken-over-9") or user.is_locked or not user.roles.exists()
         assert changed is allowed
 
+    def test_a_token_lets_a_client_hold_only_the_internal_scopes_it_carries(self, client, world):
+        """A client's tokens act for its owner: a token of the admin limited to managing
+        applications made (or took, by its secret) a client allowed internal_user_mgt_*, owned by
+        the admin, and so reached user management."""
+        scope = "internal_application_mgt_create internal_application_mgt_update"
+        headers = password_token(client, "admin", scope, "admin")
+        body = {"name": "x", "grant_types": ["client_credentials"], "scopes": ["internal_user_mgt_view"]}
+        response = call(client, "POST", "foo.com", "clients", headers, body)
+        assert response.status_code == 400, response.content
+        assert response.json()["invalid-params"][0]["name"] == "scopes"
+        created = call(client, "POST", "foo.com", "clients", headers, {**body, "scopes": scope.split()})
+        assert created.status_code == 201, created.content
+        wider = {"scopes": ["internal_user_mgt_view"]}
+        assert (
+            call(
+                client, "PATCH", "foo.com", f"clients/{created.json()['client_id']}", headers, wider
+            ).status_code
+            == 400
+        )
+        assert call(client, "POST", "foo.com", "clients/mgmt/rotate-secret", headers).status_code == 400
+        assert (
+            call(client, "POST", "foo.com", "clients/mgmt/rotate-secret", admin_of("foo.com")).status_code
+            == 200
+        )
+
     def test_an_admin_role_may_not_be_emptied_by_a_lesser_caller(self, client, world):
         """Taking a role's permissions away strips its users as deleting it would."""
         admins = Role.objects.for_tenant(world.foo).get(name=ADMIN_ROLE)

@@ -26,11 +26,17 @@ from rest_framework.views import APIView
 from deployment.current import get_deployment
 from identity import throttle
 from identity.api.authentication import BasicUserAuthentication, BearerAuthentication, checked
-from identity.api.permissions import CallerOfPathTenant, HoldsResourcePermission, IsAuthenticatedCaller
+from identity.api.permissions import (
+    CallerOfPathTenant,
+    HoldsResourcePermission,
+    IsAuthenticatedCaller,
+    check_delegable,
+)
 from identity.models import Client
 from identity.models.clients import GRANT_TYPES
 from identity.models.tokens import token_checksum
 from identity.oauth.issuer import endpoint
+from identity.oauth.scopes import is_internal
 from identity.services import clients as service
 from tenants import get_current_tenant
 
@@ -197,6 +203,7 @@ class RegisterView(RegistrationEndpointView):
 
     def post(self, request):
         metadata = self._metadata(request)
+        check_delegable(request.auth, metadata["scopes"])
         tenant = get_current_tenant(request)
         owner = registering_user(request, tenant)
         public = metadata["token_endpoint_auth_method"] == "none"
@@ -300,6 +307,10 @@ class RegistrationClientView(RegistrationEndpointView):
         if sent_secret is not None and not check_password(str(sent_secret), client.client_secret):
             raise RegistrationError("client_secret does not match")
         metadata = self._metadata(request)
+        added = sorted(set(filter(is_internal, metadata["scopes"])) - set(client.allowed_scopes))
+        if added:
+            # The registration access token carries no delegation: the management API adds them.
+            raise RegistrationError(f"internal scopes cannot be added here: {', '.join(added)}")
         public = client.client_type == Client.CLIENT_PUBLIC
         if (metadata["token_endpoint_auth_method"] == "none") != public:
             raise RegistrationError("token_endpoint_auth_method cannot change between none and a secret")
