@@ -237,6 +237,17 @@ class TestNoEscalation:
             == 200
         )
 
+    def test_a_token_acts_only_with_the_permissions_its_scopes_stand_for(self, client, world):
+        """A token of the admin limited to internal_user_mgt_create made a user holding the admin
+        role, with a password of its choosing: through it, all of the admin's powers."""
+        headers = password_token(client, "admin", "internal_user_mgt_create", "admin")
+        eve = {"username": "eve", "password": "Eve-pw-123"}
+        response = call(client, "POST", "foo.com", "users", headers, {**eve, "roles": [ADMIN_ROLE]})
+        assert response.status_code == 400, response.content
+        assert response.json()["invalid-params"][0]["name"] == "permissions"
+        assert not User.objects.for_tenant(world.foo).filter(username="eve").exists()
+        assert call(client, "POST", "foo.com", "users", headers, eve).status_code == 201
+
     def test_an_admin_role_may_not_be_emptied_by_a_lesser_caller(self, client, world):
         """Taking a role's permissions away strips its users as deleting it would."""
         admins = Role.objects.for_tenant(world.foo).get(name=ADMIN_ROLE)
