@@ -247,6 +247,11 @@ class TestNoEscalation:
         assert response.json()["invalid-params"][0]["name"] == "permissions"
         assert not User.objects.for_tenant(world.foo).filter(username="eve").exists()
         assert call(client, "POST", "foo.com", "users", headers, eve).status_code == 201
+        # Nor its own user's password: knowing it is holding everything the user holds.
+        headers = password_token(client, "admin", "internal_user_mgt_update", "admin")
+        taken = call(client, "POST", "foo.com", "users/admin/password", headers, {"password": "Taken-over-9"})
+        assert taken.status_code == 400, taken.content
+        assert User.objects.for_tenant(world.foo).get(username="admin").check_password("admin")
 
     def test_an_admin_role_may_not_be_emptied_by_a_lesser_caller(self, client, world):
         """Taking a role's permissions away strips its users as deleting it would."""

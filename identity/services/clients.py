@@ -44,8 +44,8 @@ def create_client(
 ) -> tuple[Client, str]:
     """Create the client; return it and its secret in clear (shown once, stored hashed).
 
-    When ``acting_user`` is given (the API passes the caller), the owner may hold nothing
-    ``acting_user`` does not (``check_may_own``).
+    When ``acting_user`` is given (the API passes the caller), it must be allowed to take the
+    owner's powers (``check_may_own``).
     """
     owner = _owner(tenant, spec.owner)
     check_may_own(owner, acting_user)
@@ -167,7 +167,7 @@ def rotate_secret(client: Client, *, actor: str, acting_user: User | None = None
     """Give a confidential client a new secret; return it in clear (shown once, stored hashed).
 
     The old secret stops working at once; tokens already issued stay valid. When
-    ``acting_user`` is given, the client's owner may hold nothing it does not (``check_may_own``).
+    ``acting_user`` is given, it must be allowed to take the owner's powers (``check_may_own``).
     """
     if client.client_type != Client.CLIENT_CONFIDENTIAL:
         raise ValidationError({"client_type": "a public client has no secret"})

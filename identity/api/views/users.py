@@ -111,6 +111,8 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
     def set_password(self, request, username=None):
         """Set the user's password."""
         user = self.guarded_object(taking=True)
+        # Its own user's too: a token that sets it holds everything the user holds.
+        check_grantable(user.permission_paths(), request.user)
         data = serializers.PasswordSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         service.set_password(user, data.validated_data["password"], actor=self.actor)
