@@ -162,9 +162,7 @@ def check(request, *identities: str) -> Attempt:
     attempt = Attempt(config, client_address(request.META), tuple(identities))
     if not config.enabled:
         return attempt
-    blocked = blocked_for(attempt.address)
-    if blocked is not None:
-        raise refusal(request.path, attempt.address, attempt.identities, {"per_address": blocked})
+    refuse_blocked(request, attempt.address, attempt.identities)
     address_key = _key("address", attempt.address)
     limits = {address_key: (config.per_address, None, "per_address")}
     for identity in identities:
@@ -188,6 +186,22 @@ def check(request, *identities: str) -> Attempt:
     if waits:
         raise refusal(request.path, attempt.address, attempt.identities, waits)
     return attempt
+
+
+def refuse_blocked(request, address: str | None = None, identities: Sequence[str] = ()) -> None:
+    """Raise :class:`Throttled` when this process found the request's address (or ``address``)
+    over ``per_address``; no counter read.
+
+    Also for a credential that needs no check (a verified caller in the cache): past the limits
+    every attempt is refused until the window ends (SPEC §11), or a blocked address would go on
+    guessing, free, until a guess of a credential in use was answered.
+    """
+    if not get_deployment().throttle.enabled:
+        return
+    address = client_address(request.META) if address is None else address
+    blocked = blocked_for(address)
+    if blocked is not None:
+        raise refusal(request.path, address, identities, {"per_address": blocked})
 
 
 def blocked_for(address: str) -> float | None:

@@ -22,7 +22,8 @@ from tenants.models import Tenant
 
 def check_caller(request: HttpRequest, handler_names: tuple[str, ...]) -> throttle.Attempt | None:
     """Return the checked attempt of the request's credential, or None when there is nothing to
-    count (no credential) or it is a cached caller. Raises ``Throttled`` over the limits."""
+    count (no credential) or it is a cached caller. Raises ``Throttled`` over the limits, for a
+    cached caller when its address is blocked (``throttle.refuse_blocked``)."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if not header:
         return None
@@ -35,6 +36,7 @@ def check_caller(request: HttpRequest, handler_names: tuple[str, ...]) -> thrott
 
     identities = claimed_identities(header, handler_names, app_tenant)
     if identities is None:
+        throttle.refuse_blocked(request)
         return None
     return throttle.check(request, *identities)
 

@@ -250,6 +250,33 @@ class TestGrants:
         made = Client.objects.for_tenant(world.tenants[FOO]).filter(client_id="mine-id").first()
         assert (made is not None) is allowed
 
+    @pytest.mark.parametrize(
+        ("actor", "owner", "allowed"),
+        [
+            ("foo_admin", "foo_admin", True),
+            ("foo_admin", "peer", False),
+            ("foo_admin", "powerful", False),
+            ("deputy", "operator", False),
+            ("operator", "deputy", True),
+        ],
+    )
+    def test_rotate_secret(self, signed_in, world, actor, owner, allowed):
+        """Rotating a client's secret is taking the client, and with it its owner's powers."""
+        owner = getattr(world, owner)
+        taken = Client.objects.create(
+            tenant=owner.tenant,
+            name="owned",
+            client_id="owned-id",
+            client_type=Client.CLIENT_CONFIDENTIAL,
+            user=owner,
+        )
+        before = fresh(taken).client_secret
+        client = signed_in(actor)
+        url = f"{ADMIN}/client/{taken.pk}/rotate-secret/"
+        page, response = client.get(url), client.post(url)
+        assert (fresh(taken).client_secret != before) is allowed
+        assert (page.status_code, response.status_code) == ((200, 200) if allowed else (403, 403))
+
 
 # Every secret field of every admin model, and lookups that reach it, directly and through relations.
 SECRET_LOOKUPS = [

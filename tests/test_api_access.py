@@ -7,10 +7,12 @@ import pytest
 
 from identity.api.permissions import permission_path, scope_name
 from identity.models import AccessToken, Client, Role, SigningKey, User
-from identity.provisioning import ADMIN_ROLE, create_user
+from identity.provisioning import ADMIN_ROLE, create_admin, create_user
+from identity.services.clients import ClientSpec, create_client
 from tests.support.api import MGMT_SECRET, admin_of, call, mgmt_bearer
 from tests.support.auth import basic_auth
 from tests.support.introspection import make_token
+from tests.support.oauth import token_request
 from tests.support.worlds import api_world
 
 RESOURCES = ("applicationmgt", "rolemgt")
@@ -26,6 +28,15 @@ def make_world():
     Role.objects.create(tenant=world.bar, name="spare", permissions=[])
     for tenant in (world.foo, world.bar):
         make_token(Client.objects.for_tenant(tenant).get(client_id="mgmt"), scope="test1")
+    # A staff admin of the super tenant who is no superuser, and a second admin of foo.com.
+    deputy = create_admin(world.super, "deputy", "deputy-pw")
+    User.objects.for_tenant(world.super).filter(pk=deputy.pk).update(is_superuser=False)
+    create_admin(world.foo, "peer", "peer-pw")
+    # Owned by a user holding nothing: any caller may take it (rotate its secret).
+    create_client(
+        world.foo,
+        ClientSpec(name="weak", client_id="weak", grant_types=["client_credentials"], owner="nobody"),
+    )
     return world
 
 
@@ -47,7 +58,7 @@ OPERATIONS = [
     ("GET", "clients/mgmt", "applicationmgt", "view", None),
     ("POST", "clients", "applicationmgt", "create", {"name": "n", "grant_types": ["client_credentials"]}),
     ("PATCH", "clients/mgmt", "applicationmgt", "update", {"name": "renamed"}),
-    ("POST", "clients/mgmt/rotate-secret", "applicationmgt", "update", None),
+    ("POST", "clients/weak/rotate-secret", "applicationmgt", "update", None),
     ("GET", "keys", "applicationmgt", "view", None),
     ("POST", "keys/rotate", "applicationmgt", "update", {}),
     ("GET", "roles", "rolemgt", "view", None),
@@ -175,6 +186,107 @@ class TestNoEscalation:
         )
         assert response.status_code == 400
         assert Role.objects.for_tenant(world.foo).filter(pk=admins.pk).exists()
+
+    @pytest.mark.parametrize(
+        ("domain", "actor", "route", "target", "allowed"),
+        [
+            ("carbon.super", "deputy:deputy-pw", "password", "admin", False),  # the operator
+            ("carbon.super", "deputy:deputy-pw", "lock", "admin", False),
+            ("carbon.super", "deputy:deputy-pw", "roles", "admin", False),
+            ("foo.com", "peer@foo.com:peer-pw", "password", "admin", False),  # another admin
+            ("foo.com", "peer@foo.com:peer-pw", "lock", "admin", True),
+            ("foo.com", "peer@foo.com:peer-pw", "password", "peer", True),
+            ("carbon.super", "admin:admin", "password", "deputy", True),  # the operator
+        ],
+    )
+    def test_only_an_operator_takes_another_admin(self, client, world, domain, actor, route, target, allowed):
+        """As in the admin (finding 1): only an operator changes a superuser or sets another
+        admin's password; holding the same permission paths let the API do both."""
+        tenant = {"carbon.super": world.super, "foo.com": world.foo}[domain]
+        body = {"password": "Taken-over-9", "roles": []}
+        response = call(
+            client, "POST", domain, f"users/{target}/{route}", basic_auth(*actor.split(":")), body
+        )
+        assert (response.status_code < 300) is allowed, response.content
+        user = User.objects.for_tenant(tenant).get(username=target)
+        changed = user.check_password("Taken-over-9") or user.is_locked or not user.roles.exists()
+        assert changed is allowed
+
+    def test_a_token_lets_a_client_hold_only_the_internal_scopes_it_carries(self, client, world):
+        """A client's tokens act for its owner: a token of the admin limited to managing
+        applications made (or took, by its secret) a client allowed internal_user_mgt_*, owned by
+        the admin, and so reached user management."""
+        scope = "internal_application_mgt_create internal_application_mgt_update"
+        headers = password_token(client, "admin", scope, "admin")
+        body = {"name": "x", "grant_types": ["client_credentials"], "scopes": ["internal_user_mgt_view"]}
+        response = call(client, "POST", "foo.com", "clients", headers, body)
+        assert response.status_code == 400, response.content
+        assert response.json()["invalid-params"][0]["name"] == "scopes"
+        created = call(client, "POST", "foo.com", "clients", headers, {**body, "scopes": scope.split()})
+        assert created.status_code == 201, created.content
+        wider = {"scopes": ["internal_user_mgt_view"]}
+        assert (
+            call(
+                client, "PATCH", "foo.com", f"clients/{created.json()['client_id']}", headers, wider
+            ).status_code
+            == 400
+        )
+        assert call(client, "POST", "foo.com", "clients/mgmt/rotate-secret", headers).status_code == 400
+        assert (
+            call(client, "POST", "foo.com", "clients/mgmt/rotate-secret", admin_of("foo.com")).status_code
+            == 200
+        )
+
+    def test_a_token_acts_only_with_the_permissions_its_scopes_stand_for(self, client, world):
+        """A token of the admin limited to internal_user_mgt_create made a user holding the admin
+        role, with a password of its choosing: through it, all of the admin's powers."""
+        headers = password_token(client, "admin", "internal_user_mgt_create", "admin")
+        eve = {"username": "eve", "password": "Eve-pw-123"}
+        response = call(client, "POST", "foo.com", "users", headers, {**eve, "roles": [ADMIN_ROLE]})
+        assert response.status_code == 400, response.content
+        assert response.json()["invalid-params"][0]["name"] == "permissions"
+        assert not User.objects.for_tenant(world.foo).filter(username="eve").exists()
+        assert call(client, "POST", "foo.com", "users", headers, eve).status_code == 201
+        # Nor its own user's password: knowing it is holding everything the user holds.
+        headers = password_token(client, "admin", "internal_user_mgt_update", "admin")
+        taken = call(client, "POST", "foo.com", "users/admin/password", headers, {"password": "Taken-over-9"})
+        assert taken.status_code == 400, taken.content
+        assert User.objects.for_tenant(world.foo).get(username="admin").check_password("admin")
+
+    def test_an_admin_role_may_not_be_emptied_by_a_lesser_caller(self, client, world):
+        """Taking a role's permissions away strips its users as deleting it would."""
+        admins = Role.objects.for_tenant(world.foo).get(name=ADMIN_ROLE)
+        headers = basic_auth("rolemgt-update@foo.com", "pw")
+        response = call(client, "PATCH", "foo.com", f"roles/{admins.pk}", headers, {"permissions": []})
+        assert response.status_code == 400, response.content
+        assert Role.objects.for_tenant(world.foo).get(pk=admins.pk).permissions == admins.permissions
+
+    def test_a_client_may_not_be_owned_by_a_user_holding_more_than_the_caller(self, client, world):
+        """A client_credentials token acts for the client's owner: a client owned by the admin
+        would give an application manager the admin's internal scopes."""
+        headers = basic_auth("applicationmgt-create@foo.com", "pw")
+        body = {"name": "x", "grant_types": ["client_credentials"], "scopes": ["internal_user_mgt_create"]}
+        response = call(client, "POST", "foo.com", "clients", headers, {**body, "owner": "admin"})
+        assert response.status_code == 400, response.content
+        assert response.json()["invalid-params"][0]["name"] == "owner"
+        created = call(client, "POST", "foo.com", "clients", headers, body)
+        assert created.status_code == 201 and created.json()["owner"] == "applicationmgt-create"
+        credentials = (created.json()["client_id"], created.json()["client_secret"])
+        token = token_request(
+            client,
+            "/t/foo.com/oauth2/token",
+            {"grant_type": "client_credentials", "scope": "internal_user_mgt_create"},
+            credentials,
+        )
+        assert token.status_code == 200 and "scope" not in token.json()
+
+    def test_the_secret_of_a_client_owned_by_a_stronger_user_may_not_be_rotated(self, client, world):
+        """Rotating a secret is taking the client, and with it its owner's powers."""
+        headers = basic_auth("applicationmgt-update@foo.com", "pw")
+        response = call(client, "POST", "foo.com", "clients/mgmt/rotate-secret", headers)
+        assert response.status_code == 400, response.content
+        assert response.json()["invalid-params"][0]["name"] == "owner"
+        assert mgmt_bearer(client, "foo.com")  # the secret is still MGMT_SECRET
 
 
 # The cross-tenant table: a caller of one tenant against every route of the other.

@@ -165,6 +165,29 @@ class TestWhoMayRegister:
         body = register(client, METADATA).json()
         assert Client.objects.for_tenant(world.foo).get(client_id=body["client_id"]).user is None
 
+    def test_a_token_registers_only_the_internal_scopes_it_carries(self, client, world):
+        """The registered client is owned by the token's user: allowed internal_user_mgt_view, it
+        gave a token limited to internal_application_mgt_create user management."""
+        headers = mgmt_bearer(client, "foo.com", scope="internal_application_mgt_create")
+        response = register(client, {**METADATA, "scope": "internal_user_mgt_view"}, headers)
+        assert error_of(response) == "invalid_client_metadata"
+        assert not Client.objects.for_tenant(world.foo).filter(name="Robot").exists()
+
+    def test_open_registration_gives_a_caller_of_another_tenant_no_owner_here(
+        self, client, world, open_registration
+    ):
+        """``admin@bar.com`` registering at foo.com made a client owned by foo.com's ``admin``
+        (the caller's name, looked up in the path's tenant): its tokens were foo.com's admin's."""
+        body = {**METADATA, "scope": "internal_user_mgt_create"}
+        created = register(client, body, admin_of("bar.com"))
+        assert created.status_code == 201, created.content
+        registered = Client.objects.for_tenant(world.foo).get(client_id=created.json()["client_id"])
+        assert registered.user is None
+        credentials = (created.json()["client_id"], created.json()["client_secret"])
+        data = {"grant_type": "client_credentials", "scope": "internal_user_mgt_create"}
+        token = token_request(client, "/t/foo.com/oauth2/token", data, credentials)
+        assert token.status_code == 200 and "scope" not in token.json()
+
 
 class TestManage:
     """RFC 7592 §2 at the registration_client_uri, with the registration access token."""
@@ -190,6 +213,17 @@ class TestManage:
         assert response.status_code == 200, response.content
         stored = Client.objects.for_tenant(world.foo).get(client_id=body["client_id"])
         assert stored.redirect_uris == "https://new.example/cb"
+
+    def test_update_adds_no_internal_scope(self, client, world, registered):
+        """The registration access token carries no scope: through it, a client registered by a
+        narrow token would have been allowed any internal scope of its owner."""
+        body, uri, headers = registered
+        new = {**WEB, "client_id": body["client_id"], "scope": "internal_user_mgt_view"}
+        response = client.put(
+            uri, json.dumps(new), content_type="application/json", secure=True, headers=headers
+        )
+        assert error_of(response) == "invalid_client_metadata"
+        assert Client.objects.for_tenant(world.foo).get(client_id=body["client_id"]).allowed_scopes == []
 
     def test_update_refuses_a_fragment(self, client, registered):
         body, uri, headers = registered

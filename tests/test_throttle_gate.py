@@ -182,18 +182,24 @@ def test_the_request_id_is_the_callers_when_well_formed(world, limits):
 class TestServedAsToday:
     """A blocked address's requests the layer leaves to Django, answered as before it."""
 
-    def test_a_known_caller_is_served(self, world, limits, django_saw):
+    def test_a_known_callers_right_password_is_refused_too(self, world, limits, django_saw):
+        """Past the limit every credential of the address is refused, a cached caller's too
+        (SPEC §11). Regression: it was served, so a blocked address guessed on for free until a
+        guess of a credential in use (a resource server's) was answered 200."""
         admin = basic("admin", "admin")
         assert post(admin, {"token": world.token}, address=OTHER)[0] == "200 OK"  # now a cached caller
         block()
-        post(basic("intruder", "wrong"))
+        assert post(basic("intruder", "wrong"))[0].startswith("429")  # by Django, then kept
         seen = len(django_saw)
-        status, _, body = post(admin, {"token": world.token})
-        assert (status, json.loads(body)["active"]) == ("200 OK", True)
-        assert len(django_saw) == seen + 1
-        # A right credential not verified yet would cost a hash: refused, as by Django.
+        assert post(admin, {"token": world.token})[0].startswith("429")
         assert post(basic("viewer", "viewer-pw"), {"token": world.token})[0].startswith("429")
-        assert len(django_saw) == seen + 1
+        assert len(django_saw) == seen  # both refused by the layer
+        assert post(admin, {"token": world.token}, path="/t/carbon.super/oauth2/introspect")[0].startswith(
+            "429"
+        )
+        assert len(django_saw) == seen + 1  # a path the layer has no refusal for: by Django
+        status, _, body = post(admin, {"token": world.token}, address=OTHER)
+        assert (status, json.loads(body)["active"]) == ("200 OK", True)  # from another address
 
     # A change to the request or the configuration: (how, the answer Django gives).
     CASES = {

@@ -39,6 +39,12 @@ class WordListField(forms.CharField):
         return list(dict.fromkeys(word for word in words if word))
 
 
+def may_take(admin_user, client: Client) -> bool:
+    """Return whether ``admin_user`` may rotate ``client``'s secret: its tokens act for its
+    owner, so whoever learns the secret takes the owner's powers (``may_act_as``)."""
+    return client.user is None or may_act_as(admin_user, client.user)
+
+
 class ClientForm(TenantScopedForm):
     grant_types = forms.MultipleChoiceField(
         choices=[(grant, grant) for grant in GRANT_TYPES],
@@ -180,7 +186,7 @@ class ClientAdmin(TenantScopedAdmin):
 
     def rotate_secret_view(self, request, object_id: str):
         client = self.get_object(request, unquote(object_id))
-        if not self.has_change_permission(request, client):
+        if not self.has_change_permission(request, client) or not may_take(request.user, client):
             raise PermissionDenied
         change_url = reverse(f"admin:{self._url_name('change')}", args=[client.pk])
         if client.client_type == Client.CLIENT_PUBLIC:

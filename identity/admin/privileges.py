@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.core.exceptions import PermissionDenied, ValidationError
+
 from identity import permissions
+from identity.services.users import check_may_act_on
 from tenants.admin_scoping import is_operator
 
 
@@ -28,13 +31,10 @@ def may_manage_user(actor, target) -> bool:
 
 
 def may_act_as(actor, target) -> bool:
-    """Return whether ``actor`` may take ``target``'s powers: set its password, own a client with it.
-
-    An operator may; anyone may for itself; nobody else for a superuser or another admin (staff),
-    nor for a user holding a permission ``actor`` does not hold.
-    """
-    if is_operator(actor) or target.pk == actor.pk:
-        return True
-    if target.is_superuser or target.is_staff:
+    """Return whether ``actor`` may take ``target``'s powers: set its password, own a client
+    with it, rotate the secret of a client it owns (the rule: ``check_may_act_on``)."""
+    try:
+        check_may_act_on(target, actor, taking=True)
+    except (PermissionDenied, ValidationError):
         return False
-    return not not_held(actor, target.permission_paths())
+    return True

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 from dataclasses import dataclass, field
 
 from django.contrib.auth import authenticate
@@ -19,6 +20,7 @@ from deployment import BASIC_USER_HANDLER, BEARER_HANDLER
 from identity import throttle
 from identity.models import AccessToken, User
 from identity.models.tokens import token_checksum
+from identity.oauth.scopes import INTERNAL_SCOPES
 from identity.usernames import resolve_login
 from tenants import get_current_tenant
 from tenants.access_control import allowed_auth_handlers
@@ -87,10 +89,27 @@ class BearerAuthentication(authentication.BaseAuthentication):
         if user is None or not user.can_authenticate or user.tenant_id != token.tenant_id:
             raise exceptions.AuthenticationFailed(INVALID)
         actor = f"client:{token.application.client_id}" if token.is_app_token else user.qualified_name
-        return user, ApiCaller("bearer", token.tenant, actor, frozenset(token.scope.split()))
+        scopes = frozenset(token.scope.split())
+        return delegated(user, scopes), ApiCaller("bearer", token.tenant, actor, scopes)
 
     def authenticate_header(self, request) -> str:
         return f'Bearer realm="{get_current_tenant(request).domain}"'
+
+
+def delegated(user: User, scopes: frozenset[str]) -> User:
+    """Return ``user`` as a Bearer caller acts for it: holding only the permissions behind its
+    token's scopes that ``user`` holds, and never as an operator.
+
+    A token holds what was delegated to it (RFC 6749 §3.3), not all of its user's powers: what
+    the caller may grant or act on (roles, users, clients' owners) is measured by this. A copy,
+    used to decide, never saved.
+    """
+    acting = copy.copy(user)
+    acting.is_superuser = False
+    acting._permission_paths = {
+        path for scope in scopes for path in INTERNAL_SCOPES.get(scope, ()) if user.has_any_permission([path])
+    }
+    return acting
 
 
 class BasicUserAuthentication(authentication.BaseAuthentication):

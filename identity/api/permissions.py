@@ -9,10 +9,12 @@ the permission, checked again on every request.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rest_framework import exceptions, permissions
 
-from identity.api.authentication import INVALID
-from identity.oauth.scopes import INTERNAL_SCOPES
+from identity.api.authentication import INVALID, ApiCaller
+from identity.oauth.scopes import INTERNAL_SCOPES, is_internal
 from tenants import get_current_tenant
 from tenants.access_control import caller_tenant_allowed
 
@@ -41,6 +43,23 @@ def required(view, request) -> tuple[str, str]:
     extra action, else the verb of its HTTP method."""
     verb = getattr(view, "permission_verb", None) or METHOD_VERBS.get(request.method, "update")
     return view.resource, verb
+
+
+def check_delegable(caller: ApiCaller | None, scopes: Iterable[str]) -> None:
+    """Raise ValidationError (``scopes``) when a Bearer caller would let a client hold an
+    ``internal_*`` scope its own token does not carry.
+
+    A client's tokens act for its owner (SPEC §4), and a Bearer caller's client is owned by, or
+    may be owned by, its user: a client it creates, changes or takes (its secret) is allowed no
+    internal scope beyond what was delegated to the token (RFC 6749 §3.3), or a token limited
+    to ``internal_application_mgt_create`` would mint itself one for user management. A Basic
+    caller acts with its user's whole permissions.
+    """
+    if caller is None or caller.kind != "bearer":
+        return
+    beyond = sorted(scope for scope in set(scopes) if is_internal(scope) and scope not in caller.scopes)
+    if beyond:
+        raise exceptions.ValidationError({"scopes": f"the access token does not carry {', '.join(beyond)}"})
 
 
 class IsAuthenticatedCaller(permissions.BasePermission):

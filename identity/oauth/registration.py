@@ -26,11 +26,17 @@ from rest_framework.views import APIView
 from deployment.current import get_deployment
 from identity import throttle
 from identity.api.authentication import BasicUserAuthentication, BearerAuthentication, checked
-from identity.api.permissions import CallerOfPathTenant, HoldsResourcePermission, IsAuthenticatedCaller
+from identity.api.permissions import (
+    CallerOfPathTenant,
+    HoldsResourcePermission,
+    IsAuthenticatedCaller,
+    check_delegable,
+)
 from identity.models import Client
 from identity.models.clients import GRANT_TYPES
 from identity.models.tokens import token_checksum
 from identity.oauth.issuer import endpoint
+from identity.oauth.scopes import is_internal
 from identity.services import clients as service
 from tenants import get_current_tenant
 
@@ -197,7 +203,9 @@ class RegisterView(RegistrationEndpointView):
 
     def post(self, request):
         metadata = self._metadata(request)
+        check_delegable(request.auth, metadata["scopes"])
         tenant = get_current_tenant(request)
+        owner = registering_user(request, tenant)
         public = metadata["token_endpoint_auth_method"] == "none"
         spec = service.ClientSpec(
             name=metadata["client_name"],
@@ -206,9 +214,7 @@ class RegisterView(RegistrationEndpointView):
             scopes=metadata["scopes"],
             redirect_uris=metadata["redirect_uris"],
             token_format=metadata["token_format"],
-            # The registering user owns the client; an anonymous registration makes a client
-            # owned by no one, so its app tokens act for no user (and carry no internal_* scope).
-            owner=request.user.username if request.auth is not None else "",
+            owner=owner.username if owner is not None else "",
         )
         registration_token = secrets.token_urlsafe(32)
         actor = request.auth.actor if request.auth is not None else "anonymous"
@@ -217,8 +223,7 @@ class RegisterView(RegistrationEndpointView):
                 client, secret = service.create_client(tenant, spec, actor=actor)
             except DjangoValidationError as exc:
                 raise _metadata_error(exc) from None
-            if request.auth is None:
-                client.user = None
+            client.user = owner  # not the service's default owner (the tenant's admin)
             client.registration_access_token_digest = token_checksum(registration_token)
             client.save(update_fields=["user", "registration_access_token_digest"])
         extra = {"registration_access_token": registration_token}
@@ -228,6 +233,16 @@ class RegisterView(RegistrationEndpointView):
         response = Response(information(client, request, method, **extra), status=status.HTTP_201_CREATED)
         response["Cache-Control"] = "no-store"
         return response
+
+
+def registering_user(request, tenant):
+    """Return the user who owns a client it registers at ``tenant``: the caller, if it is a
+    user of ``tenant``. An anonymous registration, or a caller of another tenant (let in by
+    open registration or a cross-tenant access-control entry), makes a client owned by no one:
+    its app tokens act for no user and carry no ``internal_*`` scope (SPEC §4, §14)."""
+    if request.auth is None or request.user.tenant_id != tenant.pk:
+        return None
+    return request.user
 
 
 class RegistrationTokenAuthentication(authentication.BaseAuthentication):
@@ -292,6 +307,10 @@ class RegistrationClientView(RegistrationEndpointView):
         if sent_secret is not None and not check_password(str(sent_secret), client.client_secret):
             raise RegistrationError("client_secret does not match")
         metadata = self._metadata(request)
+        added = sorted(set(filter(is_internal, metadata["scopes"])) - set(client.allowed_scopes))
+        if added:
+            # The registration access token carries no delegation: the management API adds them.
+            raise RegistrationError(f"internal scopes cannot be added here: {', '.join(added)}")
         public = client.client_type == Client.CLIENT_PUBLIC
         if (metadata["token_endpoint_auth_method"] == "none") != public:
             raise RegistrationError("token_endpoint_auth_method cannot change between none and a secret")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from oauth2_provider.generators import generate_client_id, generate_client_secret
 
@@ -14,6 +14,7 @@ from identity.models import Client, User
 from identity.provisioning import ADMIN_ROLE
 from identity.services.tokens import revoke_client_tokens_quietly
 from identity.services.uniqueness import claiming
+from identity.services.users import check_may_act_on
 from tenants.models import Tenant
 
 
@@ -38,14 +39,22 @@ class ClientSpec:
 
 
 @transaction.atomic
-def create_client(tenant: Tenant, spec: ClientSpec, *, actor: str = "command") -> tuple[Client, str]:
-    """Create the client; return it and its secret in clear (shown once, stored hashed)."""
+def create_client(
+    tenant: Tenant, spec: ClientSpec, *, actor: str = "command", acting_user: User | None = None
+) -> tuple[Client, str]:
+    """Create the client; return it and its secret in clear (shown once, stored hashed).
+
+    When ``acting_user`` is given (the API passes the caller), it must be allowed to take the
+    owner's powers (``check_may_own``).
+    """
+    owner = _owner(tenant, spec.owner)
+    check_may_own(owner, acting_user)
     client = Client(
         tenant=tenant,
         name=spec.name,
         client_id=spec.client_id or generate_client_id(),
         client_type=Client.CLIENT_PUBLIC if spec.public else Client.CLIENT_CONFIDENTIAL,
-        user=_owner(tenant, spec.owner),
+        user=owner,
         grant_types=list(dict.fromkeys(spec.grant_types)),
         allowed_scopes=list(dict.fromkeys(spec.scopes)),
         redirect_uris=" ".join(spec.redirect_uris),
@@ -80,6 +89,21 @@ def register_client(client: Client, *, actor: str, secret: str = "") -> str:
         client.save()  # the toolkit's ClientSecretField hashes the secret on save
     audit.record("client.created", actor=actor, tenant=tenant.domain, client_id=client.client_id)
     return secret
+
+
+def check_may_own(owner: User | None, acting_user: User | None) -> None:
+    """Raise ValidationError (``owner``) unless ``acting_user`` may take ``owner``'s powers.
+
+    A ``client_credentials`` token acts for the client's owner, internal scopes included
+    (SPEC §4): who creates a client with an owner, or rotates its secret, takes the owner's
+    powers. No escalation (SPEC §8, §14): as for setting the owner's password.
+    """
+    if owner is None:
+        return
+    try:
+        check_may_act_on(owner, acting_user, taking=True)
+    except (PermissionDenied, ValidationError):
+        raise ValidationError({"owner": f"the caller may not act as '{owner.username}'"}) from None
 
 
 def _owner(tenant: Tenant, username: str) -> User | None:
@@ -139,13 +163,15 @@ def update_client(client: Client, *, actor: str, **changes) -> Client:
 
 
 @transaction.atomic
-def rotate_secret(client: Client, *, actor: str) -> str:
+def rotate_secret(client: Client, *, actor: str, acting_user: User | None = None) -> str:
     """Give a confidential client a new secret; return it in clear (shown once, stored hashed).
 
-    The old secret stops working at once; tokens already issued stay valid.
+    The old secret stops working at once; tokens already issued stay valid. When
+    ``acting_user`` is given, it must be allowed to take the owner's powers (``check_may_own``).
     """
     if client.client_type != Client.CLIENT_CONFIDENTIAL:
         raise ValidationError({"client_type": "a public client has no secret"})
+    check_may_own(client.user, acting_user)
     secret = generate_client_secret()
     client.client_secret = secret
     client.save()  # the toolkit's ClientSecretField hashes it on save

@@ -48,9 +48,10 @@ def create_role(
 def set_role_permissions(
     role: Role, permission_paths: Iterable[str], *, actor: str, acting_user=None
 ) -> Role:
-    """Make ``role`` hold exactly ``permission_paths`` (only those added must be grantable)."""
+    """Make ``role`` hold exactly ``permission_paths``. The paths added or taken away must be
+    grantable: taking one away strips the role's users as deleting the role would."""
     paths = sorted(set(permission_paths))
-    check_grantable(set(paths) - set(role.permissions), acting_user)
+    check_grantable(set(paths) ^ set(role.permissions), acting_user)
     role.permissions = paths
     role.full_clean()
     role.save()

@@ -8,15 +8,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from identity import audit
 from identity.models import Client, Role, User
 from identity.permissions import is_valid_path
+from identity.services.roles import check_grantable
 from identity.services.tokens import revoke_user_tokens_quietly
 from identity.services.uniqueness import claiming
+from tenants.admin_scoping import is_operator
 from tenants.models import Tenant
+
+
+def check_may_act_on(target: User, acting_user: User | None, *, taking: bool = False) -> None:
+    """Raise unless ``acting_user`` may act on ``target`` (no escalation, SPEC §8).
+
+    An operator (a super-tenant superuser) may act on anyone, and anyone on itself. Nobody else
+    acts on a user holding a permission ``acting_user`` does not hold (ValidationError), nor on
+    a superuser, nor, when ``taking`` its powers (setting its password, owning a client with
+    it), on another admin (staff): PermissionDenied. Commands pass no ``acting_user``.
+    """
+    if acting_user is None or is_operator(acting_user) or target.pk == acting_user.pk:
+        return
+    check_grantable(target.permission_paths(), acting_user)
+    if target.is_superuser or (taking and target.is_staff):
+        raise PermissionDenied(f"only an operator may act on {target.qualified_name}")
 
 
 @transaction.atomic

@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from identity.api import serializers
+from identity.api.permissions import check_delegable
 from identity.api.views.base import TenantViewSet
 from identity.models import Client
 from identity.services import clients as service
@@ -59,15 +60,25 @@ class ClientViewSet(mixins.ListModelMixin, TenantViewSet):
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
+        check_delegable(request.auth, values["scopes"])
+        values["owner"] = values.get("owner") or self.default_owner()
         spec = service.ClientSpec(**values)
-        client, secret = service.create_client(self.tenant, spec, actor=self.actor)
+        client, secret = service.create_client(self.tenant, spec, actor=self.actor, acting_user=request.user)
         return Response(_show(client, secret), status=status.HTTP_201_CREATED)
+
+    def default_owner(self) -> str:
+        """Return the owner of a client created without one: the caller (a client's tokens act
+        for its owner, and no caller may give more than it holds), or, for a caller of another
+        tenant, the service's default, the tenant's admin."""
+        caller = self.request.user
+        return caller.username if caller.tenant_id == self.tenant.pk else ""
 
     @extend_schema(request=serializers.ClientSerializer, responses=serializers.ClientOutputSerializer)
     def partial_update(self, request, client_id=None):
         client = self.get_object()
         data = self.get_serializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
+        check_delegable(request.auth, data.validated_data.get("scopes", ()))
         service.update_client(client, actor=self.actor, **data.validated_data)
         return Response(_show(client))
 
@@ -81,7 +92,8 @@ class ClientViewSet(mixins.ListModelMixin, TenantViewSet):
     def rotate_secret(self, request, client_id=None):
         """Give the client a new secret, shown in this response only."""
         client = self.get_object()
-        secret = service.rotate_secret(client, actor=self.actor)
+        check_delegable(request.auth, client.allowed_scopes)
+        secret = service.rotate_secret(client, actor=self.actor, acting_user=request.user)
         return Response({"client_id": client.client_id, "client_secret": secret})
 
     @extend_schema(request=None, responses=serializers.ClientOutputSerializer)

@@ -44,10 +44,11 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
     def tenant_queryset(self, tenant):
         return User.objects.for_tenant(tenant).prefetch_related("roles").order_by("pk")
 
-    def guarded_object(self) -> User:
-        """Return the user of the path, if the caller holds every permission it holds."""
+    def guarded_object(self, *, taking: bool = False) -> User:
+        """Return the user of the path, if the caller may act on it (``taking`` its account:
+        its password), as in the admin (``service.check_may_act_on``)."""
         user = self.get_object()
-        check_grantable(user.permission_paths(), self.request.user)
+        service.check_may_act_on(user, self.request.user, taking=taking)
         return user
 
     def _show(self, user: User, code: int = status.HTTP_200_OK) -> Response:
@@ -109,7 +110,9 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
     @action(detail=True, methods=["post"], url_path="password", permission_verb="update")
     def set_password(self, request, username=None):
         """Set the user's password."""
-        user = self.guarded_object()
+        user = self.guarded_object(taking=True)
+        # Its own user's too: a token that sets it holds everything the user holds.
+        check_grantable(user.permission_paths(), request.user)
         data = serializers.PasswordSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         service.set_password(user, data.validated_data["password"], actor=self.actor)
