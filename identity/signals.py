@@ -1,5 +1,5 @@
-"""Keep tenant data consistent: a user's roles come from the user's own tenant, and a disabled
-user, client or tenant holds no live token."""
+"""Keep tenant data consistent: a user's roles come from the user's own tenant, a disabled
+user, client or tenant holds no live token, and a client's app tokens act for its owner only."""
 
 from django.core.exceptions import ValidationError
 from django.db.models.signals import m2m_changed, post_save
@@ -8,6 +8,7 @@ from django.dispatch import receiver
 from identity.models import Client, Role, User
 from identity.services.tokens import (
     revoke_client_tokens_quietly,
+    revoke_former_owners_app_tokens,
     revoke_tenant_tokens_quietly,
     revoke_user_tokens_quietly,
 )
@@ -44,10 +45,14 @@ def revoke_tokens_of_disabled_user(sender, instance: User, update_fields=None, r
 
 @receiver(post_save, sender=Client)
 def revoke_tokens_of_inactive_client(
-    sender, instance: Client, update_fields=None, raw=False, **kwargs
+    sender, instance: Client, created=False, update_fields=None, raw=False, **kwargs
 ) -> None:
-    if not raw and not instance.active and _touches(update_fields, "active"):
+    if raw or created:
+        return
+    if not instance.active and _touches(update_fields, "active"):
         revoke_client_tokens_quietly(instance)
+    elif _touches(update_fields, "user"):  # a client that changed hands
+        revoke_former_owners_app_tokens(instance)
 
 
 @receiver(post_save, sender=Tenant)

@@ -143,6 +143,23 @@ class TestClient:
         assert not is_active(client, app_token)
         assert error_of(refresh_grant(client, body["refresh_token"]), status) == error
 
+    def test_app_tokens_issued_for_a_former_owner_are_revoked(self, client, world):
+        """A client_credentials token acts for the owner it was issued for (its user): when the
+        client changes hands (the admin's change form saves the row), those tokens go."""
+        app_token = issue(client, "foo.com", {"grant_type": "client_credentials"})["access_token"]
+        user_token = password_grant(client)["access_token"]
+        demo = demo_client(world)
+        assert demo.user != alice(world)
+        demo.user = alice(world)
+        demo.save()
+        assert not is_active(client, app_token)
+        assert is_active(client, user_token)
+        fresh = issue(client, "foo.com", {"grant_type": "client_credentials"})["access_token"]
+        assert stored(fresh).user == alice(world)
+        demo.name = "renamed"
+        demo.save()
+        assert is_active(client, fresh)
+
     @pytest.mark.parametrize("endpoint", ["/t/foo.com/oauth2/token", "/t/foo.com/oauth2/revoke"])
     def test_an_inactive_client_cannot_authenticate(self, client, world, endpoint):
         deactivate_client(demo_client(world), actor=ACTOR)

@@ -105,6 +105,22 @@ def revoke_client_tokens_quietly(client: Client) -> int:
     return count
 
 
+def revoke_former_owners_app_tokens(client: Client) -> int:
+    """Revoke ``client``'s client_credentials tokens issued for another owner than its own: each
+    acts for the owner it was issued for (its user, docs/clients-and-grants.md), who no longer
+    stands behind the client. Return the count."""
+    app_tokens = AccessToken.objects.for_tenant(client.tenant).filter(
+        application=client, grant_type="client_credentials"
+    )
+    # exclude(user_id=...) keeps out only that owner's: tokens issued while it had none go too.
+    former = (
+        app_tokens.exclude(user__isnull=True)
+        if client.user_id is None
+        else app_tokens.exclude(user_id=client.user_id)
+    )
+    return _revoke(former, timezone.now())
+
+
 def revoke_tenant_tokens_quietly(tenant: Tenant) -> int:
     count = _revoke_owned(tenant, Q())
     Grant.objects.for_tenant(tenant).filter(redeemed__isnull=True).delete()
