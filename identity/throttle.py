@@ -154,9 +154,9 @@ def check(request, *identities: str) -> Attempt:
     """Refuse with :class:`Throttled` when the address or an identity is over its limit.
 
     Call it before computing any password hash; it reads the counters, it writes nothing. An
-    address found over its limit is refused from the process's cache until its window ends
-    (its count is never reset and is not counted while refused, so the block cannot end
-    sooner): a flood from it costs no counter read.
+    address, or an identity from it, found over its limit is refused from the process's cache
+    until its window ends (its count is not counted while refused, and no success can reset it,
+    so the block cannot end sooner): a flood from it costs no counter read.
     """
     config = get_deployment().throttle
     attempt = Attempt(config, client_address(request.META), tuple(identities))
@@ -164,15 +164,10 @@ def check(request, *identities: str) -> Attempt:
         return attempt
     refuse_blocked(request, attempt.address, attempt.identities)
     address_key = _key("address", attempt.address)
-    limits = {address_key: (config.per_address, None, "per_address")}
-    for identity in identities:
-        limits[_key("identity+address", identity, attempt.address)] = (
-            config.per_identity,
-            identity,
-            "per_identity",
-        )
-        if config.lock_identity:
-            limits[_key("identity", identity)] = (config.per_identity, identity, "lock_identity")
+    limits = {
+        address_key: (config.per_address, None, "per_address"),
+        **_identity_limits(config, attempt.address, identities),
+    }
     waits = {}
     for key, (count, seconds_left) in _store(config).read(list(limits)).items():
         limit, identity, name = limits[key]
@@ -180,9 +175,9 @@ def check(request, *identities: str) -> Attempt:
             attempt.seen_failures.add(identity)
         if count >= limit:
             waits[name] = max(seconds_left, waits.get(name, 0))
-            if key == address_key:
-                until = time.time() + seconds_left
-                cache.put(("throttled-address", attempt.address), until, [], seconds_left)
+            # Refused from this process's cache until the window ends (refuse_blocked).
+            blocked = ("throttled-address", attempt.address) if key == address_key else ("throttled", key)
+            cache.put(blocked, time.time() + seconds_left, [], seconds_left)
     if waits:
         raise refusal(request.path, attempt.address, attempt.identities, waits)
     return attempt
@@ -190,24 +185,48 @@ def check(request, *identities: str) -> Attempt:
 
 def refuse_blocked(request, address: str | None = None, identities: Sequence[str] = ()) -> None:
     """Raise :class:`Throttled` when this process found the request's address (or ``address``)
-    over ``per_address``; no counter read.
+    over ``per_address``, or one of ``identities`` over its limit from it; no counter read.
 
     Also for a credential that needs no check (a verified caller in the cache): past the limits
-    every attempt is refused until the window ends (SPEC §11), or a blocked address would go on
-    guessing, free, until a guess of a credential in use was answered.
+    every attempt is refused until the window ends (SPEC §11), or an address would go on
+    guessing, free (refused attempts are not counted), until a guess of a credential in use was
+    answered.
     """
-    if not get_deployment().throttle.enabled:
+    config = get_deployment().throttle
+    if not config.enabled:
         return
     address = client_address(request.META) if address is None else address
+    waits = {}
     blocked = blocked_for(address)
     if blocked is not None:
-        raise refusal(request.path, address, identities, {"per_address": blocked})
+        waits["per_address"] = blocked
+    for key, (_, _, name) in _identity_limits(config, address, identities).items():
+        left = _block_left(("throttled", key))
+        if left is not None:
+            waits[name] = max(left, waits.get(name, 0))
+    if waits:
+        raise refusal(request.path, address, identities, waits)
+
+
+def _identity_limits(config: ThrottleConfig, address: str, identities: Sequence[str]) -> dict:
+    """The counters of ``identities`` from ``address``: ``{key: (limit, identity, name)}``."""
+    limits = {}
+    for identity in identities:
+        limits[_key("identity+address", identity, address)] = (config.per_identity, identity, "per_identity")
+        if config.lock_identity:
+            limits[_key("identity", identity)] = (config.per_identity, identity, "lock_identity")
+    return limits
 
 
 def blocked_for(address: str) -> float | None:
     """Return the seconds left of ``address``'s block when this process found it over
     ``per_address`` (no counter read), else None."""
-    blocked_until = cache.get(("throttled-address", address))
+    return _block_left(("throttled-address", address))
+
+
+def _block_left(blocked: tuple[str, str]) -> float | None:
+    """The seconds left of a block this process found (``check``) and keeps in its cache."""
+    blocked_until = cache.get(blocked)
     return None if blocked_until is MISSING else blocked_until - time.time()
 
 

@@ -14,7 +14,7 @@ tenant and the access-control entry, the host, the scheme and the proxy headers)
 the cache entries it read and no longer than the block. A later request of that shape whose form
 the request-limits middleware would let through (``identity.middleware.read_form``), with any
 credential (parsed into identities by :func:`introspection.throttling.claimed_identities`; a
-cached caller's has none, and is refused too, as in Django's path) is refused from the kept answer:
+cached caller's is refused too, as in Django's path) is refused from the kept answer:
 its ``Retry-After`` computed from the block's end as Django's path computes it, a request id of
 its own, and the same audit events, metrics and request line, written by the same functions.
 
@@ -168,8 +168,8 @@ def _shape(environ: Environ, address: str) -> tuple[object, ...]:
 
 
 def _identities(environ: Environ, header: str, refusal: Refusal, max_fields: int) -> list[str] | None:
-    """Return the identities the request's credential claims (none for a cached caller's), or
-    None when Django must answer: a body this layer does not read, a form Django refuses, a
+    """Return the identities the request's credential claims (a cached caller's too), or None
+    when Django must answer: a body this layer does not read, a form Django refuses, a
     tenant the cache does not hold yet."""
     body = replay.read_body(environ)
     if body is None:
@@ -192,7 +192,6 @@ def _identities(environ: Environ, header: str, refusal: Refusal, max_fields: int
 
     try:
         with cached_only():  # a tenant named in the credential or appTenant and not cached: Django reads it
-            claimed = claimed_identities(header, refusal.handlers, app_tenant)
+            return claimed_identities(header, refusal.handlers, app_tenant).identities
     except NotCached:
         return None
-    return [] if claimed is None else claimed  # a cached caller's: refused too, with no identity

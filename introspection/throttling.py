@@ -2,12 +2,15 @@
 checking it will cost a password hash (docs/security.md).
 
 A credential already in the verified-caller cache costs neither a hash nor a counter read: only
-credentials that would be checked for real go through :func:`identity.throttle.check`.
+credentials that would be checked for real go through :func:`identity.throttle.check`. A cached
+one is still refused while its address, or its identity from that address, is blocked
+(:func:`identity.throttle.refuse_blocked`, from memory).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
 from django.http import HttpRequest
@@ -20,10 +23,19 @@ from introspection.errors import AuthenticationFailed
 from tenants.models import Tenant
 
 
+@dataclass
+class Claim:
+    """What an ``Authorization`` value claims: the throttling identities, and whether it is the
+    credential of a cached caller (verified before: checking it again costs nothing)."""
+
+    identities: list[str] = field(default_factory=list)
+    known: bool = False
+
+
 def check_caller(request: HttpRequest, handler_names: tuple[str, ...]) -> throttle.Attempt | None:
     """Return the checked attempt of the request's credential, or None when there is nothing to
     count (no credential) or it is a cached caller. Raises ``Throttled`` over the limits, for a
-    cached caller when its address is blocked (``throttle.refuse_blocked``)."""
+    cached caller when its address or its identity is blocked (``throttle.refuse_blocked``)."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if not header:
         return None
@@ -34,19 +46,19 @@ def check_caller(request: HttpRequest, handler_names: tuple[str, ...]) -> thrott
         except AuthenticationFailed:
             return None
 
-    identities = claimed_identities(header, handler_names, app_tenant)
-    if identities is None:
-        throttle.refuse_blocked(request)
+    claim = claimed_identities(header, handler_names, app_tenant)
+    if claim.known:
+        throttle.refuse_blocked(request, identities=claim.identities)
         return None
-    return throttle.check(request, *identities)
+    return throttle.check(request, *claim.identities)
 
 
 def claimed_identities(
     header: str, handler_names: tuple[str, ...], app_tenant: Callable[[], Tenant | None]
-) -> list[str] | None:
-    """Return the throttling identities an ``Authorization`` value claims under ``handler_names``
-    (none for a scheme no handler reads, or a malformed one: counted against the address alone),
-    or None when it is the credential of a cached caller.
+) -> Claim:
+    """Return what an ``Authorization`` value claims under ``handler_names``: its throttling
+    identities (none for a scheme no handler reads, or a malformed one: counted against the
+    address alone), and whether it is the credential of a cached caller (then its identity alone).
 
     ``app_tenant()`` is a client caller's tenant (None: an unknown ``appTenant``); it is asked
     only when a Basic client credential is accepted. Shared by Django's path
@@ -55,31 +67,34 @@ def claimed_identities(
     """
     scheme, _, payload = header.strip().partition(" ")
     scheme, payload = scheme.lower(), payload.strip()
-    identities: list[str] = []
+    claim = Claim()
     if scheme == "bearer" and BEARER_HANDLER in handler_names and payload:
+        identity = throttle.bearer_identity(payload)
         if authentication.is_known("bearer", payload):
-            return None
-        identities.append(throttle.bearer_identity(payload))
+            return Claim([identity], known=True)
+        claim.identities.append(identity)
     elif scheme == "basic":
         try:
             login, secret = authentication.basic_credentials(payload, form_encoded=False)
         except AuthenticationFailed:
             login = ""  # malformed: counted against the address alone
         if login and BASIC_USER_HANDLER in handler_names:
-            if authentication.is_known("user", login, secret):
-                return None
             resolved = resolve_login(login)
-            identities.append(
+            identity = (
                 throttle.user_identity(resolved[0].domain, resolved[1])
                 if resolved
                 else throttle.user_identity("", login)
             )
+            if authentication.is_known("user", login, secret):
+                return Claim([identity], known=True)
+            claim.identities.append(identity)
         if login and BASIC_CLIENT_HANDLER in handler_names:
             client_id, client_secret = unquote_plus(login), unquote_plus(secret)
             tenant = app_tenant()
+            identity = throttle.client_identity(tenant.domain if tenant else "", client_id)
             if tenant is not None and authentication.is_known(
                 "client", str(tenant.pk), client_id, client_secret
             ):
-                return None
-            identities.append(throttle.client_identity(tenant.domain if tenant else "", client_id))
-    return identities
+                return Claim([identity], known=True)
+            claim.identities.append(identity)
+    return claim

@@ -201,6 +201,27 @@ class TestServedAsToday:
         status, _, body = post(admin, {"token": world.token}, address=OTHER)
         assert (status, json.loads(body)["active"]) == ("200 OK", True)  # from another address
 
+    @pytest.mark.parametrize("lock_identity", [False, True], ids=["per identity and address", "lock"])
+    def test_a_known_callers_right_password_is_refused_once_its_identity_is_blocked(
+        self, world, deployment_override, lock_identity
+    ):
+        """Past ``per_identity`` failures of one identity (from one address; from any with
+        ``lock_identity``) its right password is refused too, a cached caller's included (SPEC
+        §11). Regression: a cached caller skipped the identity's limit, and refused attempts are
+        not counted, so an address could guess a credential in use for ever, free: each wrong
+        guess a 429, the right one a 200."""
+        throttled = ThrottleConfig(per_identity=2, per_address=100, lock_identity=lock_identity)
+        deployment_override(throttle=throttled, resource=configured(EVERY_HANDLER).resource)
+        admin, guess = basic("admin", "admin"), basic("admin", "wrong")
+        assert post(admin, {"token": world.token}, address=OTHER)[0] == "200 OK"  # now a cached caller
+        for _ in range(2):
+            assert post(guess, {"token": world.token})[0].startswith("401")
+        assert post(guess, {"token": world.token})[0].startswith("429")
+        assert post(admin, {"token": world.token})[0].startswith("429")
+        # Another request (not a replay of the first) from the caller's own address.
+        status = post(admin, {"token": world.token, "token_type_hint": "access_token"}, address=OTHER)[0]
+        assert status.startswith("429") if lock_identity else status == "200 OK"
+
     # A change to the request or the configuration: (how, the answer Django gives).
     CASES = {
         "no credential": (dict(auth=None), "401"),
