@@ -13,6 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from identity.models import AccessToken, RefreshToken
+from tests.support.auth import basic_auth
 from tests.support.oauth import (
     DEMO,
     REDIRECT_URI,
@@ -139,6 +140,28 @@ class TestClientAuthentication:
             credentials = None
         before = AccessToken.objects.all_tenants().count()
         response = token_request(client, TOKEN_PATHS["foo.com"], data, credentials)
+        assert error_of(response, 401) == "invalid_client"
+        assert AccessToken.objects.all_tenants().count() == before
+
+    @pytest.mark.parametrize(
+        "authorization",
+        [
+            basic_auth("nobody", "x"),  # another client id each time: another throttle identity
+            basic_auth(DEMO_ID, "wrong"),
+            {"Authorization": "Basic %%%"},  # not base64
+        ],
+    )
+    def test_a_failed_basic_credential_is_not_rescued_by_the_body(self, client, world, authorization):
+        """Regression: a wrong Basic credential fell back to ``client_secret`` in the body, so a
+        guesser named a new client in Basic at each try and was throttled as that client, never
+        as the one whose secret it guessed (RFC 6749 §2.3: one method per request)."""
+        data = {
+            "grant_type": "client_credentials",
+            "client_id": world.short[0],
+            "client_secret": world.short[1],
+        }
+        before = AccessToken.objects.all_tenants().count()
+        response = client.post(TOKEN_PATHS["foo.com"], data, secure=True, headers=authorization)
         assert error_of(response, 401) == "invalid_client"
         assert AccessToken.objects.all_tenants().count() == before
 
