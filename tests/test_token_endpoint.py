@@ -320,6 +320,17 @@ class TestRefreshRotation:
         narrowed = json.loads(refresh(client, tokens["refresh_token"], scope="test2").content)
         assert narrowed["scope"] == "test2"
 
+    def test_a_scope_the_client_is_no_longer_allowed_is_left_out(self, client, world):
+        """Regression: a refresh token renewed scopes its client's admin had since taken away
+        from the client's allowed scopes, for as long as the family lived."""
+        tokens = password_grant(client, scope="test1 test2")
+        world.foo.clients.filter(client_id=DEMO_ID).update(allowed_scopes=["test1"])
+        response = refresh(client, tokens["refresh_token"])
+        assert response.status_code == 200, response.content
+        renewed = json.loads(response.content)
+        assert renewed["scope"] == "test1"
+        assert stored(renewed["access_token"]).scope == "test1"
+
     def test_refresh_token_of_another_tenant_is_invalid_grant(self, client, world):
         response = token_request(
             client,

@@ -23,6 +23,16 @@ def subject_may_hold_tokens(request) -> None:
             raise errors.InvalidGrantError(description="the resource owner may not sign in", request=request)
 
 
+def grant_only_allowed_scopes(request) -> None:
+    """Leave out of a token made from an earlier grant (a code, a refresh token) the scopes its
+    client is no longer allowed; the token is issued with the rest, and the answer names them
+    (RFC 6749 §3.3). The other grants check the scopes asked against the client's list
+    (``invalid_scope``)."""
+    if request.grant_type in ("authorization_code", "refresh_token"):
+        allowed = set(request.client.allowed_scopes)
+        request.scopes = [scope for scope in request.scopes or () if scope in allowed]
+
+
 def grant_only_held_internal_scopes(request) -> None:
     """Leave out the ``internal_*`` scopes whose permission the token's subject does not hold
     now, as WSO2 does; the token is issued with the rest. The subject is the user, or the
@@ -66,6 +76,7 @@ def redeem_code(request) -> None:
 POST_TOKEN = (
     subject_may_hold_tokens,
     resource_within_audiences,
+    grant_only_allowed_scopes,
     grant_only_held_internal_scopes,
     redeem_code,
 )
