@@ -557,6 +557,20 @@ class TestErrors:
         )
         assert error_of(response) == "invalid_grant"
 
+    @pytest.mark.parametrize("endpoint", ["token", "revoke"])
+    @pytest.mark.parametrize("method", ["basic", "post"])
+    def test_invalid_client_challenges_with_basic(self, client, world, endpoint, method):
+        """RFC 6749 §5.2: a 401 names the scheme the client may authenticate with in the header,
+        Basic. Regression: oauthlib's challenge named Bearer, which no client can use here."""
+        data = {"grant_type": "client_credentials", "token": "a-token"}
+        credentials = (DEMO_ID, "wrong")
+        if method == "post":
+            data.update(client_id=DEMO_ID, client_secret="wrong")
+            credentials = None
+        response = token_request(client, f"/t/foo.com/oauth2/{endpoint}", data, credentials)
+        assert error_of(response, 401) == "invalid_client"
+        assert response["WWW-Authenticate"] == 'Basic realm="foo.com"'
+
     def test_get_is_refused(self, client, world):
         response = client.get(TOKEN_PATHS["foo.com"] + "?grant_type=client_credentials", secure=True)
         assert response.status_code == 405
