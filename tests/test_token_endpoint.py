@@ -165,6 +165,13 @@ class TestClientAuthentication:
         assert error_of(response, 401) == "invalid_client"
         assert AccessToken.objects.all_tenants().count() == before
 
+    def test_a_client_id_in_the_body_naming_another_client_is_invalid_client(self, client, world):
+        """Regression: Basic for one client and ``client_id`` of another in the body answered
+        oauthlib's ``server_error``, a client's mistake reported as the server's bug."""
+        data = {"grant_type": "client_credentials", "client_id": world.short[0]}
+        response = token_request(client, TOKEN_PATHS["foo.com"], data, (DEMO_ID, DEMO_SECRET))
+        assert error_of(response, 401) == "invalid_client"
+
     def test_no_credentials_is_invalid_client(self, client, world):
         response = token_request(client, TOKEN_PATHS["foo.com"], {"grant_type": "client_credentials"})
         assert error_of(response, 401) == "invalid_client"
