@@ -662,3 +662,20 @@ class TestAudience:
             world.api,
         )
         assert error_of(response) == "invalid_target"
+
+    @pytest.mark.parametrize(("resource", "error"), [(None, "invalid_target"), ("https://api.example", None)])
+    def test_a_refresh_token_keeps_no_resource_its_client_lost(self, client, world, resource, error):
+        """Regression: the audiences rule checked the resources a refresh request named, not
+        those its refresh token carried over, so a refresh kept renewing tokens for an audience
+        taken off the client's list. Naming a resource still allowed narrows to it (RFC 8707 §2.2)."""
+        demo = world.foo.clients.filter(client_id=DEMO_ID)
+        demo.update(audiences=["https://api.example", "https://b.example"])
+        tokens = password_grant(client, resource=["https://api.example", "https://b.example"])
+        demo.update(audiences=["https://api.example"])
+        response = refresh(client, tokens["refresh_token"], **({"resource": resource} if resource else {}))
+        if error:
+            assert error_of(response) == error
+            assert b"b.example" in response.content
+        else:
+            assert response.status_code == 200, response.content
+            assert stored(json.loads(response.content)["access_token"]).resource == [resource]

@@ -45,21 +45,26 @@ def grant_only_held_internal_scopes(request) -> None:
 
 def resource_within_audiences(request) -> None:
     """RFC 8707 §2: a client with configured ``audiences`` may ask only for those as
-    ``resource`` (``invalid_target`` otherwise); one without may ask for any."""
+    ``resource`` (``invalid_target`` otherwise), and so may the resources a code or a refresh
+    token carries over when the request names none; a client without may ask for any."""
     audiences = set(request.client.audiences)
     if not audiences:
         return
-    wanted = [value for key, value in (request.decoded_body or []) if key == "resource"]
-    code_grant = getattr(request, "code_grant", None)
-    if code_grant is not None:
-        wanted += list(code_grant.resource or [])
-    outside = sorted(set(wanted) - audiences)
+    named = [value for key, value in (request.decoded_body or []) if key == "resource"]
+    outside = sorted(set(named or _carried_resources(request)) - audiences)
     if outside:
         raise errors.CustomOAuth2Error(
             error="invalid_target",
             description=f"resource {', '.join(outside)} is not an audience of this client",
             request=request,
         )
+
+
+def _carried_resources(request) -> list[str]:
+    """Return the resources the code or refresh token being redeemed was granted (the toolkit
+    carries them over to the new token when the request names none, RFC 8707 §2.2)."""
+    earlier = getattr(request, "code_grant", None) or getattr(request, "refresh_token_instance", None)
+    return list(earlier.resource or []) if earlier is not None else []
 
 
 def redeem_code(request) -> None:
