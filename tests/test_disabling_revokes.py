@@ -5,17 +5,30 @@ grant answers ``invalid_grant``, a Bearer caller is refused. Unlocking revives n
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 import pytest
 
 from identity import permissions
-from identity.models import Client, User
+from identity.models import Client, Grant, User
 from identity.provisioning import create_user
 from identity.services.clients import activate_client, deactivate_client, delete_client
 from identity.services.tenants import activate_tenant, deactivate_tenant
 from identity.services.users import activate_user, deactivate_user, delete_user, lock_user, unlock_user
 from tests.support.auth import basic_auth
-from tests.support.oauth import DEMO, error_of, issue, password_grant, refresh_grant, stored, stored_refresh
+from tests.support.oauth import (
+    ALICE,
+    DEMO,
+    REDIRECT_URI,
+    error_of,
+    issue,
+    password_grant,
+    pkce_pair,
+    refresh_grant,
+    sign_in,
+    stored,
+    stored_refresh,
+)
 from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
@@ -173,6 +186,27 @@ class TestClient:
         data = {"grant_type": "authorization_code", "client_id": world.spa, "code": "x", "redirect_uri": "x"}
         response = client.post("/t/foo.com/oauth2/token", data, secure=True)
         assert error_of(response, 401) == "invalid_client"
+
+    @pytest.mark.parametrize("method", ["get", "post"])
+    def test_an_inactive_client_gets_no_consent_page_and_no_code(self, client, world, method):
+        """Regression: the authorization endpoint showed a deactivated client's consent page and
+        sent its redirect URI a code, as for an active one."""
+        sign_in(client, "/t/foo.com", *ALICE)
+        deactivate_client(Client.objects.for_tenant(world.foo).get(client_id="webapp"), actor=ACTOR)
+        fields = {
+            "response_type": "code",
+            "client_id": "webapp",
+            "redirect_uri": REDIRECT_URI,
+            "code_challenge": pkce_pair()[1],
+            "code_challenge_method": "S256",
+            "scope": "test1",
+        }
+        url = f"/t/foo.com/oauth2/authorize?{urlencode(fields)}"
+        form = {**fields, "allow": "Authorize"} if method == "post" else {}
+        response = getattr(client, method)(url, form, secure=True)
+        assert response.status_code == 400
+        assert not response.has_header("Location")
+        assert not Grant.objects.for_tenant(world.foo).exists()
 
 
 class TestTenant:

@@ -12,6 +12,7 @@ import uuid
 from io import StringIO
 from types import SimpleNamespace
 
+import jwt
 import pytest
 from django.conf import settings
 from django.core.management import call_command
@@ -38,6 +39,7 @@ from tests.support.oauth import DEMO, issue, revoke, stored
 pytestmark = pytest.mark.django_db
 
 API_AUDIENCES = ["https://api.example", "https://other.example"]
+PROXY = "10.0.0.5"
 ADMIN = basic_auth("admin@foo.com", "admin")  # holds /permission/admin: may introspect foo.com's tokens
 
 
@@ -134,6 +136,30 @@ class TestClaims:
     def test_super_tenant_issuer(self, client, world):
         _, token = client_credentials(client, world.super, domain=SUPER)
         assert verify(client, SUPER, token, ACCESS_TOKEN_TYP).claims["iss"] == issuer_of(SUPER)
+
+    @pytest.mark.parametrize(
+        ("peer", "expected"), [(PROXY, "https://id.example/t/foo.com"), ("10.0.0.9", None)]
+    )
+    def test_issuer_is_the_one_discovery_names(self, client, world, deployment_override, peer, expected):
+        """Regression: behind a trusted proxy discovery named the forwarded host as the issuer
+        and JWT access tokens the configured one, so a resource server comparing ``iss`` with
+        the metadata's issuer (RFC 9068 §4, RFC 8414 §3.3) refused every token. An untrusted
+        peer's forwarded host changes neither."""
+        server = dataclasses.replace(settings.DEPLOYMENT.server, trusted_proxies=[PROXY])
+        deployment_override(server=server)
+        forwarded = {"X-Forwarded-Host": "id.example", "X-Forwarded-Proto": "https"}
+        metadata = client.get(
+            "/t/foo.com/.well-known/openid-configuration", secure=True, headers=forwarded, REMOTE_ADDR=peer
+        )
+        response = client.post(
+            "/t/foo.com/oauth2/token",
+            {"grant_type": "client_credentials"},
+            secure=True,
+            headers={**forwarded, **basic_auth(*world.app)},
+            REMOTE_ADDR=peer,
+        )
+        claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
+        assert claims["iss"] == metadata.json()["issuer"] == (expected or issuer_of("foo.com"))
 
     def test_lifetime_is_the_clients(self, client, world):
         body, token = client_credentials(client, world.short)

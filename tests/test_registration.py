@@ -10,6 +10,7 @@ from django.conf import settings
 
 from identity.models import Client
 from identity.models.tokens import token_checksum
+from identity.services.clients import deactivate_client
 from tests.support.api import admin_of, mgmt_bearer
 from tests.support.auth import basic_auth
 from tests.support.oauth import token_request
@@ -246,6 +247,26 @@ class TestManage:
         assert client.delete(uri, secure=True, headers=headers).status_code == 204
         assert not Client.objects.for_tenant(world.foo).filter(client_id=body["client_id"]).exists()
         assert error_of(client.get(uri, secure=True, headers=headers), 401) == "invalid_token"
+
+    @pytest.mark.parametrize("method", ["get", "put", "delete"])
+    def test_a_deactivated_client_is_not_managed_with_its_token(self, client, world, registered, method):
+        """Regression: the registration access token of a client its admin had deactivated still
+        read, changed (redirect URIs, grants, scopes) or deleted it; a deactivated client
+        authenticates nowhere."""
+        body, uri, headers = registered
+        deactivate_client(Client.objects.for_tenant(world.foo).get(client_id=body["client_id"]), actor="test")
+        new = {**WEB, "client_id": body["client_id"], "redirect_uris": ["https://new.example/cb"]}
+        response = client.generic(
+            method.upper(),
+            uri,
+            json.dumps(new),
+            content_type="application/json",
+            secure=True,
+            headers=headers,
+        )
+        assert error_of(response, 401) == "invalid_token"
+        stored = Client.objects.for_tenant(world.foo).get(client_id=body["client_id"])
+        assert stored.redirect_uris == "https://app.example/cb"
 
     def test_a_client_of_the_api_has_no_registration_to_manage(self, client, world):
         """A client not registered by DCR has no registration token: every bearer value fails."""

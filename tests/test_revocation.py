@@ -118,6 +118,14 @@ class TestOwnership:
         assert error_of(revoke(client, token, credentials), 401) == "invalid_client"
         assert stored(token).is_active()
 
+    def test_a_failed_basic_credential_is_not_rescued_by_the_body(self, client, world):
+        """Regression: a wrong Basic credential fell back to ``client_secret`` in the body (RFC
+        6749 §2.3: one method per request; docs/security.md)."""
+        token = issue(client, "foo.com", {"grant_type": "client_credentials"})["access_token"]
+        response = revoke(client, token, ("nobody", "x"), client_id=DEMO[0], client_secret=DEMO[1])
+        assert error_of(response, 401) == "invalid_client"
+        assert stored(token).is_active()
+
     def test_token_parameter_is_required(self, client, world):
         response = revoke(client, "")
         assert error_of(response) == "invalid_request"

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from identity.models import AccessToken, RefreshToken
+from tests.support.auth import basic_auth
 from tests.support.oauth import (
     DEMO,
     REDIRECT_URI,
@@ -141,6 +142,35 @@ class TestClientAuthentication:
         response = token_request(client, TOKEN_PATHS["foo.com"], data, credentials)
         assert error_of(response, 401) == "invalid_client"
         assert AccessToken.objects.all_tenants().count() == before
+
+    @pytest.mark.parametrize(
+        "authorization",
+        [
+            basic_auth("nobody", "x"),  # another client id each time: another throttle identity
+            basic_auth(DEMO_ID, "wrong"),
+            {"Authorization": "Basic %%%"},  # not base64
+        ],
+    )
+    def test_a_failed_basic_credential_is_not_rescued_by_the_body(self, client, world, authorization):
+        """Regression: a wrong Basic credential fell back to ``client_secret`` in the body, so a
+        guesser named a new client in Basic at each try and was throttled as that client, never
+        as the one whose secret it guessed (RFC 6749 §2.3: one method per request)."""
+        data = {
+            "grant_type": "client_credentials",
+            "client_id": world.short[0],
+            "client_secret": world.short[1],
+        }
+        before = AccessToken.objects.all_tenants().count()
+        response = client.post(TOKEN_PATHS["foo.com"], data, secure=True, headers=authorization)
+        assert error_of(response, 401) == "invalid_client"
+        assert AccessToken.objects.all_tenants().count() == before
+
+    def test_a_client_id_in_the_body_naming_another_client_is_invalid_client(self, client, world):
+        """Regression: Basic for one client and ``client_id`` of another in the body answered
+        oauthlib's ``server_error``, a client's mistake reported as the server's bug."""
+        data = {"grant_type": "client_credentials", "client_id": world.short[0]}
+        response = token_request(client, TOKEN_PATHS["foo.com"], data, (DEMO_ID, DEMO_SECRET))
+        assert error_of(response, 401) == "invalid_client"
 
     def test_no_credentials_is_invalid_client(self, client, world):
         response = token_request(client, TOKEN_PATHS["foo.com"], {"grant_type": "client_credentials"})
@@ -296,6 +326,17 @@ class TestRefreshRotation:
         tokens = password_grant(client, scope="test1 test2")
         narrowed = json.loads(refresh(client, tokens["refresh_token"], scope="test2").content)
         assert narrowed["scope"] == "test2"
+
+    def test_a_scope_the_client_is_no_longer_allowed_is_left_out(self, client, world):
+        """Regression: a refresh token renewed scopes its client's admin had since taken away
+        from the client's allowed scopes, for as long as the family lived."""
+        tokens = password_grant(client, scope="test1 test2")
+        world.foo.clients.filter(client_id=DEMO_ID).update(allowed_scopes=["test1"])
+        response = refresh(client, tokens["refresh_token"])
+        assert response.status_code == 200, response.content
+        renewed = json.loads(response.content)
+        assert renewed["scope"] == "test1"
+        assert stored(renewed["access_token"]).scope == "test1"
 
     def test_refresh_token_of_another_tenant_is_invalid_grant(self, client, world):
         response = token_request(
@@ -523,6 +564,20 @@ class TestErrors:
         )
         assert error_of(response) == "invalid_grant"
 
+    @pytest.mark.parametrize("endpoint", ["token", "revoke"])
+    @pytest.mark.parametrize("method", ["basic", "post"])
+    def test_invalid_client_challenges_with_basic(self, client, world, endpoint, method):
+        """RFC 6749 §5.2: a 401 names the scheme the client may authenticate with in the header,
+        Basic. Regression: oauthlib's challenge named Bearer, which no client can use here."""
+        data = {"grant_type": "client_credentials", "token": "a-token"}
+        credentials = (DEMO_ID, "wrong")
+        if method == "post":
+            data.update(client_id=DEMO_ID, client_secret="wrong")
+            credentials = None
+        response = token_request(client, f"/t/foo.com/oauth2/{endpoint}", data, credentials)
+        assert error_of(response, 401) == "invalid_client"
+        assert response["WWW-Authenticate"] == 'Basic realm="foo.com"'
+
     def test_get_is_refused(self, client, world):
         response = client.get(TOKEN_PATHS["foo.com"] + "?grant_type=client_credentials", secure=True)
         assert response.status_code == 405
@@ -607,3 +662,20 @@ class TestAudience:
             world.api,
         )
         assert error_of(response) == "invalid_target"
+
+    @pytest.mark.parametrize(("resource", "error"), [(None, "invalid_target"), ("https://api.example", None)])
+    def test_a_refresh_token_keeps_no_resource_its_client_lost(self, client, world, resource, error):
+        """Regression: the audiences rule checked the resources a refresh request named, not
+        those its refresh token carried over, so a refresh kept renewing tokens for an audience
+        taken off the client's list. Naming a resource still allowed narrows to it (RFC 8707 §2.2)."""
+        demo = world.foo.clients.filter(client_id=DEMO_ID)
+        demo.update(audiences=["https://api.example", "https://b.example"])
+        tokens = password_grant(client, resource=["https://api.example", "https://b.example"])
+        demo.update(audiences=["https://api.example"])
+        response = refresh(client, tokens["refresh_token"], **({"resource": resource} if resource else {}))
+        if error:
+            assert error_of(response) == error
+            assert b"b.example" in response.content
+        else:
+            assert response.status_code == 200, response.content
+            assert stored(json.loads(response.content)["access_token"]).resource == [resource]

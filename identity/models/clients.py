@@ -138,6 +138,11 @@ class Client(Announced, AbstractApplication):
             _FROM_TOOLKIT.get(grant_type, grant_type) in self.grant_types for grant_type in grant_types
         )
 
+    def is_usable(self, request) -> bool:
+        """The toolkit's seam: a deactivated client is no client at all, at the authorization
+        endpoint too (RFC 6749 §4.1.2.1: no redirect to it, no code for it)."""
+        return self.active
+
     def clean(self) -> None:
         """Check the toolkit's rules (redirect URI syntax, allowed origins, signing algorithm)
         and ours; report every problem at once, on its field."""

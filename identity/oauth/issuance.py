@@ -23,6 +23,16 @@ def subject_may_hold_tokens(request) -> None:
             raise errors.InvalidGrantError(description="the resource owner may not sign in", request=request)
 
 
+def grant_only_allowed_scopes(request) -> None:
+    """Leave out of a token made from an earlier grant (a code, a refresh token) the scopes its
+    client is no longer allowed; the token is issued with the rest, and the answer names them
+    (RFC 6749 §3.3). The other grants check the scopes asked against the client's list
+    (``invalid_scope``)."""
+    if request.grant_type in ("authorization_code", "refresh_token"):
+        allowed = set(request.client.allowed_scopes)
+        request.scopes = [scope for scope in request.scopes or () if scope in allowed]
+
+
 def grant_only_held_internal_scopes(request) -> None:
     """Leave out the ``internal_*`` scopes whose permission the token's subject does not hold
     now, as WSO2 does; the token is issued with the rest. The subject is the user, or the
@@ -35,21 +45,26 @@ def grant_only_held_internal_scopes(request) -> None:
 
 def resource_within_audiences(request) -> None:
     """RFC 8707 §2: a client with configured ``audiences`` may ask only for those as
-    ``resource`` (``invalid_target`` otherwise); one without may ask for any."""
+    ``resource`` (``invalid_target`` otherwise), and so may the resources a code or a refresh
+    token carries over when the request names none; a client without may ask for any."""
     audiences = set(request.client.audiences)
     if not audiences:
         return
-    wanted = [value for key, value in (request.decoded_body or []) if key == "resource"]
-    code_grant = getattr(request, "code_grant", None)
-    if code_grant is not None:
-        wanted += list(code_grant.resource or [])
-    outside = sorted(set(wanted) - audiences)
+    named = [value for key, value in (request.decoded_body or []) if key == "resource"]
+    outside = sorted(set(named or _carried_resources(request)) - audiences)
     if outside:
         raise errors.CustomOAuth2Error(
             error="invalid_target",
             description=f"resource {', '.join(outside)} is not an audience of this client",
             request=request,
         )
+
+
+def _carried_resources(request) -> list[str]:
+    """Return the resources the code or refresh token being redeemed was granted (the toolkit
+    carries them over to the new token when the request names none, RFC 8707 §2.2)."""
+    earlier = getattr(request, "code_grant", None) or getattr(request, "refresh_token_instance", None)
+    return list(earlier.resource or []) if earlier is not None else []
 
 
 def redeem_code(request) -> None:
@@ -66,6 +81,7 @@ def redeem_code(request) -> None:
 POST_TOKEN = (
     subject_may_hold_tokens,
     resource_within_audiences,
+    grant_only_allowed_scopes,
     grant_only_held_internal_scopes,
     redeem_code,
 )

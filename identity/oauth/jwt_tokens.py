@@ -47,7 +47,8 @@ class AccessTokenGenerator:
         user = request.client.user if request.grant_type == "client_credentials" else request.user
         now = int(issued_at.timestamp())
         claims = {
-            "iss": issuer(client.tenant),
+            # The issuer as this request reached us, as discovery names it (RFC 9068 §4).
+            "iss": issuer(client.tenant, self.validator.build_http_request(request)),
             "sub": (
                 client.client_id
                 if request.grant_type == "client_credentials" or user is None

@@ -269,7 +269,8 @@ class RegistrationTokenAuthentication(authentication.BaseAuthentication):
         client = (
             Client.objects.for_tenant(get_current_tenant(request))
             .select_related("tenant", "user")
-            .filter(client_id=client_id)
+            # A deactivated client authenticates nowhere, with its registration token neither.
+            .filter(client_id=client_id, active=True)
             .exclude(registration_access_token_digest="")
             .first()
         )

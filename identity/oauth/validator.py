@@ -27,9 +27,14 @@ def _actor(request) -> str:
 
 class TenantOAuth2Validator(ToolkitRowsValidator):
     def authenticate_client(self, request, *args, **kwargs) -> bool:
-        """RFC 6749 §2.3: the toolkit's check, and an inactive client fails like a wrong secret;
-        a failure is audited (never the secret)."""
-        authenticated = super().authenticate_client(request, *args, **kwargs) and request.client.active
+        """RFC 6749 §2.3: the toolkit's check, with one method per request naming one client,
+        and an inactive client fails like a wrong secret; a failure is audited (never the secret)."""
+        authenticated = (
+            not _uses_two_methods(request)
+            and super().authenticate_client(request, *args, **kwargs)
+            and request.client.active
+            and not _names_another_client(request)
+        )
         if not authenticated:
             audit_events.client_authentication_failed(request)
         return authenticated
@@ -113,6 +118,21 @@ class TenantOAuth2Validator(ToolkitRowsValidator):
         found = _client_token(request.client, token, token_type_hint)
         if found is not None and found.revoked is None:
             token_service.revoke_token(found, actor=_actor(request))
+
+
+def _uses_two_methods(request) -> bool:
+    """Return whether the request carries both a Basic credential and ``client_secret`` in its
+    body. RFC 6749 §2.3: a client MUST NOT use more than one method in a request. The toolkit
+    tries the body when Basic fails, so a guess in the body would be throttled as the client
+    named in Basic, not as the one guessed (docs/security.md)."""
+    scheme = request.headers.get("HTTP_AUTHORIZATION", "").strip().partition(" ")[0]
+    return scheme.lower() == "basic" and bool(getattr(request, "client_secret", None))
+
+
+def _names_another_client(request) -> bool:
+    """Return whether ``client_id`` in the body names another client than the Basic credential
+    authenticated: a client's mistake, which oauthlib would answer ``server_error``."""
+    return bool(request.client_id) and request.client_id != request.client.client_id
 
 
 def _client_token(client, token: str, hint: str | None) -> AccessToken | RefreshToken | None:

@@ -44,7 +44,7 @@ class TokenView(toolkit.TokenView):
         # asks JSON and no-store of every answer.
         response["Content-Type"] = "application/json"
         response["Cache-Control"] = "no-store"
-        return response
+        return _challenge(response, tenant)
 
 
 class RevokeTokenView(toolkit.RevokeTokenView):
@@ -57,7 +57,7 @@ class RevokeTokenView(toolkit.RevokeTokenView):
                 )
         except Throttled as exc:
             response = error_response(exc)
-        return _revocation_response(response)
+        return _challenge(_revocation_response(response), tenant)
 
 
 class ConsentForm(AllowForm):
@@ -93,6 +93,14 @@ def _without_silent_approval(request, tenant) -> QueryDict:
     query = request.GET.copy()
     query["approval_prompt"] = "force"
     return query
+
+
+def _challenge(response: HttpResponse, tenant) -> HttpResponse:
+    """RFC 6749 §5.2: an ``invalid_client`` answer (401) names the scheme a client
+    authenticates with in a header, Basic (oauthlib's names Bearer, which no client can use here)."""
+    if response.status_code == 401:
+        response["WWW-Authenticate"] = f'Basic realm="{tenant.domain}"'
+    return response
 
 
 def _revocation_response(response: HttpResponse) -> HttpResponse:
