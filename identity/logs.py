@@ -100,14 +100,27 @@ class JsonLineFormatter(logging.Formatter):
         return _encode(line)
 
 
+# Control characters (C0, DEL, C1, the Unicode line and paragraph separators) as escapes.
+_CONTROLS = {code: ascii(chr(code))[1:-1] for code in (*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029)}
+
+
+def without_line_breaks(message: str) -> str:
+    """Return ``message`` with its control characters escaped (``\\n``, ``\\x1b``): what a
+    request or a caller controls (a path, a user name) cannot start a line of its own in a
+    text log (OWASP's log injection)."""
+    return message.translate(_CONTROLS)
+
+
 class TextFormatter(logging.Formatter):
     """For humans: ``time level logger [request id] message`` (the time in local time, as the
-    standard library's ``asctime``), then the exception's traceback when there is one."""
+    standard library's ``asctime``), then the exception's traceback when there is one. The
+    message is one line whatever it holds (:func:`without_line_breaks`)."""
 
     def line(self, created: float, level: str, name: str, message: str, attributes: dict) -> str:
         asctime = time.strftime(self.default_time_format, time.localtime(created))
         request = attributes.get("request_id")
-        return f"{asctime},{int(created % 1 * 1000):03d} {level} {name} [{request}] {message}"
+        text = without_line_breaks(message)
+        return f"{asctime},{int(created % 1 * 1000):03d} {level} {name} [{request}] {text}"
 
     def format(self, record: logging.LogRecord) -> str:
         text = self.line(*_values(record))

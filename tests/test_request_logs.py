@@ -172,6 +172,27 @@ class TestFormatters:
         RequestContextFilter().filter(record)
         assert TextFormatter().format(record).endswith(" INFO x.y [None] hello")
 
+    def test_text_line_cannot_be_forged(self, client, world):
+        """A path (or a name) carrying a line break stays on its own line: ``%0a`` in a path
+        would otherwise write a line of the attacker's choosing into a text log."""
+        forged = "2026-12-03 10:00:00,000 INFO audit [x] admin signed in"
+        stream = io.StringIO()
+        handler = ConsoleHandler(stream)
+        handler.setFormatter(TextFormatter())
+        handler.addFilter(RequestContextFilter())
+        loggers = [logging.getLogger("identity.request"), logging.getLogger("django.request")]
+        for logger in loggers:
+            logger.addHandler(handler)
+        try:
+            response = client.get("/t/foo.com/nope%0d%0a" + forged.replace(" ", "%20"))
+        finally:
+            for logger in loggers:
+                logger.removeHandler(handler)
+        assert response.status_code == 404
+        lines = stream.getvalue().splitlines()
+        assert lines and not any(line.startswith(forged) for line in lines)
+        assert all(r"\r\n" + forged in line for line in lines)
+
 
 BASE = '[super_admin]\npassword = "x"\n'
 
