@@ -36,6 +36,7 @@ def check(deployment: Deployment, fail: Fail) -> None:
     for key in ("max_body_bytes", "max_form_fields", "max_header_bytes"):
         if getattr(server, key) < 1:
             fail(("server", key), "must be a positive number")
+    _check_trusted_proxies(server.trusted_proxies, fail)
     _check_operations(deployment, fail)
     if deployment.demo.enabled and not server.debug:
         fail(
@@ -96,6 +97,20 @@ def check(deployment: Deployment, fail: Fail) -> None:
                     (*entry_path, "allowed_auth_handlers"),
                     f"unknown handler '{handler}'; use {', '.join(AUTH_HANDLERS)}",
                 )
+
+
+def _check_trusted_proxies(proxies: tuple[str, ...], fail) -> None:
+    """Each trusted proxy is one IP address (docs/deployment-toml.md): gunicorn, given the same
+    list, reads ``*`` as every peer, whose ``X-Forwarded-Proto: https`` would then make a plain
+    request secure; a range or a name would match no peer here and stop gunicorn at start."""
+    for index, proxy in enumerate(proxies):
+        try:
+            ipaddress.ip_address(proxy)
+        except ValueError:
+            fail(
+                ("server", "trusted_proxies", index),
+                f"'{proxy}' is not an IP address; list each proxy's exact address",
+            )
 
 
 def _check_operations(deployment: Deployment, fail) -> None:

@@ -196,6 +196,14 @@ ERRORS = [
     ("server = 1\n", "server", 1, ["table", "integer"]),
     ('[server]\ntrusted_proxies = "10.0.0.1"\n', "server.trusted_proxies", 2, ["array"]),
     ("[server]\ntrusted_proxies = [1]\n", "server.trusted_proxies[0]", 2, ["string"]),
+    # gunicorn reads "*" as every peer (anyone's X-Forwarded-Proto: https makes a request secure)
+    ('[server]\ntrusted_proxies = ["*"]\n', "server.trusted_proxies[0]", 2, ["not an IP address", "*"]),
+    (
+        '[server]\ntrusted_proxies = ["10.0.0.5", "10.0.0.0/8"]\n',
+        "server.trusted_proxies[1]",
+        2,
+        ["not an IP address", "exact"],
+    ),
     ("[server]\ndebug = false\n[demo]\nenabled = true\n", "demo.enabled", 4, ["debug = false"]),
     ("[demo]\nenabled = true\n", "demo.enabled", 2, ["debug = false"]),
     ('[database.identity_db]\ntype = "mysql"\n', "database.identity_db.type", 2, ["sqlite, postgres"]),
