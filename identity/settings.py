@@ -196,13 +196,16 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = DEPLOYMENT.server.max_form_fields
 DEFAULT_EXCEPTION_REPORTER = "identity.reporting.SecretMaskingReporter"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "identity.reporting.SecretMaskingFilter"
 
+# Browsers reach the server over TLS: its own, or that of the TLS-terminating proxy it trusts
+# (``tls = false`` behind [server] trusted_proxies, docs/deployment-toml.md).
+BROWSERS_ON_TLS = DEPLOYMENT.server.tls or bool(DEPLOYMENT.server.trusted_proxies)
 # Over TLS, browsers must come back over TLS only (RFC 6797); SecurityMiddleware sends it on
 # requests that came over TLS (or through a trusted proxy that saw TLS).
-SECURE_HSTS_SECONDS = 31_536_000 if DEPLOYMENT.server.tls else 0
+SECURE_HSTS_SECONDS = 31_536_000 if BROWSERS_ON_TLS else 0
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
-SESSION_COOKIE_SECURE = DEPLOYMENT.server.tls
-CSRF_COOKIE_SECURE = DEPLOYMENT.server.tls
+SESSION_COOKIE_SECURE = BROWSERS_ON_TLS
+CSRF_COOKIE_SECURE = BROWSERS_ON_TLS
 SESSION_COOKIE_HTTPONLY = True
 
 # JSON lines or text, with request ids; the audit trail to [logging] audit_file (identity/logs.py).

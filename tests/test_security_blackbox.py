@@ -57,6 +57,23 @@ class TestHeaders:
             assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
             assert response.headers["X-Content-Type-Options"] == "nosniff"
 
+    def test_behind_a_tls_proxy_too(self, tmp_path_factory):
+        """``tls = false`` behind a trusted TLS-terminating proxy (the documented set-up): the
+        browser is on TLS, so HSTS is sent and the admin's cookies are ``Secure``. Before, both
+        followed ``tls`` alone: the session cookie could go out over plain HTTP."""
+        running = RunningServer(tmp_path_factory.mktemp("proxied"), tls=False)
+        proxied = '[server]\ntrusted_proxies = ["127.0.0.1"]\n'
+        running.toml.write_text(running.toml.read_text().replace("[server]\n", proxied, 1))
+        try:
+            running.start()
+            response = running.get("/admin/login/", headers={"X-Forwarded-Proto": "https"})
+        finally:
+            running.stop()
+        assert response.status_code == 200
+        assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+        (cookie,) = [cookie for cookie in response.cookies if cookie.name == "csrftoken"]
+        assert cookie.secure
+
 
 class TestBodies:
     @pytest.mark.parametrize("size", [2_500_000, 3_000_000])
