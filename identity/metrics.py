@@ -31,6 +31,7 @@ from prometheus_client import (
 
 from deployment.current import get_deployment
 from identity import batches
+from identity.addresses import client_address
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
@@ -252,7 +253,8 @@ def metrics_view(request) -> HttpResponse:
             {"error": "not_found", "error_description": "metrics are off ([observability] enabled)"},
             status=404,
         )
-    if not client_allowed(request.META.get("REMOTE_ADDR", ""), config.metrics_allowed):
+    # Behind a trusted proxy, the client it names: the proxy's own address admits no one.
+    if not client_allowed(client_address(request.META), config.metrics_allowed):
         return JsonResponse(
             {"error": "access_denied", "error_description": "not in [observability] metrics_allowed"},
             status=403,

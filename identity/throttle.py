@@ -21,15 +21,13 @@ its count. See docs/security.md.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import logging
 import math
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -38,6 +36,7 @@ from django.utils import timezone
 from deployment import ThrottleConfig
 from deployment.current import get_deployment
 from identity import audit, metrics
+from identity.addresses import client_address
 from identity.models.throttle_counters import ThrottleCounter
 from identity.usernames import resolve_login
 from tenants.cache import MISSING, cache
@@ -88,28 +87,6 @@ def client_identity(tenant_domain: str, client_id: str) -> str:
 def bearer_identity(token: str) -> str:
     """Return the throttling identity of a Bearer token: its SHA-256 digest, never the token."""
     return "bearer\0" + hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-def client_address(environ: Mapping[str, Any]) -> str:
-    """Return the client's address: the peer, or, from a ``[server] trusted_proxies`` peer, the
-    rightmost ``X-Forwarded-For`` entry that is not itself a trusted proxy. ``environ`` is the
-    WSGI environment (a Django request's ``META``)."""
-    peer = environ.get("REMOTE_ADDR", "")
-    trusted = get_deployment().server.trusted_proxies
-    if peer not in trusted:
-        return peer
-    hops = [hop.strip() for hop in environ.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
-    for hop in reversed(hops):
-        if hop not in trusted:
-            return _valid_address(hop) or peer
-    return peer
-
-
-def _valid_address(text: str) -> str:
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return ""
 
 
 def _key(*parts: str) -> str:

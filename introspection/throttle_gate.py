@@ -34,6 +34,7 @@ from django.http import HttpRequest
 
 from deployment.current import get_deployment
 from identity import request_id, throttle
+from identity.addresses import client_address
 from identity.middleware import read_form
 from introspection import audit as decision
 from introspection import authentication, replay
@@ -118,7 +119,7 @@ class ThrottleGate:
             and deployment.observability.enabled
         ):
             return self.application(environ, start_response)
-        address = throttle.client_address(environ)
+        address = client_address(environ)
         seconds = throttle.blocked_for(address)
         if seconds is None:
             return self._answer_and_keep(environ, start_response, address)

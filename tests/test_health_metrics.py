@@ -94,6 +94,16 @@ class TestMetricsAccess:
         assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 200
         assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 403
 
+    def test_through_a_trusted_proxy_the_client_address_decides(self, client, deployment_override):
+        """A proxy on the same host (trusted, loopback) forwards every client from 127.0.0.1:
+        the address it names is the one checked, as for throttling. Before, the proxy's own
+        address let anyone on the internet read the metrics through it."""
+        server = dataclasses.replace(settings.DEPLOYMENT.server, trusted_proxies=("127.0.0.1",))
+        deployment_override(server=server)
+        forwarded = {"REMOTE_ADDR": "127.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.7"}
+        assert client.get("/metrics", **forwarded).status_code == 403
+        assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200  # the scraper itself
+
     def test_off(self, client, deployment_override):
         deployment_override(
             observability=dataclasses.replace(settings.DEPLOYMENT.observability, enabled=False)
