@@ -8,6 +8,7 @@ import json
 import pytest
 
 from identity.models import Client
+from identity.oauth.issuer import server_origin
 from tests.support.api import admin_of, call, mgmt_bearer
 from tests.support.audit import is_change
 from tests.support.auth import basic_auth
@@ -92,6 +93,16 @@ class TestReadAndChange:
         second = call(client, "GET", "foo.com", "clients?limit=1&offset=1", admin_of("foo.com")).json()
         assert first["count"] == 2 and len(first["results"]) == 1 and first["next"]
         assert first["results"][0]["client_id"] != second["results"][0]["client_id"]
+
+    def test_page_links_name_the_server_not_the_host_header(self, client, world):
+        """Links name the server as issuers do ([server], or a trusted proxy's host), never the
+        Host header anyone may write."""
+        headers = {**admin_of("foo.com"), "Host": "evil.example"}
+        first = call(client, "GET", "foo.com", "clients?limit=1", headers).json()
+        second = call(client, "GET", "foo.com", "clients?limit=1&offset=1", headers).json()
+        origin = server_origin()
+        assert first["next"] == f"{origin}/t/foo.com/api/v1/clients?limit=1&offset=1"
+        assert second["previous"] == f"{origin}/t/foo.com/api/v1/clients?limit=1"
 
     def test_list_filters_by_client_id(self, client, world):
         body = call(client, "GET", "foo.com", "clients?client_id=mgmt", admin_of("foo.com")).json()
