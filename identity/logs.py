@@ -384,9 +384,10 @@ def logging_config(deployment) -> dict:
         }
     )
     audit_handler["flush_interval"] = logs.flush_interval
-    # Their DEBUG messages carry tokens, codes and secrets ("Issuing token {...}"): they stay at
-    # INFO or above whatever the level is, so tokens never reach a log.
-    toolkit_level = "INFO" if logs.level == "DEBUG" else logs.level
+    # Their DEBUG messages carry tokens, codes and secrets ("Issuing token {...}"; with debug on,
+    # Django's SQL statements with their values: password hashes, private keys, codes, session
+    # keys): they stay at INFO or above whatever the level is, so secrets never reach a log.
+    secret_safe_level = "INFO" if logs.level == "DEBUG" else logs.level
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -409,8 +410,9 @@ def logging_config(deployment) -> dict:
         "loggers": {
             # Replaces Django's own DEBUG-only console handler, which would print every line twice.
             "django": {"handlers": ["console"], "level": logs.level, "propagate": False},
-            "oauthlib": {"level": toolkit_level},
-            "oauth2_provider": {"level": toolkit_level},
+            "django.db.backends": {"level": secret_safe_level},
+            "oauthlib": {"level": secret_safe_level},
+            "oauth2_provider": {"level": secret_safe_level},
             # Audit events go to the audit file only, whatever the level of the other logs.
             "audit": {"handlers": ["audit"], "level": "INFO", "propagate": False},
         },

@@ -219,6 +219,14 @@ class TestLoggingConfig:
         assert config["loggers"]["oauthlib"]["level"] == toolkit
         assert config["loggers"]["oauth2_provider"]["level"] == toolkit
 
+    @pytest.mark.parametrize(("level", "sql"), [("DEBUG", "INFO"), ("INFO", "INFO"), ("ERROR", "ERROR")])
+    def test_level_never_debug_for_sql(self, level, sql):
+        """With ``debug = true`` Django writes every SQL statement with its values at DEBUG on
+        ``django.db.backends``: password hashes, signing private keys, unredeemed authorization
+        codes, session keys. Before, ``level = "DEBUG"`` let them reach the log."""
+        config = logging_config(loads(BASE + f'[server]\ndebug = true\n[logging]\nlevel = "{level}"\n'))
+        assert config["loggers"]["django.db.backends"]["level"] == sql
+
     def test_audit_file(self, tmp_path):
         deployment = loads(BASE, path=tmp_path / "deployment.toml")
         handler = logging_config(deployment)["handlers"]["audit"]
