@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import io
 import json
@@ -12,6 +13,7 @@ from datetime import timedelta
 
 import jwt
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
 from jwcrypto.jwk import JWK
@@ -104,6 +106,30 @@ class TestMetadata:
     def test_no_empty_values(self, client, world, tenant, path):
         document = get_json(client, path)
         assert all(value not in ([], "", None, {}) for value in document.values())
+
+    @pytest.mark.parametrize(
+        ("host", "proto", "issuer"),
+        [
+            ("id.example", "https", "https://id.example/t/foo.com"),
+            # a proxy that appends (Apache's mod_proxy): the last value is the proxy's own
+            ("evil.example, id.example", "http, https", "https://id.example/t/foo.com"),
+        ],
+    )
+    def test_behind_a_trusted_proxy_its_own_forwarded_values(
+        self, client, world, deployment_override, host, proto, issuer
+    ):
+        """The forwarded values a trusted proxy adds are the last ones: earlier ones are what
+        the client sent. Before, the first was taken, so behind a proxy that appends, any client
+        chose the issuer and every endpoint URL of the metadata (``jwks_uri``...)."""
+        server = dataclasses.replace(settings.DEPLOYMENT.server, trusted_proxies=("10.0.0.5",))
+        deployment_override(server=server)
+        response = client.get(
+            "/t/foo.com/.well-known/openid-configuration",
+            headers={"X-Forwarded-Host": host, "X-Forwarded-Proto": proto},
+            REMOTE_ADDR="10.0.0.5",
+        )
+        assert response.json()["issuer"] == issuer
+        assert response.json()["jwks_uri"] == f"{issuer}/oauth2/jwks"
 
     def test_both_locations_agree(self, client, world):
         for paths in METADATA_PATHS.values():

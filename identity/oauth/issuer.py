@@ -14,13 +14,20 @@ def server_origin(request=None) -> str:
     """Return ``scheme://host[:port]`` of this server, as clients reach it."""
     deployment = get_deployment()
     if request is not None and request.META.get("REMOTE_ADDR") in deployment.server.trusted_proxies:
-        forwarded_host = request.META.get("HTTP_X_FORWARDED_HOST", "").split(",")[0].strip()
-        forwarded_proto = request.META.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip().lower()
+        forwarded_host = _proxys_own(request.META.get("HTTP_X_FORWARDED_HOST", ""))
+        forwarded_proto = _proxys_own(request.META.get("HTTP_X_FORWARDED_PROTO", "")).lower()
         if forwarded_host and forwarded_proto in DEFAULT_PORTS:
             return f"{forwarded_proto}://{forwarded_host}"
     scheme, server = deployment.scheme, deployment.server
     port = "" if DEFAULT_PORTS[scheme] == server.port else f":{server.port}"
     return f"{scheme}://{server.hostname}{port}"
+
+
+def _proxys_own(header: str) -> str:
+    """Return the last value of a forwarded header: the trusted proxy's own. A proxy that
+    appends (Apache's mod_proxy) leaves before it what the client sent, as for
+    ``X-Forwarded-For`` (and RFC 7239 §4's ``Forwarded``, to which each proxy appends)."""
+    return header.rsplit(",", 1)[-1].strip()
 
 
 def issuer(tenant: Tenant, request=None) -> str:
