@@ -131,6 +131,16 @@ class TestReadAndChange:
         assert token_request(client, path, data, ("mgmt", secret)).status_code == 200
         assert token_request(client, path, data, ("mgmt", "mgmt-secret-0123456789abcdef")).status_code == 401
 
+    def test_an_answer_holding_a_secret_is_never_stored(self, client, world):
+        """The creation and rotation answers hold the secret in clear: ``Cache-Control:
+        no-store``, as the token endpoint's (RFC 6749 §5.1) and registration's (RFC 7591 §3.2.1).
+        Before, a browser or a proxy cache could keep them."""
+        created = call(client, "POST", "foo.com", "clients", admin_of("foo.com"), NEW_CLIENT)
+        path = f"clients/{created.json()['client_id']}/rotate-secret"
+        rotated = call(client, "POST", "foo.com", path, admin_of("foo.com"))
+        assert (created.status_code, rotated.status_code) == (201, 200)
+        assert created["Cache-Control"] == rotated["Cache-Control"] == "no-store"
+
     def test_an_unknown_client_is_404(self, client, world):
         problem(call(client, "GET", "foo.com", "clients/nope", admin_of("foo.com")), 404)
 

@@ -32,6 +32,12 @@ def _show(client: Client, secret: str | None = None) -> dict:
     return body
 
 
+def _with_secret(body: dict, status_code: int = status.HTTP_200_OK) -> Response:
+    """An answer holding a client secret in clear: never stored by a cache (``no-store``, as
+    RFC 6749 §5.1 asks of token answers and RFC 7591 §3.2.1 of registration answers)."""
+    return Response(body, status=status_code, headers={"Cache-Control": "no-store"})
+
+
 class ClientViewSet(mixins.ListModelMixin, TenantViewSet):
     resource = "applicationmgt"
     lookup_field = "client_id"
@@ -64,7 +70,7 @@ class ClientViewSet(mixins.ListModelMixin, TenantViewSet):
         values["owner"] = values.get("owner") or self.default_owner()
         spec = service.ClientSpec(**values)
         client, secret = service.create_client(self.tenant, spec, actor=self.actor, acting_user=request.user)
-        return Response(_show(client, secret), status=status.HTTP_201_CREATED)
+        return _with_secret(_show(client, secret), status.HTTP_201_CREATED)
 
     def default_owner(self) -> str:
         """Return the owner of a client created without one: the caller (a client's tokens act
@@ -94,7 +100,7 @@ class ClientViewSet(mixins.ListModelMixin, TenantViewSet):
         client = self.get_object()
         check_delegable(request.auth, client.allowed_scopes)
         secret = service.rotate_secret(client, actor=self.actor, acting_user=request.user)
-        return Response({"client_id": client.client_id, "client_secret": secret})
+        return _with_secret({"client_id": client.client_id, "client_secret": secret})
 
     @extend_schema(request=None, responses=serializers.ClientOutputSerializer)
     @action(detail=True, methods=["post"], permission_verb="update")
