@@ -139,12 +139,10 @@ def check(request, *identities: str) -> Attempt:
     attempt = Attempt(config, client_address(request.META), tuple(identities))
     if not config.enabled:
         return attempt
-    refuse_blocked(request, attempt.address, attempt.identities)
+    identity_limits = _identity_limits(config, attempt.address, identities)
+    _refuse_known_blocks(request.path, attempt.address, attempt.identities, identity_limits)
     address_key = _key("address", attempt.address)
-    limits = {
-        address_key: (config.per_address, None, "per_address"),
-        **_identity_limits(config, attempt.address, identities),
-    }
+    limits = {address_key: (config.per_address, None, "per_address"), **identity_limits}
     waits = {}
     for key, (count, seconds_left) in _store(config).read(list(limits)).items():
         limit, identity, name = limits[key]
@@ -173,16 +171,22 @@ def refuse_blocked(request, address: str | None = None, identities: Sequence[str
     if not config.enabled:
         return
     address = client_address(request.META) if address is None else address
+    _refuse_known_blocks(request.path, address, identities, _identity_limits(config, address, identities))
+
+
+def _refuse_known_blocks(path: str, address: str, identities: Sequence[str], identity_limits: dict) -> None:
+    """Raise :class:`Throttled` for the blocks of ``address`` and of ``identity_limits``'s counters
+    that this process keeps (``check`` found them over their limits)."""
     waits = {}
     blocked = blocked_for(address)
     if blocked is not None:
         waits["per_address"] = blocked
-    for key, (_, _, name) in _identity_limits(config, address, identities).items():
+    for key, (_, _, name) in identity_limits.items():
         left = _block_left(("throttled", key))
         if left is not None:
             waits[name] = max(left, waits.get(name, 0))
     if waits:
-        raise refusal(request.path, address, identities, waits)
+        raise refusal(path, address, identities, waits)
 
 
 def _identity_limits(config: ThrottleConfig, address: str, identities: Sequence[str]) -> dict:
