@@ -28,15 +28,14 @@ def postgres_settings(db: IdentityDbConfig) -> dict:
     """Return a psycopg 3 entry with its connection pool, from ``postgresql://host:port/dbname``."""
     url = urlsplit(db.url)
     return {
-        "ENGINE": "django.db.backends.postgresql",
+        # Django's backend, checking a pooled connection before lending it only when it may be
+        # broken (identity/postgresql/base.py), not at every lending as CONN_HEALTH_CHECKS does.
+        "ENGINE": "identity.postgresql",
         "NAME": unquote(url.path.lstrip("/")) or "identity",
         "USER": db.username or unquote(url.username or ""),
         "PASSWORD": db.password or unquote(url.password or ""),
         "HOST": url.hostname or "127.0.0.1",
         "PORT": str(url.port or 5432),
-        # The pool checks a connection before lending it, so one broken by a database restart
-        # is replaced instead of failing a request (CONN_MAX_AGE must stay 0 with a pool).
-        "CONN_HEALTH_CHECKS": True,
         "OPTIONS": {
             "pool": {
                 "min_size": db.pool_min_size,

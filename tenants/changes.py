@@ -202,6 +202,7 @@ class Listener(threading.Thread):
         self.tried = threading.Event()  # set once the first connection attempt has ended
         self.stopping = threading.Event()
         self.reconnects = 0
+        self.failures = 0  # connections lost or refused
 
     def run(self) -> None:
         failures = 0
@@ -210,6 +211,7 @@ class Listener(threading.Thread):
                 self._listen()
                 failures = 0
             except Exception as exc:  # any failure: reconnect, never die
+                self.failures += 1
                 if self.connected.is_set():
                     logger.warning("change bus: listener lost its connection (%s); cache not trusted", exc)
                 self.connected.clear()
@@ -271,6 +273,12 @@ def listener_connected() -> bool | None:
     if _listener is None:
         return None
     return _listener.connected.is_set()
+
+
+def listener_failures() -> int:
+    """How many times this process's listener lost (or could not open) its connection: a
+    database restart shows here first (identity/postgresql checks pooled connections then)."""
+    return 0 if _listener is None else _listener.failures
 
 
 def _conninfo() -> dict:

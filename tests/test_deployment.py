@@ -524,13 +524,12 @@ class TestDatabaseSettings:
             pool_timeout=3.0,
         )
         assert postgres_settings(db) == {
-            "ENGINE": "django.db.backends.postgresql",
+            "ENGINE": "identity.postgresql",
             "NAME": "ids",
             "USER": "ids",
             "PASSWORD": "p@ss",
             "HOST": "db.example",
             "PORT": "5433",
-            "CONN_HEALTH_CHECKS": True,
             "OPTIONS": {
                 "pool": {"min_size": 1, "max_size": 8, "timeout": 3.0, "reconnect_timeout": 5},
                 "connect_timeout": 5,
