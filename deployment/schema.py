@@ -26,6 +26,10 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_FLUSH_INTERVAL = 10.0  # seconds: [logging] flush_interval
 # RFC 8018 §4.2: "a minimum of 1,000 iterations is recommended".
 MIN_PASSWORD_ITERATIONS = 1000
+# [server] secret_key: Django's own minimum (its check security.W009), refused at load.
+MIN_SECRET_KEY_LENGTH = 50
+MIN_SECRET_KEY_CHARACTERS = 5
+INSECURE_SECRET_KEY_PREFIX = "django-insecure-"
 
 
 class StrList(tuple):

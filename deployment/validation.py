@@ -12,10 +12,13 @@ from deployment.schema import (
     AUTH_HANDLERS,
     DATABASE_TYPES,
     HTTP_METHODS,
+    INSECURE_SECRET_KEY_PREFIX,
     LOG_FORMATS,
     LOG_LEVELS,
     MAX_FLUSH_INTERVAL,
     MIN_PASSWORD_ITERATIONS,
+    MIN_SECRET_KEY_CHARACTERS,
+    MIN_SECRET_KEY_LENGTH,
     SUBJECT_FORMATS,
     Deployment,
 )
@@ -37,6 +40,7 @@ def check(deployment: Deployment, fail: Fail) -> None:
         if getattr(server, key) < 1:
             fail(("server", key), "must be a positive number")
     _check_trusted_proxies(server.trusted_proxies, fail)
+    _check_secret_key(server.secret_key, fail)
     _check_operations(deployment, fail)
     if deployment.demo.enabled and not server.debug:
         fail(
@@ -111,6 +115,34 @@ def _check_trusted_proxies(proxies: tuple[str, ...], fail) -> None:
                 ("server", "trusted_proxies", index),
                 f"'{proxy}' is not an IP address; list each proxy's exact address",
             )
+
+
+def _check_secret_key(key: str, fail) -> None:
+    """Refuse what Django's check security.W009 warns of: whoever guesses the key forges
+    sessions (an admin's) and CSRF tokens. Empty is fine: a random key is made and kept in
+    var/secret_key. The message never repeats the key."""
+    if not key:
+        return
+    fix = (
+        f"use at least {MIN_SECRET_KEY_LENGTH} random characters, e.g. the output of "
+        "python3 -c 'import secrets; print(secrets.token_urlsafe(50))', "
+        "or leave it empty for a random key kept in var/secret_key"
+    )
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        fail(
+            ("server", "secret_key"),
+            f"is too short ({len(key)} of at least {MIN_SECRET_KEY_LENGTH} characters); {fix}",
+        )
+    if len(set(key)) < MIN_SECRET_KEY_CHARACTERS:
+        fail(
+            ("server", "secret_key"),
+            f"has {len(set(key))} different characters, needs at least {MIN_SECRET_KEY_CHARACTERS}; {fix}",
+        )
+    if key.startswith(INSECURE_SECRET_KEY_PREFIX):
+        fail(
+            ("server", "secret_key"),
+            f"starts with '{INSECURE_SECRET_KEY_PREFIX}', Django's placeholder; {fix}",
+        )
 
 
 def _check_operations(deployment: Deployment, fail) -> None:

@@ -50,7 +50,10 @@ def bootstrap() -> BootstrapReport:
     admin = deployment.super_admin
     if admin.create_admin_account:
         if not User.objects.for_tenant(super_tenant).filter(username=admin.username).exists():
-            create_admin(super_tenant, admin.username, admin.password)
+            created = create_admin(super_tenant, admin.username, admin.password)
+            if super_tenant.admin_id is None:
+                super_tenant.admin = created
+                super_tenant.save(update_fields=["admin"])
             report.created.append(f"user {admin.username}@{domain} (superuser)")
         report.credentials.append(f"{admin.username} (password from [super_admin])")
     if deployment.demo.enabled:

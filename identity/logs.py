@@ -113,8 +113,10 @@ def without_line_breaks(message: str) -> str:
 
 class TextFormatter(logging.Formatter):
     """For humans: ``time level logger [request id] message`` (the time in local time, as the
-    standard library's ``asctime``), then the exception's traceback when there is one. The
-    message is one line whatever it holds (:func:`without_line_breaks`)."""
+    standard library's ``asctime``), then the exception's traceback when there is one. A record
+    is one line whatever it holds: the message's and the traceback's line breaks are escaped
+    (:func:`without_line_breaks`), so that no line is a traceback's and none can be forged by
+    an exception's message (docs/operations.md#logs)."""
 
     def line(self, created: float, level: str, name: str, message: str, attributes: dict) -> str:
         asctime = time.strftime(self.default_time_format, time.localtime(created))
@@ -125,9 +127,9 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         text = self.line(*_values(record))
         if record.exc_info:
-            text += "\n" + self.formatException(record.exc_info)
+            text += without_line_breaks("\n" + self.formatException(record.exc_info))
         if record.stack_info:
-            text += "\n" + self.formatStack(record.stack_info)
+            text += without_line_breaks("\n" + self.formatStack(record.stack_info))
         return text
 
 

@@ -15,12 +15,14 @@ ADMIN_ROLE = "admin"
 
 @transaction.atomic
 def create_tenant(domain: str, *, admin_username: str, admin_password: str, name: str = "") -> Tenant:
-    """Create tenant ``domain`` with its signing key and admin (holding /permission/admin)."""
+    """Create tenant ``domain`` with its signing key and admin (holding /permission/admin),
+    recorded as the tenant's ``admin``."""
     tenant = Tenant(domain=domain, name=name or domain)
     tenant.full_clean()
     tenant.save()
     SigningKey.generate(tenant)
-    create_admin(tenant, admin_username, admin_password)
+    tenant.admin = create_admin(tenant, admin_username, admin_password)
+    tenant.save(update_fields=["admin"])
     return tenant
 
 

@@ -281,11 +281,26 @@ class TenantScopedAdmin(WriteSafeAdmin):
     def has_view_permission(self, request, obj=None):
         return super().has_view_permission(request, obj) and self._may_touch(request, obj)
 
+    def may_change_row(self, user, obj) -> bool:
+        """Return whether ``user`` may change or delete ``obj`` of its tenant (the rows of a
+        stronger user are only viewed); every row by default."""
+        return True
+
+    def _may_change(self, request, obj) -> bool:
+        return self._may_touch(request, obj) and (obj is None or self.may_change_row(request.user, obj))
+
     def has_change_permission(self, request, obj=None):
-        return super().has_change_permission(request, obj) and self._may_touch(request, obj)
+        return super().has_change_permission(request, obj) and self._may_change(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        return super().has_delete_permission(request, obj) and self._may_touch(request, obj)
+        return super().has_delete_permission(request, obj) and self._may_change(request, obj)
+
+    def get_deleted_objects(self, objs, request):
+        to_delete, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # Django's bulk "delete selected" asks only the model-wide permission: ask for each row.
+        if not all(self.has_delete_permission(request, obj) for obj in objs):
+            perms_needed = {*perms_needed, str(self.opts.verbose_name)}
+        return to_delete, counts, perms_needed, protected
 
 
 class ReadOnlyTenantScopedAdmin(TenantScopedAdmin):

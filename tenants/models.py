@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import cast
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -64,6 +65,17 @@ class Tenant(Announced):
     name = models.CharField(max_length=200, blank=True)
     active = models.BooleanField(default=True)
     created = models.DateTimeField(auto_now_add=True)
+    # The admin made with the tenant (`createtenant --admin`, `bootstrap`): who owns a client
+    # created without an owner. Recorded, not found by a role's name, which anyone may rename
+    # or give; unset when that user is deleted.
+    admin = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     objects = TenantManager()
 

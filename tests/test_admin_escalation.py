@@ -250,32 +250,65 @@ class TestGrants:
         made = Client.objects.for_tenant(world.tenants[FOO]).filter(client_id="mine-id").first()
         assert (made is not None) is allowed
 
-    @pytest.mark.parametrize(
-        ("actor", "owner", "allowed"),
-        [
-            ("foo_admin", "foo_admin", True),
-            ("foo_admin", "peer", False),
-            ("foo_admin", "powerful", False),
-            ("deputy", "operator", False),
-            ("operator", "deputy", True),
-        ],
-    )
+    # who signs in, the owner of the client, may they change it
+    TAKING_A_CLIENT = [
+        ("foo_admin", "foo_admin", True),
+        ("foo_admin", "peer", False),
+        ("foo_admin", "powerful", False),
+        ("deputy", "operator", False),
+        ("operator", "deputy", True),
+    ]
+
+    @pytest.mark.parametrize(("actor", "owner", "allowed"), TAKING_A_CLIENT)
     def test_rotate_secret(self, signed_in, world, actor, owner, allowed):
         """Rotating a client's secret is taking the client, and with it its owner's powers."""
-        owner = getattr(world, owner)
-        taken = Client.objects.create(
-            tenant=owner.tenant,
-            name="owned",
-            client_id="owned-id",
-            client_type=Client.CLIENT_CONFIDENTIAL,
-            user=owner,
-        )
+        taken = owned_client(getattr(world, owner))
         before = fresh(taken).client_secret
         client = signed_in(actor)
         url = f"{ADMIN}/client/{taken.pk}/rotate-secret/"
         page, response = client.get(url), client.post(url)
         assert (fresh(taken).client_secret != before) is allowed
         assert (page.status_code, response.status_code) == ((200, 200) if allowed else (403, 403))
+
+    @pytest.mark.parametrize(("actor", "owner", "allowed"), TAKING_A_CLIENT)
+    def test_change_a_client(self, signed_in, world, actor, owner, allowed):
+        """Regression: an admin who may not rotate a stronger owner's client could still change
+        its redirect URIs (and send its users' codes anywhere), scopes or grant types."""
+        taken = owned_client(getattr(world, owner))
+        client = signed_in(actor)
+        form = {
+            "name": "owned",
+            "user": taken.user_id,
+            "grant_types": ["authorization_code"],
+            "redirect_uris": "https://attacker.example/cb",
+            "allowed_scopes": "internal_user_mgt_update",
+            "token_format": "opaque",
+        }
+        response = client.post(f"{ADMIN}/client/{taken.pk}/change/", form)
+        assert (fresh(taken).redirect_uris == form["redirect_uris"]) is allowed
+        assert response.status_code == (302 if allowed else 403)
+
+    @pytest.mark.parametrize(("actor", "owner", "allowed"), TAKING_A_CLIENT)
+    def test_delete_a_client(self, signed_in, world, actor, owner, allowed):
+        taken = owned_client(getattr(world, owner))
+        client = signed_in(actor)
+        client.post(f"{ADMIN}/client/{taken.pk}/delete/", {"post": "yes"})
+        client.post(
+            f"{ADMIN}/client/", {"action": "delete_selected", "_selected_action": [taken.pk], "post": "yes"}
+        )
+        assert (not Client.objects.all_tenants().filter(pk=taken.pk).exists()) is allowed
+
+
+def owned_client(owner: User) -> Client:
+    """Return a new confidential client of ``owner``'s tenant, owned by ``owner``."""
+    return Client.objects.create(
+        tenant=owner.tenant,
+        name="owned",
+        client_id="owned-id",
+        client_type=Client.CLIENT_CONFIDENTIAL,
+        grant_types=["client_credentials"],
+        user=owner,
+    )
 
 
 # Every secret field of every admin model, and lookups that reach it, directly and through relations.

@@ -57,7 +57,7 @@ OPERATIONS = [
     ("GET", "clients", "applicationmgt", "view", None),
     ("GET", "clients/mgmt", "applicationmgt", "view", None),
     ("POST", "clients", "applicationmgt", "create", {"name": "n", "grant_types": ["client_credentials"]}),
-    ("PATCH", "clients/mgmt", "applicationmgt", "update", {"name": "renamed"}),
+    ("PATCH", "clients/weak", "applicationmgt", "update", {"name": "renamed"}),
     ("POST", "clients/weak/rotate-secret", "applicationmgt", "update", None),
     ("GET", "keys", "applicationmgt", "view", None),
     ("POST", "keys/rotate", "applicationmgt", "update", {}),
@@ -287,6 +287,27 @@ class TestNoEscalation:
         assert response.status_code == 400, response.content
         assert response.json()["invalid-params"][0]["name"] == "owner"
         assert mgmt_bearer(client, "foo.com")  # the secret is still MGMT_SECRET
+
+    @pytest.mark.parametrize(
+        ("method", "route", "verb", "body"),
+        [
+            ("PATCH", "", "update", {"redirect_uris": ["https://attacker.example/cb"]}),
+            ("POST", "/deactivate", "update", None),
+            ("DELETE", "", "delete", None),
+        ],
+    )
+    def test_a_client_owned_by_a_stronger_user_may_not_be_changed(
+        self, client, world, method, route, verb, body
+    ):
+        """Regression: as in the admin, a caller who may not rotate the admin's client's secret
+        could change its redirect URIs (and send its users' codes anywhere), deactivate or delete it."""
+        headers = basic_auth(f"applicationmgt-{verb}@foo.com", "pw")
+        response = call(client, method, "foo.com", f"clients/mgmt{route}", headers, body)
+        assert response.status_code == 400, response.content
+        assert response.json()["invalid-params"][0]["name"] == "owner"
+        mgmt = Client.objects.for_tenant(world.foo).get(client_id="mgmt")
+        assert (mgmt.redirect_uris, mgmt.active) == ("", True)
+        assert call(client, method, "foo.com", f"clients/weak{route}", headers, body).status_code < 300
 
 
 # The cross-tenant table: a caller of one tenant against every route of the other.

@@ -69,6 +69,7 @@ class TestFirstRun:
         admin = authenticate(None, username="admin", password="pw-first")
         assert admin is not None and admin.is_superuser and admin.is_staff
         root = Tenant.objects.get(domain="carbon.super")
+        assert root.admin == admin  # createclient's default owner (docs/commands.md)
         assert SigningKey.objects.for_tenant(root).count() == 1
         assert not Tenant.objects.filter(domain="foo.com").exists()
         assert Client.objects.all_tenants().count() == 0
@@ -83,12 +84,13 @@ class TestFirstRun:
         clients = Client.objects.all_tenants().filter(client_id=DEMO_CLIENT_ID)
         assert sorted(clients.values_list("tenant__domain", flat=True)) == ["carbon.super", "foo.com"]
         foo = Tenant.objects.get(domain="foo.com")
+        assert foo.admin.username == "admin"
         assert SigningKey.objects.for_tenant(foo).count() == 1
 
     def test_no_admin_account(self, configure):
         configure(password="", create_admin=False)
         bootstrap()
-        assert Tenant.objects.filter(domain="carbon.super").exists()
+        assert Tenant.objects.get(domain="carbon.super").admin is None
         assert User.objects.all_tenants().count() == 0
 
     def test_another_super_tenant_domain(self, configure):

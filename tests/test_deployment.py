@@ -33,6 +33,9 @@ PASSWORD = '[super_admin]\npassword = "pw"\n'
 INTROSPECT_VIEW = "/permission/admin/manage/identity/applicationmgt/view"
 
 
+GOOD_KEY = "Jq3v-Ux8mZ0fT2kLwR7yN4bC6hD1eG9aP5sV8xK2nM7qW3rT0uY"  # [server] secret_key that passes
+
+
 def with_password(text: str) -> str:
     """Add the one key with no default (``[super_admin] password``) unless ``text`` has that table."""
     return text if "[super_admin]" in text else text + "\n" + PASSWORD
@@ -126,7 +129,7 @@ RECOGNISED = [
     ("[server]\ntls = false", "server.tls", False),
     ("[server]\ndebug = true", "server.debug", True),
     ("[server]\nworkers = 9", "server.workers", 9),
-    ('[server]\nsecret_key = "k"', "server.secret_key", "k"),
+    (f'[server]\nsecret_key = "{GOOD_KEY}"', "server.secret_key", GOOD_KEY),
     ('[server]\ntls_cert = "/etc/tls/c.pem"', "server.tls_cert", "/etc/tls/c.pem"),
     ('[server]\ntls_key = "/etc/tls/k.pem"', "server.tls_key", "/etc/tls/k.pem"),
     ('[server]\ntrusted_proxies = ["10.0.0.1", "::1"]', "server.trusted_proxies", ("10.0.0.1", "::1")),
@@ -183,6 +186,15 @@ ENTRY = '[[resource.access_control]]\ncontext = "(.*)/oauth2/introspect(.*)"\n'
 
 # (TOML, dotted key, line, words the message must contain). Lines count from 1.
 ERRORS = [
+    # Django's security.W009: at least 50 characters, 5 of them different, not its placeholder.
+    ('[server]\nsecret_key = "k"\n', "server.secret_key", 2, ["too short", "at least 50", "token_urlsafe"]),
+    (f'[server]\nsecret_key = "{"ab" * 30}"\n', "server.secret_key", 2, ["2 different", "at least 5"]),
+    (
+        f'[server]\nsecret_key = "django-insecure-{GOOD_KEY}"\n',
+        "server.secret_key",
+        2,
+        ["django-insecure-", "token_urlsafe"],
+    ),
     ("[logging]\nflush_interval = -1\n", "logging.flush_interval", 2, ["between 0 and 10"]),
     ("[logging]\nflush_interval = 60\n", "logging.flush_interval", 2, ["between 0 and 10"]),
     ('[server]\nhostname = "x"\ncolour = "blue"\n', "server.colour", 3, ["unknown key", "hostname"]),
@@ -407,6 +419,12 @@ class TestStrList:
 class TestErrors:
     """Unknown keys, wrong types, bad regexes and bad values name the key and its line
     (docs/deployment-toml.md)."""
+
+    def test_a_weak_secret_key_is_not_repeated_in_the_error(self):
+        """Regression: any secret_key was taken, one character too; the error names the key,
+        never its value (it may be a real key, one character short)."""
+        weak = GOOD_KEY[:49]
+        assert weak not in str(error_of(with_password(f'[server]\nsecret_key = "{weak}"\n')))
 
     @pytest.mark.parametrize(("text", "key", "line", "words"), ERRORS, ids=[row[1] for row in ERRORS])
     def test_error_names_key_and_line(self, text, key, line, words):

@@ -14,7 +14,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from deployment import ScriptConfig
-from identity.models import AccessToken, Client, Grant, RefreshToken, SigningKey, User
+from identity.models import AccessToken, Client, Grant, RefreshToken, Role, SigningKey, User
+from identity.provisioning import ADMIN_ROLE
 from identity.signing import current_key
 from tests.support.commands import assert_failed, manage
 from tests.support.oauth import (
@@ -135,6 +136,25 @@ class TestCreateClient:
         assert not client.run_introspection_script_before_jwt_creation
         assert not client.use_tenant_domain_in_local_subject_identifier
         assert not client.use_user_store_domain_in_local_subject_identifier
+
+    def test_default_owner_is_the_admin_named_when_the_tenant_was_created(self, world):
+        """Regression: the default owner was the first user holding a role *named* "admin": with
+        the admin's role renamed and a role called "admin" given to another user, that user
+        owned the client (and its tokens acted for it)."""
+        Role.objects.for_tenant(world.foo).filter(name=ADMIN_ROLE).update(name="administrators")
+        impostor = Role.objects.create(tenant=world.foo, name=ADMIN_ROLE, permissions=[])
+        User.objects.for_tenant(world.foo).get(username="alice").roles.add(impostor)
+        result = createclient(*BASE, *CC)
+        assert foo_client(result["client_id"]).user.username == "admin"
+
+    def test_without_an_admin_on_record_the_owner_must_be_named(self, world):
+        """A tenant whose admin was deleted has no default owner: the command asks for one."""
+        User.objects.for_tenant(world.foo).filter(username="admin").delete()
+        with pytest.raises(CommandError) as raised:
+            run("createclient", *BASE, *CC)
+        assert "give --owner" in str(raised.value)
+        result = createclient(*BASE, *CC, "--owner", "alice")
+        assert foo_client(result["client_id"]).user.username == "alice"
 
     @pytest.mark.parametrize(
         "args",

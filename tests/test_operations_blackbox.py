@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from identity.bootstrap import DEMO_CLIENT
-from tests.support.server import RunningServer, free_port
+from tests.support.server import SECRET_KEY, RunningServer, free_port
 
 pytestmark = [pytest.mark.blackbox, pytest.mark.long(8)]
 
@@ -166,7 +166,7 @@ def test_ready_is_503_naming_the_database_when_it_refuses(tmp_path):
     server = RunningServer(tmp_path, "")
     server.toml.write_text(
         f'[server]\nhostname = "localhost"\nport = {server.port}\nworkers = 1\ndebug = true\n'
-        'secret_key = "blackbox-tests-only"\n\n[super_admin]\nusername = "admin"\npassword = "admin"\n\n'
+        f'secret_key = "{SECRET_KEY}"\n\n[super_admin]\nusername = "admin"\npassword = "admin"\n\n'
         f'[database.identity_db]\ntype = "postgres"\nurl = "postgresql://postgres@127.0.0.1:{free_port()}/none"\n'
         "pool_min_size = 1\npool_max_size = 1\npool_timeout = 0.1\n"
     )

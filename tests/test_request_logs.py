@@ -159,13 +159,22 @@ class TestFormatters:
         assert line["message"] == "Not Found: /x"
 
     def test_exception_is_kept(self):
-        try:
-            raise ValueError("boom")
-        except ValueError:
-            record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
-        RequestContextFilter().filter(record)
-        line = json.loads(JsonLineFormatter().format(record))
-        assert "ValueError: boom" in line["exc_info"]
+        record = failed_record()
+        text = JsonLineFormatter().format(record)
+        assert "\n" not in text  # the traceback is one field of the one line
+        assert "ValueError: boom" in json.loads(text)["exc_info"]
+
+    @pytest.mark.parametrize("stack_info", [False, True])
+    def test_text_traceback_stays_on_the_records_line(self, stack_info):
+        """Regression: the text format wrote a traceback on lines of its own, after the
+        record's: a line-oriented collector took each for a record, and an exception message
+        holding a line break wrote a line of its choosing (here, a forged audit line)."""
+        record = failed_record(stack_info)
+        text = TextFormatter().format(record)
+        assert text.count("\n") == 0 and "\r" not in text
+        assert text.endswith(r"\n" + FORGED) or stack_info
+        assert r"failed\nTraceback (most recent call last):\n" in text
+        assert r"ValueError: boom\r\n" + FORGED in text
 
     def test_text(self):
         record = logging.LogRecord("x.y", logging.INFO, __file__, 1, "hello", (), None)
@@ -175,7 +184,7 @@ class TestFormatters:
     def test_text_line_cannot_be_forged(self, client, world):
         """A path (or a name) carrying a line break stays on its own line: ``%0a`` in a path
         would otherwise write a line of the attacker's choosing into a text log."""
-        forged = "2026-12-03 10:00:00,000 INFO audit [x] admin signed in"
+        forged = FORGED
         stream = io.StringIO()
         handler = ConsoleHandler(stream)
         handler.setFormatter(TextFormatter())
@@ -195,6 +204,19 @@ class TestFormatters:
 
 
 BASE = '[super_admin]\npassword = "x"\n'
+FORGED = "2026-12-03 10:00:00,000 INFO audit [x] admin signed in"  # a text line an attacker would write
+
+
+def failed_record(stack_info: bool = False) -> logging.LogRecord:
+    """A record of an exception whose message holds a line break and a forged line after it."""
+    try:
+        raise ValueError("boom\r\n" + FORGED)
+    except ValueError:
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    if stack_info:
+        record.stack_info = 'Stack (most recent call last):\n  File "x.py", line 1\n' + FORGED
+    RequestContextFilter().filter(record)
+    return record
 
 
 class TestLoggingConfig:

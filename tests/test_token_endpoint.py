@@ -520,6 +520,58 @@ class TestAuthorizationCode:
         assert response.context["form"].errors
         assert "_auth_user_id" not in client.session
 
+    OTHER_URI = "https://app.example/other"
+    # redirect_uri of the authorization request (None: left out), of the token request, the error
+    REDIRECT_URI_RULE = [
+        (REDIRECT_URI, REDIRECT_URI, None),
+        (REDIRECT_URI, None, "invalid_grant"),  # named at authorization: required, even the only one
+        (REDIRECT_URI, OTHER_URI, "invalid_grant"),
+        (None, None, None),
+        (None, REDIRECT_URI, None),
+        (None, OTHER_URI, "invalid_grant"),
+    ]
+
+    @pytest.mark.parametrize(("authorized", "exchanged", "error"), REDIRECT_URI_RULE)
+    def test_redirect_uri_at_the_exchange(self, client, world, authorized, exchanged, error):
+        """RFC 6749 §4.1.3. Regression: a code asked for naming the client's one registered
+        redirect URI was exchanged without it (the server could not tell it from a code asked for
+        without one), and a different one was invalid_request, not invalid_grant."""
+        sign_in(client, "/t/foo.com", "alice", "alice-pw")
+        verifier, challenge = pkce_pair()
+        code = authorize(client, "webapp", challenge, redirect_uri=authorized)
+        response = exchange_code(client, code, verifier, world.web, redirect_uri=exchanged)
+        if error is None:
+            assert response.status_code == 200, response.content
+        else:
+            assert error_of(response) == error
+
+    @pytest.mark.parametrize(("authorized", "exchanged", "error"), REDIRECT_URI_RULE)
+    def test_redirect_uri_at_the_exchange_without_consent_page(
+        self, client, world, authorized, exchanged, error
+    ):
+        """The same rule for a client that skips the consent page (its code is made on the GET)."""
+        webapp = world.foo.clients.get(client_id="webapp")
+        webapp.skip_authorization = True
+        webapp.save()
+        sign_in(client, "/t/foo.com", "alice", "alice-pw")
+        verifier, challenge = pkce_pair()
+        query = {
+            "response_type": "code",
+            "client_id": "webapp",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+        if authorized is not None:
+            query["redirect_uri"] = authorized
+        response = client.get(f"/t/foo.com/oauth2/authorize?{urlencode(query)}", secure=True)
+        assert response.status_code == 302, response.content
+        code = parse_qs(urlsplit(response["Location"]).query)["code"][0]
+        response = exchange_code(client, code, verifier, world.web, redirect_uri=exchanged)
+        if error is None:
+            assert response.status_code == 200, response.content
+        else:
+            assert error_of(response) == error
+
     def test_code_of_one_client_cannot_be_used_by_another(self, client, world):
         sign_in(client, "/t/foo.com", "alice", "alice-pw")
         verifier, challenge = pkce_pair()

@@ -40,8 +40,9 @@ class WordListField(forms.CharField):
 
 
 def may_take(admin_user, client: Client) -> bool:
-    """Return whether ``admin_user`` may rotate ``client``'s secret: its tokens act for its
-    owner, so whoever learns the secret takes the owner's powers (``may_act_as``)."""
+    """Return whether ``admin_user`` may change ``client`` at all: its tokens act for its owner,
+    so whoever rotates its secret, or changes its redirect URIs, scopes or grants, takes the
+    owner's powers or its users' codes (``may_act_as``, the API's ``check_may_own``)."""
     return client.user is None or may_act_as(admin_user, client.user)
 
 
@@ -156,6 +157,10 @@ class ClientAdmin(TenantScopedAdmin):
     def get_deleted_objects(self, objs, request):
         return without_credential_permissions(super().get_deleted_objects(objs, request))
 
+    # -- a client of a stronger owner is only viewed: settings, secret and deletion
+    def may_change_row(self, user, obj) -> bool:
+        return may_take(user, obj)
+
     # -- the secret, shown once
     def save_model(self, request, obj, form, change):
         if change:
@@ -186,7 +191,7 @@ class ClientAdmin(TenantScopedAdmin):
 
     def rotate_secret_view(self, request, object_id: str):
         client = self.get_object(request, unquote(object_id))
-        if not self.has_change_permission(request, client) or not may_take(request.user, client):
+        if not self.has_change_permission(request, client):
             raise PermissionDenied
         change_url = reverse(f"admin:{self._url_name('change')}", args=[client.pk])
         if client.client_type == Client.CLIENT_PUBLIC:

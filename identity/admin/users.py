@@ -110,22 +110,11 @@ class UserAdmin(TenantScopedAdmin, auth_admin.UserAdmin):
         return format_html_join("", "<code>{}</code><br>", ((p,) for p in paths)) if paths else "none"
 
     def get_deleted_objects(self, objs, request):
-        to_delete, counts, perms_needed, protected = without_credential_permissions(
-            super().get_deleted_objects(objs, request)
-        )
-        # Django's bulk "delete selected" asks only the model-wide permission: ask for each row.
-        if not all(self.has_delete_permission(request, user) for user in objs):
-            perms_needed = {*perms_needed, str(self.opts.verbose_name)}
-        return to_delete, counts, perms_needed, protected
+        return without_credential_permissions(super().get_deleted_objects(objs, request))
 
     # -- who may change whom: only an operator changes a superuser
-    def has_change_permission(self, request, obj=None):
-        allowed = super().has_change_permission(request, obj)
-        return allowed and (obj is None or may_manage_user(request.user, obj))
-
-    def has_delete_permission(self, request, obj=None):
-        allowed = super().has_delete_permission(request, obj)
-        return allowed and (obj is None or may_manage_user(request.user, obj))
+    def may_change_row(self, user, obj) -> bool:
+        return may_manage_user(user, obj)
 
     def _changeable(self, request, queryset):
         return queryset if is_operator(request.user) else queryset.filter(is_superuser=False)

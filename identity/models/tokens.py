@@ -141,6 +141,10 @@ class Grant(TenantFromClient, AbstractGrant):  # noqa: DJ008 (the toolkit's __st
     # Set when the code is exchanged. The row stays until it expires, so a replayed code is
     # recognised and the tokens issued from it revoked (RFC 6749 §4.1.2).
     redeemed = models.DateTimeField(null=True, blank=True, editable=False)
+    # The authorization request left redirect_uri out, so the client's one registered URI was
+    # used: only then may the token request leave it out too (RFC 6749 §4.1.3). False for a
+    # row that does not say, the stricter rule.
+    redirect_uri_defaulted = models.BooleanField(default=False, editable=False)
     # Never a lookup, filter, search field, ordering or column in the admin (tenants.admin_scoping).
     SECRET_FIELDS = ("code", "code_challenge", "nonce")
 

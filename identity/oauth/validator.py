@@ -67,8 +67,18 @@ class TenantOAuth2Validator(ToolkitRowsValidator):
         if grant.redeemed is not None:
             token_service.revoke_code_tokens(grant, actor=_actor(request))
             return False
+        check_redirect_uri(grant, request)
         request.code_grant = grant
         return super().validate_code(client_id, code, client, request, *args, **kwargs)
+
+    def save_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
+        """Record with the code whether the authorization request left redirect_uri out
+        (identity.oauth.views.AuthorizationView says), for :func:`check_redirect_uri`."""
+        super().save_authorization_code(client_id, code, request, *args, **kwargs)
+        if request.redirect_uri_defaulted:
+            Grant.objects.for_tenant(request.client.tenant).filter(
+                application=request.client, code=code["code"]
+            ).update(redirect_uri_defaulted=True)
 
     def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
         """Keep the code's row, marked redeemed before the token was made
@@ -118,6 +128,21 @@ class TenantOAuth2Validator(ToolkitRowsValidator):
         found = _client_token(request.client, token, token_type_hint)
         if found is not None and found.revoked is None:
             token_service.revoke_token(found, actor=_actor(request))
+
+
+def check_redirect_uri(grant: Grant, request) -> None:
+    """RFC 6749 §4.1.3: ``redirect_uri`` is REQUIRED at the token endpoint if the authorization
+    request included it, and identical; else it may be left out. ``invalid_grant`` otherwise
+    (RFC 6749 §5.2), where oauthlib would say invalid_request."""
+    given = request.redirect_uri  # None when left out: oauthlib fills in the default later
+    if given is None and not grant.redirect_uri_defaulted:
+        raise errors.InvalidGrantError(
+            description="redirect_uri is required: the authorization request included it", request=request
+        )
+    if given is not None and given != grant.redirect_uri:
+        raise errors.InvalidGrantError(
+            description="redirect_uri differs from the authorization request's", request=request
+        )
 
 
 def _uses_two_methods(request) -> bool:

@@ -64,6 +64,9 @@ class ConsentForm(AllowForm):
     # A request without `scope` gets no scope (ClientScopes.get_default_scopes): the toolkit's
     # form required one, so such a request could never be consented to.
     scope = forms.CharField(required=False, widget=forms.HiddenInput())
+    # Whether the authorization request left redirect_uri out (the toolkit's form carries the
+    # URI used either way); a form without it counts as naming one, the stricter rule.
+    redirect_uri_defaulted = forms.BooleanField(required=False, widget=forms.HiddenInput())
 
 
 class AuthorizationView(toolkit.AuthorizationView):
@@ -75,6 +78,7 @@ class AuthorizationView(toolkit.AuthorizationView):
         return reverse("tenant-login")
 
     def dispatch(self, request, *args, **kwargs):
+        self.redirect_uri_defaulted = "redirect_uri" not in request.GET
         tenant = get_current_tenant(request)
         if request.user.is_authenticated and request.user.tenant_id != tenant.id:
             return redirect_to_login(request.get_full_path(), self.get_login_url())
@@ -82,6 +86,19 @@ class AuthorizationView(toolkit.AuthorizationView):
             request.GET = _without_silent_approval(request, tenant)
         with use_tenant(tenant):
             return super().dispatch(request, *args, **kwargs)
+
+    def get_initial(self) -> dict:
+        return {**super().get_initial(), "redirect_uri_defaulted": self.redirect_uri_defaulted}
+
+    def form_valid(self, form):
+        self.redirect_uri_defaulted = form.cleaned_data["redirect_uri_defaulted"]
+        return super().form_valid(form)
+
+    def create_authorization_response(self, request, scopes, credentials, allow):
+        """Pass on whether redirect_uri was left out; the code's row records it
+        (TenantOAuth2Validator.save_authorization_code, RFC 6749 §4.1.3)."""
+        credentials["redirect_uri_defaulted"] = self.redirect_uri_defaulted
+        return super().create_authorization_response(request, scopes, credentials, allow)
 
 
 def _without_silent_approval(request, tenant) -> QueryDict:

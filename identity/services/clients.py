@@ -11,7 +11,6 @@ from oauth2_provider.generators import generate_client_id, generate_client_secre
 from deployment.current import get_deployment
 from identity import audit
 from identity.models import Client, User
-from identity.provisioning import ADMIN_ROLE
 from identity.services.tokens import revoke_client_tokens_quietly
 from identity.services.uniqueness import claiming
 from identity.services.users import check_may_act_on
@@ -25,7 +24,7 @@ class ClientSpec:
     client_id: str = ""
     client_secret: str = ""
     public: bool = False
-    owner: str = ""  # username in the tenant; default: the tenant's admin
+    owner: str = ""  # username in the tenant; default: the tenant's admin (Tenant.admin), if any
     scopes: list[str] = field(default_factory=list)
     redirect_uris: list[str] = field(default_factory=list)
     audiences: list[str] = field(default_factory=list)
@@ -113,7 +112,9 @@ def _owner(tenant: Tenant, username: str) -> User | None:
         if owner is None:
             raise ValidationError({"owner": f"no user '{username}' in tenant {tenant.domain}"})
         return owner
-    return users.filter(roles__name=ADMIN_ROLE).order_by("pk").first()
+    # The admin made with the tenant (its row records it): a role's name tells nothing, anyone
+    # may rename a role or give one that name.
+    return users.filter(pk=tenant.admin_id).first() if tenant.admin_id is not None else None
 
 
 # What update_client may change, and the model field each name sets.

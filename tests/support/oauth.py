@@ -95,19 +95,19 @@ def sign_in(client, tenant_prefix: str, username: str, password: str, next_url: 
 def authorize(client, client_id: str, challenge: str, **extra) -> str:
     """Ask foo.com's authorization endpoint for a code and consent; return the code.
 
-    The user must be signed in at foo.com already.
+    The user must be signed in at foo.com already. A parameter given as None is left out
+    (``redirect_uri=None``: the client's registered one is used).
     """
-    query = urlencode(
-        {
-            "response_type": "code",
-            "client_id": client_id,
-            "redirect_uri": REDIRECT_URI,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-            "state": "xyz",
-            **extra,
-        }
-    )
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+        "state": "xyz",
+        **extra,
+    }
+    query = urlencode({name: value for name, value in params.items() if value is not None})
     response = client.get(f"/t/foo.com/oauth2/authorize?{query}", secure=True)
     assert response.status_code == 200, response.content
     form = {key: value for key, value in response.context["form"].initial.items() if value is not None}
@@ -122,9 +122,13 @@ def authorize(client, client_id: str, challenge: str, **extra) -> str:
     return params["code"][0]
 
 
-def exchange_code(client, code: str, verifier: str, credentials: tuple[str, str]):
-    """Redeem ``code`` at foo.com's token endpoint."""
-    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT_URI}
+def exchange_code(
+    client, code: str, verifier: str, credentials: tuple[str, str], redirect_uri: str | None = REDIRECT_URI
+):
+    """Redeem ``code`` at foo.com's token endpoint (without ``redirect_uri`` when it is None)."""
+    data = {"grant_type": "authorization_code", "code": code}
+    if redirect_uri is not None:
+        data["redirect_uri"] = redirect_uri
     if verifier:
         data["code_verifier"] = verifier
     return token_request(client, TOKEN_PATHS["foo.com"], data, credentials)

@@ -35,7 +35,8 @@ from tests.support.polling import wait_for
 
 READY_TIMEOUT = 60
 LINES_WRITTEN = 0.5  # seconds: five times what a worker keeps lines and counts to write together
-SECRET_KEY = "blackbox-tests-only"  # [server] secret_key of every server started here
+# [server] secret_key of every server started here (50 characters at least, as the loader asks)
+SECRET_KEY = "blackbox-tests-only-0123456789abcdefghijklmnopqrstuvwxyz"
 # [password] iterations of the servers the tests start: RFC 8018's minimum, so that the many
 # sign-ins of a test cost milliseconds, not Django's 0.3 s each; the hasher and its code path are
 # the product's (docs/security.md#passwords).

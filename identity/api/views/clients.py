@@ -79,9 +79,17 @@ class ClientViewSet(mixins.ListModelMixin, TenantViewSet):
         caller = self.request.user
         return caller.username if caller.tenant_id == self.tenant.pk else ""
 
+    def guarded_object(self) -> Client:
+        """Return the client of the path, if the caller may take its owner's powers: its tokens
+        act for the owner, and its redirect URIs receive its users' codes, so changing,
+        deactivating or deleting it is acting as the owner, as in the admin (``check_may_own``)."""
+        client = self.get_object()
+        service.check_may_own(client.user, self.request.user)
+        return client
+
     @extend_schema(request=serializers.ClientSerializer, responses=serializers.ClientOutputSerializer)
     def partial_update(self, request, client_id=None):
-        client = self.get_object()
+        client = self.guarded_object()
         data = self.get_serializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         check_delegable(request.auth, data.validated_data.get("scopes", ()))
@@ -90,7 +98,7 @@ class ClientViewSet(mixins.ListModelMixin, TenantViewSet):
 
     @extend_schema(request=None, responses={204: None})
     def destroy(self, request, client_id=None):
-        service.delete_client(self.get_object(), actor=self.actor)
+        service.delete_client(self.guarded_object(), actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=None, responses=serializers.ClientSecretSerializer)
@@ -106,7 +114,7 @@ class ClientViewSet(mixins.ListModelMixin, TenantViewSet):
     @action(detail=True, methods=["post"], permission_verb="update")
     def deactivate(self, request, client_id=None):
         """Deactivate the client: its tokens stop working at once, it gets no new ones."""
-        client = self.get_object()
+        client = self.guarded_object()
         service.deactivate_client(client, actor=self.actor)
         return Response(_show(client))
 
@@ -114,6 +122,6 @@ class ClientViewSet(mixins.ListModelMixin, TenantViewSet):
     @action(detail=True, methods=["post"], permission_verb="update")
     def activate(self, request, client_id=None):
         """Activate the client again (its revoked tokens stay revoked)."""
-        client = self.get_object()
+        client = self.guarded_object()
         service.activate_client(client, actor=self.actor)
         return Response(_show(client))

@@ -25,7 +25,9 @@ class Command(BaseCommand):
         parser.add_argument("--client-id", default="")
         parser.add_argument("--client-secret", default="", help="default: a generated full-entropy secret")
         parser.add_argument("--public", action="store_true", help="a public client (no secret)")
-        parser.add_argument("--owner", default="", help="username in the tenant (default: its admin)")
+        parser.add_argument(
+            "--owner", default="", help="username in the tenant (default: the admin made with the tenant)"
+        )
         _many(parser, "--scopes", metavar="SCOPE")
         _many(parser, "--redirect-uris", metavar="URI")
         _many(parser, "--audiences", metavar="AUDIENCE")
@@ -43,6 +45,11 @@ class Command(BaseCommand):
             raise CommandError(f"give --grant-types (some of {', '.join(GRANT_TYPES)})")
         if options["public"] and options["client_secret"]:
             raise CommandError("a --public client has no secret: drop --client-secret")
+        if not options["owner"] and tenant.admin_id is None:
+            raise CommandError(
+                f"tenant {tenant.domain} has no admin on record (none was made with it, or it was deleted): "
+                "give --owner USERNAME"
+            )
         spec = ClientSpec(
             name=options["name"],
             grant_types=options["grant_types"],
