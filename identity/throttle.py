@@ -25,7 +25,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -197,6 +197,21 @@ def _identity_limits(config: ThrottleConfig, address: str, identities: Sequence[
         if config.lock_identity:
             limits[_key("identity", identity)] = (config.per_identity, identity, "lock_identity")
     return limits
+
+
+def block_keys(address: str, identities: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """Return the cache keys of the blocks of ``address`` and of ``identities`` from it, to be
+    checked later with :func:`any_blocked` (a replayed answer, which only a request from that
+    address gets: ``lock_identity``'s block of an identity from anywhere is left out)."""
+    if not get_deployment().throttle.enabled:
+        return ()
+    from_address = (("throttled", _key("identity+address", identity, address)) for identity in identities)
+    return (("throttled-address", address), *from_address)
+
+
+def any_blocked(keys: Iterable[tuple[str, str]]) -> bool:
+    """Return whether this process keeps a block under one of ``keys`` (no counter read)."""
+    return any(_block_left(key) is not None for key in keys)
 
 
 def blocked_for(address: str) -> float | None:

@@ -8,7 +8,9 @@ body, and the decision it audited) under a keyed digest of everything in the req
 answer can depend on, tagged with the tags of every entry read. The same request again is
 answered from memory: no request object, no middleware, no query, no hash. Any change to one
 of those rows drops the answer with the entries (the change bus, docs/architecture.md), and it
-never outlives the earliest expiry among them (a token's ``exp``).
+never outlives the earliest expiry among them (a token's ``exp``). Nor is it replayed while
+throttling blocks its caller's address, or its identity from that address: the request goes on
+to the layers behind, which refuse it as they refuse any (docs/security.md).
 
 Never kept: errors (401, 403, 400, 429, ...), a token the database does not hold (it may be
 issued a moment later), JWT responses (RFC 9701: each has its own ``iat``), answers changed by
@@ -30,7 +32,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from deployment.current import get_deployment
-from identity import logs, metrics, request_id
+from identity import logs, metrics, request_id, throttle
 from introspection import audit as decision
 from tenants import changes
 from tenants.cache import MISSING, Reads, cache, keyed_digest, reading
@@ -78,6 +80,9 @@ class Answer:
     # Its request line and audit event made ahead (identity/logs.py prepare), when they can be.
     request_line: logs.PreparedLine | None = None
     audit_line: logs.PreparedLine | None = None
+    # The throttling blocks that refuse it (identity.throttle.block_keys): its caller's address
+    # and identity, found over their limits since, are refused as Django's path refuses them.
+    blocks: tuple[tuple[str, str], ...] = ()
 
     @cached_property
     def samples(self) -> tuple[tuple[Any, ...], Any]:
@@ -94,14 +99,22 @@ class _Pending:
     generation: int
     endpoint: str = ""
     decision: decision.Decision | None = None
+    blocks: tuple[tuple[str, str], ...] = ()
 
 
-def keep(request: HttpRequest, *, endpoint: str, decision_fields: decision.Decision) -> None:
+def keep(
+    request: HttpRequest,
+    *,
+    endpoint: str,
+    decision_fields: decision.Decision,
+    blocks: tuple[tuple[str, str], ...],
+) -> None:
     """Called by the view for an answer that may be replayed (JSON, no script, a token that
-    exists): it is kept once Django's response is complete."""
+    exists): it is kept once Django's response is complete, and never replayed while one of
+    ``blocks`` holds (``introspection.throttling.caller_blocks``)."""
     pending = request.META.get(_PENDING)  # Django's META is the WSGI environ
     if pending is not None:
-        pending.endpoint, pending.decision = endpoint, decision_fields
+        pending.endpoint, pending.decision, pending.blocks = endpoint, decision_fields, blocks
 
 
 class AnswerReplay:
@@ -122,6 +135,8 @@ class AnswerReplay:
         answer = cache.lookup("answer", key)
         if answer is MISSING:
             return self._answer_and_keep(environ, start_response, key)
+        if throttle.any_blocked(answer.blocks):  # refused behind, by the throttle layer or Django
+            return self.application(environ, start_response)
         return serve(environ, start_response, answer)
 
     def _answer_and_keep(
@@ -140,7 +155,9 @@ class AnswerReplay:
                 request_id.prepare_line("POST", _path(environ), status, tenant),
                 decision.prepare(pending.decision),
             )
-            answer = Answer(*captured.answer, pending.endpoint, pending.decision, tenant, *lines)
+            answer = Answer(
+                *captured.answer, pending.endpoint, pending.decision, tenant, *lines, pending.blocks
+            )
             lifetime = captured.reads.expires - time.monotonic()
             cache.put(("answer", key), answer, captured.reads.tags, lifetime, pending.generation)
         return response
