@@ -177,6 +177,19 @@ def refuse_blocked(request, address: str | None = None, identities: Sequence[str
 def _refuse_known_blocks(path: str, address: str, identities: Sequence[str], identity_limits: dict) -> None:
     """Raise :class:`Throttled` for the blocks of ``address`` and of ``identity_limits``'s counters
     that this process keeps (``check`` found them over their limits)."""
+    waits = _known_waits(address, identity_limits)
+    if waits:
+        raise refusal(path, address, identities, waits)
+
+
+def known_waits(address: str, identities: Sequence[str]) -> dict[str, float]:
+    """Return the seconds left of each block this process keeps of ``address``, and of
+    ``identities`` from it, by the name of the limit: the waits :func:`refusal` takes, as
+    Django's path finds them (no counter read)."""
+    return _known_waits(address, _identity_limits(get_deployment().throttle, address, identities))
+
+
+def _known_waits(address: str, identity_limits: dict) -> dict[str, float]:
     waits = {}
     blocked = blocked_for(address)
     if blocked is not None:
@@ -185,8 +198,7 @@ def _refuse_known_blocks(path: str, address: str, identities: Sequence[str], ide
         left = _block_left(("throttled", key))
         if left is not None:
             waits[name] = max(left, waits.get(name, 0))
-    if waits:
-        raise refusal(path, address, identities, waits)
+    return waits
 
 
 def _identity_limits(config: ThrottleConfig, address: str, identities: Sequence[str]) -> dict:

@@ -133,7 +133,9 @@ class ThrottleGate:
             return self.application(environ, start_response)
 
         def refuse() -> Answer:
-            refused = throttle.refusal(refusal.path, address, identities, {"per_address": seconds})
+            # The identity's own block too, as Django's path counts it (its window may end later).
+            waits = {"per_address": seconds, **throttle.known_waits(address, identities)}
+            refused = throttle.refusal(refusal.path, address, identities, waits)
             fresh = {name.lower(): value for name, value in refused.headers.items()}  # Retry-After
             headers = [(name, fresh.get(name.lower(), value)) for name, value in refusal.answer.headers]
             return dataclasses.replace(refusal.answer, headers=headers)

@@ -12,15 +12,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from datetime import timedelta
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
 from django.test import RequestFactory
+from django.utils import timezone
 
 from deployment import ThrottleConfig
 from identity import throttle
+from identity.models.throttle_counters import ThrottleCounter
 from identity.services import tenants as tenant_services
 from tests.support.auth import basic
 from tests.support.introspection import ENDPOINT, EVERY_HANDLER, FOO, SUPER, configured
@@ -169,6 +172,33 @@ def test_retry_after_counts_down_to_the_blocks_end(world, limits, django_saw, mo
     monkeypatch.setattr(throttle, "time", SimpleNamespace(time=lambda: later))
     assert by_django - 121 <= int(post(basic("intruder", "wrong"))[1]["Retry-After"]) <= by_django - 119
     assert len(django_saw) == 3
+
+
+def test_an_identitys_longer_block_is_named_as_django_names_it(
+    world, deployment_override, django_saw, caplog
+):
+    """An address blocked while the identity of its credential is too, from a later first
+    failure (its window ends later): the layer's Retry-After and audited limits are Django's.
+    Regression: the layer counted the address's block alone, so its Retry-After sent the client
+    back before the identity's block ended, and its ``auth.throttled`` event left that block out."""
+    deployment_override(
+        throttle=ThrottleConfig(per_identity=2, per_address=2), resource=configured(EVERY_HANDLER).resource
+    )
+    block()  # probe-0 and probe-1: the address's two failures
+    deployment_override(throttle=ThrottleConfig(per_identity=2, per_address=4))
+    for _ in range(2):
+        assert post(basic("intruder", "wrong"))[0].startswith("401")
+    address = throttle._key("address", ATTACKER)
+    later = timezone.now() + timedelta(seconds=WINDOW + 100)
+    ThrottleCounter.objects.exclude(key=address).update(expires=later)
+    deployment_override(throttle=ThrottleConfig(per_identity=2, per_address=2))
+    by_django = observed(caplog, basic("intruder", "wrong"))
+    by_layer = observed(caplog, basic("intruder", "wrong"))
+    assert len(django_saw) == 5
+    assert by_django[1][0]["limits"] == ["per_address", "per_identity"]
+    assert by_layer[1][0]["limits"] == by_django[1][0]["limits"]
+    retry_after = int(by_layer[0][1]["Retry-After"])
+    assert retry_after > WINDOW and int(by_django[0][1]["Retry-After"]) - retry_after <= 1
 
 
 def test_the_request_id_is_the_callers_when_well_formed(world, limits):
