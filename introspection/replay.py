@@ -38,8 +38,8 @@ from tenants import changes
 from tenants.cache import MISSING, Reads, cache, keyed_digest, reading
 
 PATH_END = "/oauth2/introspect"
-# Larger bodies go to Django, whose limits answer them ([server] max_body_bytes); a token and
-# its hint are far smaller.
+# Larger bodies go to Django, whose limits answer them ([server] max_body_bytes, which may be
+# smaller still); a token and its hint are far smaller.
 MAX_BODY = 4096
 # Every part of the request an answer may depend on, besides the body: the method, path and
 # query (tenant, appTenant), the credential, content negotiation (JSON or JWT), and what the
@@ -203,12 +203,13 @@ def is_introspection(environ: Environ) -> bool:
 
 def read_body(environ: Environ) -> bytes | None:
     """Return the request's body, left readable again for the next layer; None when it has no
-    ``Content-Length`` or is larger than ``MAX_BODY``."""
+    ``Content-Length`` or is larger than ``MAX_BODY`` or ``[server] max_body_bytes`` (Django
+    answers it: 413)."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or -1)
     except ValueError:
         length = -1
-    if not 0 <= length <= MAX_BODY:
+    if not 0 <= length <= min(MAX_BODY, get_deployment().server.max_body_bytes):
         return None
     body: bytes = environ["wsgi.input"].read(length)
     environ["wsgi.input"] = io.BytesIO(body)

@@ -285,6 +285,19 @@ class TestServedAsToday:
         assert status[:3] == expected
         assert len(django_saw) == seen + 1
 
+    def test_a_body_over_max_body_bytes(self, world, limits, django_saw, deployment_override):
+        """A body over ``[server] max_body_bytes`` (set under the layer's 4 KiB): Django's 413.
+        Regression: the layer read any body up to 4 KiB, so it answered 429 where Django
+        answers 413 before anything else."""
+        block()
+        assert post(basic("intruder", "wrong"))[0].startswith("429")  # Django's, kept
+        server = dataclasses.replace(settings.DEPLOYMENT.server, max_body_bytes=64)
+        deployment_override(server=server)
+        assert post(basic("intruder", "wrong"))[0].startswith("429")  # Django's, kept again
+        seen = len(django_saw)
+        status, _, _ = post(basic("intruder", "wrong"), {"token": "x" * 100})
+        assert (status[:3], len(django_saw)) == ("413", seen + 1)
+
     def test_a_tenant_deactivated_since(self, world, limits, django_saw):
         """The kept refusal is dropped with the tenant it was read for: Django answers 404."""
         block(ENDPOINT[FOO])
