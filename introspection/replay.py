@@ -130,7 +130,7 @@ class AnswerReplay:
         if body is None:
             return self.application(environ, start_response)
         # The key: everything the answer depends on; the configuration too, as tests swap it.
-        key = keyed_digest(str(id(get_deployment())), body, *(str(environ.get(name, "")) for name in INPUTS))
+        key = keyed_digest(str(id(get_deployment())), body, *(key_input(environ, name) for name in INPUTS))
         changes.poll()  # on SQLite, hear the other processes first (Django's path: request_started)
         answer = cache.lookup("answer", key)
         if answer is MISSING:
@@ -246,6 +246,13 @@ def serve(
         if observed:
             request_id.unbind_request(None)
     return [answer.body]
+
+
+def key_input(environ: Environ, name: str) -> str:
+    """The part of a key for input ``name``: its value, told apart from its absence (Django
+    answers an empty ``Host`` 400, and a request without one from the server's name)."""
+    value = environ.get(name)
+    return "" if value is None else f"={value}"
 
 
 def _path(environ: Environ) -> str:

@@ -167,7 +167,7 @@ class ThrottleGate:
 def _shape(environ: Environ, address: str) -> tuple[object, ...]:
     """The key of Django's refusal of ``address`` for a request like this one; the configuration
     is part of it (it names the handlers, and tests swap it)."""
-    return (id(get_deployment()), address, *(str(environ.get(name, "")) for name in SHAPE))
+    return (id(get_deployment()), address, *(replay.key_input(environ, name) for name in SHAPE))
 
 
 def _identities(environ: Environ, header: str, refusal: Refusal, max_fields: int) -> list[str] | None:

@@ -111,6 +111,19 @@ class TestReplay:
         call(world.token, auth=VIEWER)
         assert len(django_saw) == 4
 
+    def test_an_empty_header_is_not_an_absent_one(self, world, django_saw):
+        """Django answers 400 to an empty ``Host`` (no host to validate) and 200 without one (it
+        takes the server's name). Regression: the key took an absent input for an empty one, so
+        the answer kept for a request without ``Host`` was replayed to one with an empty one."""
+        for host in (None, None, ""):
+            request = RequestFactory().post(ENDPOINT[SUPER], {"token": world.token}, HTTP_AUTHORIZATION=ADMIN)
+            assert "HTTP_HOST" not in request.environ
+            if host is not None:
+                request.environ["HTTP_HOST"] = host
+            status = send(application, request)[0]
+        assert status.startswith("400")
+        assert len(django_saw) == 2  # the second was replayed
+
     def test_no_answer_while_the_cache_cannot_hear(self, world, django_saw):
         call(world.token)
         cache.trusted = lambda: False

@@ -261,6 +261,7 @@ class TestServedAsToday:
         "too many fields": (dict(body=b"a&" * 1001), "400"),  # small enough for the layer to read
         "multipart": (dict(content_type="multipart/form-data; boundary=B", body=b"--B--\r\n"), "429"),
         "an unknown tenant": (dict(path="/t/nosuch.org/oauth2/introspect"), "404"),
+        "an empty Host": (dict(HTTP_HOST=""), "400"),  # the kept refusal's request had none
         "throttling disabled": (dict(throttle=ThrottleConfig(enabled=False)), "401"),
         "observability disabled": (dict(observability=False), "429"),
     }
