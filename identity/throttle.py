@@ -25,7 +25,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -177,6 +177,19 @@ def refuse_blocked(request, address: str | None = None, identities: Sequence[str
 def _refuse_known_blocks(path: str, address: str, identities: Sequence[str], identity_limits: dict) -> None:
     """Raise :class:`Throttled` for the blocks of ``address`` and of ``identity_limits``'s counters
     that this process keeps (``check`` found them over their limits)."""
+    waits = _known_waits(address, identity_limits)
+    if waits:
+        raise refusal(path, address, identities, waits)
+
+
+def known_waits(address: str, identities: Sequence[str]) -> dict[str, float]:
+    """Return the seconds left of each block this process keeps of ``address``, and of
+    ``identities`` from it, by the name of the limit: the waits :func:`refusal` takes, as
+    Django's path finds them (no counter read)."""
+    return _known_waits(address, _identity_limits(get_deployment().throttle, address, identities))
+
+
+def _known_waits(address: str, identity_limits: dict) -> dict[str, float]:
     waits = {}
     blocked = blocked_for(address)
     if blocked is not None:
@@ -185,8 +198,7 @@ def _refuse_known_blocks(path: str, address: str, identities: Sequence[str], ide
         left = _block_left(("throttled", key))
         if left is not None:
             waits[name] = max(left, waits.get(name, 0))
-    if waits:
-        raise refusal(path, address, identities, waits)
+    return waits
 
 
 def _identity_limits(config: ThrottleConfig, address: str, identities: Sequence[str]) -> dict:
@@ -197,6 +209,21 @@ def _identity_limits(config: ThrottleConfig, address: str, identities: Sequence[
         if config.lock_identity:
             limits[_key("identity", identity)] = (config.per_identity, identity, "lock_identity")
     return limits
+
+
+def block_keys(address: str, identities: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """Return the cache keys of the blocks of ``address`` and of ``identities`` from it, to be
+    checked later with :func:`any_blocked` (a replayed answer, which only a request from that
+    address gets: ``lock_identity``'s block of an identity from anywhere is left out)."""
+    if not get_deployment().throttle.enabled:
+        return ()
+    from_address = (("throttled", _key("identity+address", identity, address)) for identity in identities)
+    return (("throttled-address", address), *from_address)
+
+
+def any_blocked(keys: Iterable[tuple[str, str]]) -> bool:
+    """Return whether this process keeps a block under one of ``keys`` (no counter read)."""
+    return any(_block_left(key) is not None for key in keys)
 
 
 def blocked_for(address: str) -> float | None:

@@ -8,7 +8,9 @@ body, and the decision it audited) under a keyed digest of everything in the req
 answer can depend on, tagged with the tags of every entry read. The same request again is
 answered from memory: no request object, no middleware, no query, no hash. Any change to one
 of those rows drops the answer with the entries (the change bus, docs/architecture.md), and it
-never outlives the earliest expiry among them (a token's ``exp``).
+never outlives the earliest expiry among them (a token's ``exp``). Nor is it replayed while
+throttling blocks its caller's address, or its identity from that address: the request goes on
+to the layers behind, which refuse it as they refuse any (docs/security.md).
 
 Never kept: errors (401, 403, 400, 429, ...), a token the database does not hold (it may be
 issued a moment later), JWT responses (RFC 9701: each has its own ``iat``), answers changed by
@@ -30,14 +32,14 @@ from typing import Any
 from django.http import HttpRequest
 
 from deployment.current import get_deployment
-from identity import logs, metrics, request_id
+from identity import logs, metrics, request_id, throttle
 from introspection import audit as decision
 from tenants import changes
 from tenants.cache import MISSING, Reads, cache, keyed_digest, reading
 
 PATH_END = "/oauth2/introspect"
-# Larger bodies go to Django, whose limits answer them ([server] max_body_bytes); a token and
-# its hint are far smaller.
+# Larger bodies go to Django, whose limits answer them ([server] max_body_bytes, which may be
+# smaller still); a token and its hint are far smaller.
 MAX_BODY = 4096
 # Every part of the request an answer may depend on, besides the body: the method, path and
 # query (tenant, appTenant), the credential, content negotiation (JSON or JWT), and what the
@@ -78,6 +80,9 @@ class Answer:
     # Its request line and audit event made ahead (identity/logs.py prepare), when they can be.
     request_line: logs.PreparedLine | None = None
     audit_line: logs.PreparedLine | None = None
+    # The throttling blocks that refuse it (identity.throttle.block_keys): its caller's address
+    # and identity, found over their limits since, are refused as Django's path refuses them.
+    blocks: tuple[tuple[str, str], ...] = ()
 
     @cached_property
     def samples(self) -> tuple[tuple[Any, ...], Any]:
@@ -94,14 +99,22 @@ class _Pending:
     generation: int
     endpoint: str = ""
     decision: decision.Decision | None = None
+    blocks: tuple[tuple[str, str], ...] = ()
 
 
-def keep(request: HttpRequest, *, endpoint: str, decision_fields: decision.Decision) -> None:
+def keep(
+    request: HttpRequest,
+    *,
+    endpoint: str,
+    decision_fields: decision.Decision,
+    blocks: tuple[tuple[str, str], ...],
+) -> None:
     """Called by the view for an answer that may be replayed (JSON, no script, a token that
-    exists): it is kept once Django's response is complete."""
+    exists): it is kept once Django's response is complete, and never replayed while one of
+    ``blocks`` holds (``introspection.throttling.caller_blocks``)."""
     pending = request.META.get(_PENDING)  # Django's META is the WSGI environ
     if pending is not None:
-        pending.endpoint, pending.decision = endpoint, decision_fields
+        pending.endpoint, pending.decision, pending.blocks = endpoint, decision_fields, blocks
 
 
 class AnswerReplay:
@@ -117,11 +130,13 @@ class AnswerReplay:
         if body is None:
             return self.application(environ, start_response)
         # The key: everything the answer depends on; the configuration too, as tests swap it.
-        key = keyed_digest(str(id(get_deployment())), body, *(str(environ.get(name, "")) for name in INPUTS))
+        key = keyed_digest(str(id(get_deployment())), body, *(key_input(environ, name) for name in INPUTS))
         changes.poll()  # on SQLite, hear the other processes first (Django's path: request_started)
         answer = cache.lookup("answer", key)
         if answer is MISSING:
             return self._answer_and_keep(environ, start_response, key)
+        if throttle.any_blocked(answer.blocks):  # refused behind, by the throttle layer or Django
+            return self.application(environ, start_response)
         return serve(environ, start_response, answer)
 
     def _answer_and_keep(
@@ -140,7 +155,9 @@ class AnswerReplay:
                 request_id.prepare_line("POST", _path(environ), status, tenant),
                 decision.prepare(pending.decision),
             )
-            answer = Answer(*captured.answer, pending.endpoint, pending.decision, tenant, *lines)
+            answer = Answer(
+                *captured.answer, pending.endpoint, pending.decision, tenant, *lines, pending.blocks
+            )
             lifetime = captured.reads.expires - time.monotonic()
             cache.put(("answer", key), answer, captured.reads.tags, lifetime, pending.generation)
         return response
@@ -186,12 +203,13 @@ def is_introspection(environ: Environ) -> bool:
 
 def read_body(environ: Environ) -> bytes | None:
     """Return the request's body, left readable again for the next layer; None when it has no
-    ``Content-Length`` or is larger than ``MAX_BODY``."""
+    ``Content-Length`` or is larger than ``MAX_BODY`` or ``[server] max_body_bytes`` (Django
+    answers it: 413)."""
     try:
         length = int(environ.get("CONTENT_LENGTH") or -1)
     except ValueError:
         length = -1
-    if not 0 <= length <= MAX_BODY:
+    if not 0 <= length <= min(MAX_BODY, get_deployment().server.max_body_bytes):
         return None
     body: bytes = environ["wsgi.input"].read(length)
     environ["wsgi.input"] = io.BytesIO(body)
@@ -228,6 +246,13 @@ def serve(
         if observed:
             request_id.unbind_request(None)
     return [answer.body]
+
+
+def key_input(environ: Environ, name: str) -> str:
+    """The part of a key for input ``name``: its value, told apart from its absence (Django
+    answers an empty ``Host`` 400, and a request without one from the server's name)."""
+    value = environ.get(name)
+    return "" if value is None else f"={value}"
 
 
 def _path(environ: Environ) -> str:

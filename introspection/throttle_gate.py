@@ -133,7 +133,9 @@ class ThrottleGate:
             return self.application(environ, start_response)
 
         def refuse() -> Answer:
-            refused = throttle.refusal(refusal.path, address, identities, {"per_address": seconds})
+            # The identity's own block too, as Django's path counts it (its window may end later).
+            waits = {"per_address": seconds, **throttle.known_waits(address, identities)}
+            refused = throttle.refusal(refusal.path, address, identities, waits)
             fresh = {name.lower(): value for name, value in refused.headers.items()}  # Retry-After
             headers = [(name, fresh.get(name.lower(), value)) for name, value in refusal.answer.headers]
             return dataclasses.replace(refusal.answer, headers=headers)
@@ -165,7 +167,7 @@ class ThrottleGate:
 def _shape(environ: Environ, address: str) -> tuple[object, ...]:
     """The key of Django's refusal of ``address`` for a request like this one; the configuration
     is part of it (it names the handlers, and tests swap it)."""
-    return (id(get_deployment()), address, *(str(environ.get(name, "")) for name in SHAPE))
+    return (id(get_deployment()), address, *(replay.key_input(environ, name) for name in SHAPE))
 
 
 def _identities(environ: Environ, header: str, refusal: Refusal, max_fields: int) -> list[str] | None:

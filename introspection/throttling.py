@@ -17,8 +17,10 @@ from django.http import HttpRequest
 
 from deployment.schema import BASIC_CLIENT_HANDLER, BASIC_USER_HANDLER, BEARER_HANDLER
 from identity import throttle
+from identity.addresses import client_address
 from identity.usernames import resolve_login
 from introspection import authentication
+from introspection.authentication import Caller
 from introspection.errors import AuthenticationFailed
 from tenants.models import Tenant
 
@@ -32,13 +34,16 @@ class Claim:
     known: bool = False
 
 
-def check_caller(request: HttpRequest, handler_names: tuple[str, ...]) -> throttle.Attempt | None:
-    """Return the checked attempt of the request's credential, or None when there is nothing to
-    count (no credential) or it is a cached caller. Raises ``Throttled`` over the limits, for a
-    cached caller when its address or its identity is blocked (``throttle.refuse_blocked``)."""
+def check_caller(
+    request: HttpRequest, handler_names: tuple[str, ...]
+) -> tuple[throttle.Attempt | None, list[str]]:
+    """Return the checked attempt of the request's credential (None when there is nothing to
+    count: no credential, or a cached caller) and the identities it claims. Raises ``Throttled``
+    over the limits, for a cached caller when its address or its identity is blocked
+    (``throttle.refuse_blocked``)."""
     header = request.META.get("HTTP_AUTHORIZATION", "")
     if not header:
-        return None
+        return None, []
 
     def app_tenant() -> Tenant | None:
         try:
@@ -49,8 +54,21 @@ def check_caller(request: HttpRequest, handler_names: tuple[str, ...]) -> thrott
     claim = claimed_identities(header, handler_names, app_tenant)
     if claim.known:
         throttle.refuse_blocked(request, identities=claim.identities)
-        return None
-    return throttle.check(request, *claim.identities)
+        return None, claim.identities
+    return throttle.check(request, *claim.identities), claim.identities
+
+
+def caller_blocks(
+    request: HttpRequest, caller: Caller | None, claimed: list[str]
+) -> tuple[tuple[str, str], ...]:
+    """Return the blocks that refuse ``caller``'s next request like this one, as Django's path
+    refuses a cached caller: its address's and its own identity's among the ``claimed`` ones;
+    none without a credential (never throttled). A replayed answer checks them
+    (``introspection/replay.py``)."""
+    if caller is None or caller.kind == "anonymous":
+        return ()
+    own = [identity for identity in claimed if identity.partition("\0")[0] == caller.kind]
+    return throttle.block_keys(client_address(request.META), own)
 
 
 def claimed_identities(

@@ -36,7 +36,7 @@ from introspection.jwt_response import jwt_response
 from introspection.lookup import find_token
 from introspection.negotiation import wants_jwt
 from introspection.responses import INACTIVE, active_claims, is_active, json_response
-from introspection.throttling import check_caller
+from introspection.throttling import caller_blocks, check_caller
 from tenants import get_current_tenant
 from tenants.access_control import allowed_auth_handlers, matched_entry
 from tenants.errors import ApiError, error_response
@@ -60,7 +60,7 @@ def introspect(request: HttpRequest) -> HttpResponse:
         entry = matched_entry(request)
         handlers = allowed_auth_handlers(entry)
         # Before any hash: a throttled address or identity costs one counter read, no PBKDF2.
-        attempt = check_caller(request, handlers)
+        attempt, claimed = check_caller(request, handlers)
         try:
             gate = decision.AUTHENTICATION
             caller = authenticate_caller(request, handlers, skip_authorization=config.skip_authorization)
@@ -129,7 +129,8 @@ def introspect(request: HttpRequest) -> HttpResponse:
     if wants_jwt(request):
         return jwt_response(claims, path_tenant, caller, request)
     if replayable:
-        replay.keep(request, endpoint=endpoint_of(request), decision_fields=decided)
+        blocks = caller_blocks(request, caller, claimed)
+        replay.keep(request, endpoint=endpoint_of(request), decision_fields=decided, blocks=blocks)
     return json_response(claims)
 
 

@@ -14,6 +14,7 @@ import time
 import pytest
 from django.test import RequestFactory
 
+from deployment import ThrottleConfig
 from identity.models import AccessToken, Client
 from identity.models.tokens import token_checksum
 from identity.services import clients as client_services
@@ -110,6 +111,19 @@ class TestReplay:
         call(world.token, auth=VIEWER)
         assert len(django_saw) == 4
 
+    def test_an_empty_header_is_not_an_absent_one(self, world, django_saw):
+        """Django answers 400 to an empty ``Host`` (no host to validate) and 200 without one (it
+        takes the server's name). Regression: the key took an absent input for an empty one, so
+        the answer kept for a request without ``Host`` was replayed to one with an empty one."""
+        for host in (None, None, ""):
+            request = RequestFactory().post(ENDPOINT[SUPER], {"token": world.token}, HTTP_AUTHORIZATION=ADMIN)
+            assert "HTTP_HOST" not in request.environ
+            if host is not None:
+                request.environ["HTTP_HOST"] = host
+            status = send(application, request)[0]
+        assert status.startswith("400")
+        assert len(django_saw) == 2  # the second was replayed
+
     def test_no_answer_while_the_cache_cannot_hear(self, world, django_saw):
         call(world.token)
         cache.trusted = lambda: False
@@ -178,6 +192,37 @@ def test_a_tenant_deactivation_reaches_the_replayed_answer(world):
         assert active(token, FOO_VIEWER, path=ENDPOINT[FOO]) is True
     tenant_services.deactivate_tenant(world.tenants[FOO], actor="test")
     assert active(token, FOO_VIEWER, path=ENDPOINT[FOO]) == 404  # no such tenant any more
+
+
+GUESSER = "10.0.0.9"
+
+
+@pytest.mark.parametrize(
+    ("limits", "guess", "guessed_from", "after"),
+    [
+        (ThrottleConfig(per_identity=100, per_address=2), basic("intruder", "wrong"), None, 429),
+        (ThrottleConfig(per_identity=2, per_address=100), basic("viewer", "wrong"), None, 429),
+        (ThrottleConfig(per_identity=2, lock_identity=True), basic("viewer", "wrong"), GUESSER, True),
+    ],
+    ids=["address", "identity from the address", "identity locked from another address"],
+)
+def test_a_throttle_block_reaches_the_replayed_answer(
+    world, deployment_override, limits, guess, guessed_from, after
+):
+    """Past the throttling limits every attempt of the address, or of the identity from it, is
+    refused until the window ends, a repeated one too. Regression: the replayed answer was
+    served before any throttling check, so a blocked address went on guessing for free (refused
+    attempts are not counted) until a guess matching a kept answer (a credential in use, with a
+    token it introspects) was answered 200. An identity locked from elsewhere (``lock_identity``)
+    still gets the answers its own address was given (docs/security.md)."""
+    deployment_override(throttle=limits)
+    where = {"REMOTE_ADDR": guessed_from} if guessed_from else {}
+    for _ in range(2):
+        assert active(world.token, VIEWER) is True  # the second replayed
+    for _ in range(2):
+        assert active(world.token, guess, **where) == 401
+    assert active(world.token, guess, **where) == 429  # by Django, which now keeps the block
+    assert active(world.token, VIEWER) == after
 
 
 def test_a_bulk_update_reaches_the_replayed_answer(world):

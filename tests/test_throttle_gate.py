@@ -12,15 +12,18 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from datetime import timedelta
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
 from django.test import RequestFactory
+from django.utils import timezone
 
 from deployment import ThrottleConfig
 from identity import throttle
+from identity.models.throttle_counters import ThrottleCounter
 from identity.services import tenants as tenant_services
 from tests.support.auth import basic
 from tests.support.introspection import ENDPOINT, EVERY_HANDLER, FOO, SUPER, configured
@@ -171,6 +174,33 @@ def test_retry_after_counts_down_to_the_blocks_end(world, limits, django_saw, mo
     assert len(django_saw) == 3
 
 
+def test_an_identitys_longer_block_is_named_as_django_names_it(
+    world, deployment_override, django_saw, caplog
+):
+    """An address blocked while the identity of its credential is too, from a later first
+    failure (its window ends later): the layer's Retry-After and audited limits are Django's.
+    Regression: the layer counted the address's block alone, so its Retry-After sent the client
+    back before the identity's block ended, and its ``auth.throttled`` event left that block out."""
+    deployment_override(
+        throttle=ThrottleConfig(per_identity=2, per_address=2), resource=configured(EVERY_HANDLER).resource
+    )
+    block()  # probe-0 and probe-1: the address's two failures
+    deployment_override(throttle=ThrottleConfig(per_identity=2, per_address=4))
+    for _ in range(2):
+        assert post(basic("intruder", "wrong"))[0].startswith("401")
+    address = throttle._key("address", ATTACKER)
+    later = timezone.now() + timedelta(seconds=WINDOW + 100)
+    ThrottleCounter.objects.exclude(key=address).update(expires=later)
+    deployment_override(throttle=ThrottleConfig(per_identity=2, per_address=2))
+    by_django = observed(caplog, basic("intruder", "wrong"))
+    by_layer = observed(caplog, basic("intruder", "wrong"))
+    assert len(django_saw) == 5
+    assert by_django[1][0]["limits"] == ["per_address", "per_identity"]
+    assert by_layer[1][0]["limits"] == by_django[1][0]["limits"]
+    retry_after = int(by_layer[0][1]["Retry-After"])
+    assert retry_after > WINDOW and int(by_django[0][1]["Retry-After"]) - retry_after <= 1
+
+
 def test_the_request_id_is_the_callers_when_well_formed(world, limits):
     block()
     post(basic("intruder", "wrong"))
@@ -231,6 +261,7 @@ class TestServedAsToday:
         "too many fields": (dict(body=b"a&" * 1001), "400"),  # small enough for the layer to read
         "multipart": (dict(content_type="multipart/form-data; boundary=B", body=b"--B--\r\n"), "429"),
         "an unknown tenant": (dict(path="/t/nosuch.org/oauth2/introspect"), "404"),
+        "an empty Host": (dict(HTTP_HOST=""), "400"),  # the kept refusal's request had none
         "throttling disabled": (dict(throttle=ThrottleConfig(enabled=False)), "401"),
         "observability disabled": (dict(observability=False), "429"),
     }
@@ -254,6 +285,19 @@ class TestServedAsToday:
         status, _, _ = post(how.pop("auth"), **how)
         assert status[:3] == expected
         assert len(django_saw) == seen + 1
+
+    def test_a_body_over_max_body_bytes(self, world, limits, django_saw, deployment_override):
+        """A body over ``[server] max_body_bytes`` (set under the layer's 4 KiB): Django's 413.
+        Regression: the layer read any body up to 4 KiB, so it answered 429 where Django
+        answers 413 before anything else."""
+        block()
+        assert post(basic("intruder", "wrong"))[0].startswith("429")  # Django's, kept
+        server = dataclasses.replace(settings.DEPLOYMENT.server, max_body_bytes=64)
+        deployment_override(server=server)
+        assert post(basic("intruder", "wrong"))[0].startswith("429")  # Django's, kept again
+        seen = len(django_saw)
+        status, _, _ = post(basic("intruder", "wrong"), {"token": "x" * 100})
+        assert (status[:3], len(django_saw)) == ("413", seen + 1)
 
     def test_a_tenant_deactivated_since(self, world, limits, django_saw):
         """The kept refusal is dropped with the tenant it was read for: Django answers 404."""
