@@ -77,18 +77,32 @@ class Answer:
     endpoint: str  # the metrics label of the endpoint
     decision: decision.Decision  # the audit fields (introspection/audit.py)
     tenant: str | None  # the path's tenant, for the log lines
-    # Its request line and audit event made ahead (identity/logs.py prepare), when they can be.
-    request_line: logs.PreparedLine | None = None
-    audit_line: logs.PreparedLine | None = None
     # The throttling blocks that refuse it (identity.throttle.block_keys): its caller's address
     # and identity, found over their limits since, are refused as Django's path refuses them.
     blocks: tuple[tuple[str, str], ...] = ()
+    # The request's path: its request line and audit event are made ahead, at its first replay
+    # (None: they are written the usual way each time).
+    path: str | None = None
 
     @cached_property
     def samples(self) -> tuple[tuple[Any, ...], Any]:
         """The counters and the duration histogram that serving it moves (made once)."""
         outcome = str(self.decision["outcome"])
         return metrics.request_samples(self.endpoint, "POST", int(self.status[:3]), outcome)
+
+    # Made at the first replay, not when the answer is kept: an answer may never be replayed,
+    # and making both lines cost about 33 µs, some 3% of a first sight (docs/performance.md).
+    @cached_property
+    def request_line(self) -> logs.PreparedLine | None:
+        """Its request line made ahead (identity/logs.py prepare), when it can be."""
+        if self.path is None:
+            return None
+        return request_id.prepare_line("POST", self.path, int(self.status[:3]), self.tenant)
+
+    @cached_property
+    def audit_line(self) -> logs.PreparedLine | None:
+        """Its audit event made ahead, when it can be."""
+        return None if self.path is None else decision.prepare(self.decision)
 
 
 @dataclass
@@ -150,13 +164,8 @@ class AnswerReplay:
         response, captured = capture(self.application, environ, start_response, replayable)
         if captured is not None and pending.decision is not None:
             tenant = request_id.path_tenant(environ["PATH_INFO"])
-            status = int(captured.answer[0][:3])
-            lines = (
-                request_id.prepare_line("POST", _path(environ), status, tenant),
-                decision.prepare(pending.decision),
-            )
             answer = Answer(
-                *captured.answer, pending.endpoint, pending.decision, tenant, *lines, pending.blocks
+                *captured.answer, pending.endpoint, pending.decision, tenant, pending.blocks, _path(environ)
             )
             lifetime = captured.reads.expires - time.monotonic()
             cache.put(("answer", key), answer, captured.reads.tags, lifetime, pending.generation)

@@ -21,6 +21,7 @@ from identity.services import clients as client_services
 from identity.services import tenants as tenant_services
 from identity.services import tokens as token_services
 from identity.services import users as user_services
+from introspection.replay import Answer
 from tenants.cache import cache
 from tests.support.auth import basic
 from tests.support.introspection import (
@@ -103,6 +104,14 @@ class TestReplay:
         again = added(METRICS, lambda: call(world.token))[1]
         assert len(django_saw) == 1
         assert again == first == dict.fromkeys(METRICS, 1.0)
+
+    def test_its_lines_are_made_ahead_at_its_first_replay(self, world, caplog):
+        """Not when it is kept: a first sight pays nothing for a replay that may never come."""
+        call(world.token)
+        (kept,) = [entry.value for entry in cache._entries.values() if isinstance(entry.value, Answer)]
+        assert "request_line" not in vars(kept) and "audit_line" not in vars(kept)
+        call(world.token)
+        assert "request_line" in vars(kept) and "audit_line" in vars(kept)
 
     def test_every_input_of_the_answer_is_in_its_key(self, world, django_saw):
         call(world.token)
