@@ -51,6 +51,16 @@ def not_json(response: dict, context) -> bool:
     return True
 
 
+def nest_deep(response: dict, context) -> bool:
+    """Add a value nested deeper than Python's recursion limit (JSON's encoder recurses)."""
+    _ran("nest_deep", response, context)
+    value: list = []
+    for _ in range(100_000):
+        value = [value]
+    response["nested"] = value
+    return True
+
+
 def no_return(response: dict, context):
     """Forget to return: only False refuses, so the change stands."""
     _ran("no_return", response, context)

@@ -231,13 +231,16 @@ class TestFailures:
             == plain
         )
 
+    @pytest.mark.parametrize("script", ["not_json", "nest_deep"])
     @pytest.mark.parametrize("as_jwt", [False, True])
-    def test_value_json_cannot_hold(self, client, world, scripts, caplog, as_jwt):
-        """Regression: a script adding a value JSON cannot encode made introspection answer 500."""
+    def test_value_json_cannot_hold(self, client, world, scripts, caplog, as_jwt, script):
+        """Regression: a script adding a value JSON cannot encode made introspection answer 500;
+        so did one nested past Python's recursion limit (the JSON check itself raised
+        RecursionError)."""
         token = app_token(client)
         plain = self.plain(client, token, scripts)
-        scripts("first", "not_json")
-        bind("bound", "first", "not_json")
+        scripts("first", script)
+        bind("bound", "first", script)
         with caplog.at_level(logging.ERROR, logger=LOGGER):
             response = introspect(client, "foo.com", {"token": token, "response_as_jwt": str(as_jwt)}, ADMIN)
         assert response.status_code == 200
@@ -248,14 +251,15 @@ class TestFailures:
         else:
             body = json_of(response)
         assert body == plain
-        assert any("'not_json'" in message for message in records(caplog, logging.ERROR))
+        assert any(f"'{script}'" in message for message in records(caplog, logging.ERROR))
 
-    def test_value_json_cannot_hold_at_issuance(self, client, world, scripts):
-        """Regression: the same script made the token endpoint answer 500 for a JWT client."""
-        scripts("not_json")
-        bind("jwt-app", "not_json", before_jwt=True)
+    @pytest.mark.parametrize(("script", "claim"), [("not_json", "when"), ("nest_deep", "nested")])
+    def test_value_json_cannot_hold_at_issuance(self, client, world, scripts, script, claim):
+        """Regression: the same scripts made the token endpoint answer 500 for a JWT client."""
+        scripts(script)
+        bind("jwt-app", script, before_jwt=True)
         claims = verify(client, "foo.com", app_token(client, "jwt-app"), ACCESS_TOKEN_TYP).claims
-        assert "when" not in claims
+        assert claim not in claims
 
     def test_no_return_is_not_a_failure(self, client, world, scripts):
         """Only False refuses (docs/scripts.md)."""

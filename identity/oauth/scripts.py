@@ -11,8 +11,9 @@ are operator code: they run in the server's process with its rights, on every in
 a token whose client has them bound (or of every token with ``script_backward_compatibility``).
 
 - They run in the order deployment.toml lists them.
-- One that returns ``False``, raises, or adds a value JSON cannot hold discards every script's
-  changes: the unmodified response is sent, and the failure logged.
+- One that returns ``False``, raises, or adds a value JSON cannot hold (or nests deeper than
+  ``MAX_NESTING``) discards every script's changes: the unmodified response is sent, and the
+  failure logged.
 - The claims in ``PROTECTED_CLAIMS`` cannot be changed: such a change is undone and logged; the
   script's other changes stand.
 """
@@ -34,6 +35,8 @@ from deployment import Deployment, IntrospectConfig
 logger = logging.getLogger(__name__)
 
 PROTECTED_CLAIMS = ("active", "iss", "exp", "iat", "client_id", "token_type")
+# How deep a script's objects and arrays may nest: far below Python's recursion limit.
+MAX_NESTING = 64
 
 Script = Callable[[dict, "ScriptContext"], bool]
 
@@ -124,11 +127,36 @@ def run_scripts(response: dict, context: ScriptContext, scripts: list[tuple[str,
 
 
 def _is_json(claims: dict) -> bool:
+    if _nested_deeper(claims, MAX_NESTING):
+        # JSON's encoder recurses: past the interpreter's recursion limit it raises
+        # RecursionError, here or where the answer is encoded (a JWT's encoder runs deeper).
+        return False
     try:
         json.dumps(claims, allow_nan=False)
     except (TypeError, ValueError):
         return False
     return True
+
+
+def _nested_deeper(value: Any, limit: int) -> bool:
+    """Return whether objects and arrays nest more than ``limit`` deep in ``value``, walked
+    without recursion (a cycle nests without end, and is found too)."""
+    pending = [iter((value,))]
+    while pending:
+        for item in pending[-1]:
+            if isinstance(item, dict):
+                children = iter(item.values())
+            elif isinstance(item, (list, tuple)):
+                children = iter(item)
+            else:
+                continue
+            if len(pending) > limit:
+                return True
+            pending.append(children)
+            break
+        else:
+            pending.pop()
+    return False
 
 
 def _restore_protected(modified: dict, original: dict, name: str) -> None:
