@@ -61,6 +61,34 @@ def nest_deep(response: dict, context) -> bool:
     return True
 
 
+def no_audience(response: dict, context) -> bool:
+    """Delete ``aud``, which RFC 9068 requires of a JWT access token."""
+    _ran("no_audience", response, context)
+    del response["aud"]
+    return True
+
+
+def numbered_audience(response: dict, context) -> bool:
+    """Make ``aud`` a list of numbers: JSON holds it, an audience is strings."""
+    _ran("numbered_audience", response, context)
+    response["aud"] = [1, 2]
+    return True
+
+
+def no_subject(response: dict, context) -> bool:
+    """Delete ``sub``, which RFC 9068 requires of a JWT access token."""
+    _ran("no_subject", response, context)
+    del response["sub"]
+    return True
+
+
+def numbered_scope(response: dict, context) -> bool:
+    """Make ``scope`` a number: RFC 9068 (and RFC 7662) make it a space-separated string."""
+    _ran("numbered_scope", response, context)
+    response["scope"] = 7
+    return True
+
+
 def no_return(response: dict, context):
     """Forget to return: only False refuses, so the change stands."""
     _ran("no_return", response, context)

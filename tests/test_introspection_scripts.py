@@ -403,6 +403,21 @@ class TestBeforeJwtCreation:
         assert any("'explode'" in message for message in records(caplog, logging.ERROR))
         assert token not in caplog.text
 
+    @pytest.mark.parametrize("script", ["no_audience", "numbered_audience", "no_subject", "numbered_scope"])
+    def test_a_jwt_must_stay_an_rfc9068_token(self, client, world, scripts, caplog, script):
+        """Regression: a script deleting ``aud`` (or making it numbers) made the token endpoint
+        answer 500 (the token's row records its audience from the JWT); one deleting ``sub``
+        issued a JWT access token without the claim RFC 9068 §2.2 requires."""
+        scripts("first", script)
+        bind("jwt-app", "first", script, before_jwt=True)
+        with caplog.at_level(logging.ERROR, logger=LOGGER):
+            token = app_token(client, "jwt-app", scope="test1")  # 200, not 500
+        claims = verify(client, "foo.com", token, ACCESS_TOKEN_TYP).claims
+        assert "ran" not in claims  # every script's changes discarded, as for any failure
+        assert (claims["aud"], claims["sub"], claims["scope"]) == ("jwt-app", "jwt-app", "test1")
+        assert stored(token).resource == ["jwt-app"]
+        assert any(f"'{script}'" in message for message in records(caplog, logging.ERROR))
+
 
 class TestDocsExample:
     """docs/examples/introspection_script.py, configured as docs/scripts.md shows it."""

@@ -101,8 +101,16 @@ def scripts_for(client, deployment: Deployment) -> list[tuple[str, Script]]:
     return [(name, script) for name, script in scripts.items() if name in bound]
 
 
-def run_scripts(response: dict, context: ScriptContext, scripts: list[tuple[str, Script]]) -> dict:
-    """Return ``response`` as the scripts modify it (the original when any of them fails)."""
+def run_scripts(
+    response: dict,
+    context: ScriptContext,
+    scripts: list[tuple[str, Script]],
+    problem: Callable[[dict], str | None] | None = None,
+) -> dict:
+    """Return ``response`` as the scripts modify it (the original when any of them fails).
+
+    ``problem`` says what is wrong with a script's result for its use (a JWT access token's
+    claims), or None: a script whose result has one fails."""
     if not scripts:
         return response
     modified = copy.deepcopy(response)
@@ -123,6 +131,10 @@ def run_scripts(response: dict, context: ScriptContext, scripts: list[tuple[str,
             )
             return response
         _restore_protected(modified, response, name)
+        wrong = problem(modified) if problem is not None else None
+        if wrong is not None:
+            logger.error("introspection script '%s' %s: every change discarded", name, wrong)
+            return response
     return modified
 
 
