@@ -103,6 +103,15 @@ def tamper(response: dict, context) -> bool:
     return True
 
 
+def retype(response: dict, context) -> bool:
+    """Give protected claims values equal in Python but of another JSON type (``1 == True``)."""
+    _ran("retype", response, context)
+    for claim in ("active", "exp", "iat"):
+        if claim in response:
+            response[claim] = 1 if response[claim] is True else float(response[claim])
+    return True
+
+
 def strip(response: dict, context) -> bool:
     """Delete every protected claim; add one claim of its own."""
     _ran("strip", response, context)

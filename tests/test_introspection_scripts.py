@@ -289,6 +289,24 @@ class TestProtectedClaims:
         for claim in PROTECTED_CLAIMS:
             assert any(f"'{script}'" in m and f"'{claim}'" in m for m in warnings), claim
 
+    def test_another_type_is_a_change(self, client, world, scripts, caplog):
+        """Regression: ``"active": 1`` and a float ``exp`` compared equal to ``true`` and the
+        integer, so a script changed the type of protected claims (RFC 7662 §2.2: a boolean)."""
+        token = app_token(client)
+        scripts()
+        plain = introspected(client, token)
+        scripts("retype")
+        bind("bound", "retype")
+        with caplog.at_level(logging.WARNING, logger=LOGGER):
+            body = introspected(client, token)
+        assert body["active"] is True
+        assert (type(body["exp"]), type(body["iat"])) == (int, int)
+        assert {claim: body[claim] for claim in plain} == plain
+        assert any("'active'" in m for m in records(caplog, logging.WARNING))
+        bind("jwt-app", "retype", before_jwt=True)
+        claims = verify(client, "foo.com", app_token(client, "jwt-app"), ACCESS_TOKEN_TYP).claims
+        assert (type(claims["exp"]), type(claims["iat"])) == (int, int)
+
     def test_unprotected_changes_stand(self, client, world, scripts):
         """jti is not in the SPEC's list: at introspection a script may change it."""
         scripts("tamper")

@@ -173,7 +173,9 @@ def _nested_deeper(value: Any, limit: int) -> bool:
 
 def _restore_protected(modified: dict, original: dict, name: str) -> None:
     for claim in PROTECTED_CLAIMS:
-        if modified.get(claim, _MISSING) != original.get(claim, _MISSING):
+        before, after = original.get(claim, _MISSING), modified.get(claim, _MISSING)
+        # The type too: 1 == True and 3.0 == 3 in Python, not in the JSON sent.
+        if type(after) is not type(before) or after != before:
             logger.warning("introspection script '%s' may not change '%s': change undone", name, claim)
             if claim in original:
                 modified[claim] = original[claim]
