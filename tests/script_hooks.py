@@ -75,6 +75,13 @@ def numbered_audience(response: dict, context) -> bool:
     return True
 
 
+def nul_audience(response: dict, context) -> bool:
+    """Put a NUL in ``aud``: JSON holds it, PostgreSQL's jsonb (the token row's audience) does not."""
+    _ran("nul_audience", response, context)
+    response["aud"] = "https://api.example.com/\x00"
+    return True
+
+
 def no_subject(response: dict, context) -> bool:
     """Delete ``sub``, which RFC 9068 requires of a JWT access token."""
     _ran("no_subject", response, context)

@@ -421,11 +421,14 @@ class TestBeforeJwtCreation:
         assert any("'explode'" in message for message in records(caplog, logging.ERROR))
         assert token not in caplog.text
 
-    @pytest.mark.parametrize("script", ["no_audience", "numbered_audience", "no_subject", "numbered_scope"])
+    @pytest.mark.parametrize(
+        "script", ["no_audience", "numbered_audience", "no_subject", "numbered_scope", "nul_audience"]
+    )
     def test_a_jwt_must_stay_an_rfc9068_token(self, client, world, scripts, caplog, script):
-        """Regression: a script deleting ``aud`` (or making it numbers) made the token endpoint
-        answer 500 (the token's row records its audience from the JWT); one deleting ``sub``
-        issued a JWT access token without the claim RFC 9068 §2.2 requires."""
+        """Regression: a script deleting ``aud`` (or making it numbers, or putting a NUL in it, on
+        PostgreSQL) made the token endpoint answer 500 (the token's row records its audience
+        from the JWT); one deleting ``sub`` issued a JWT access token without the claim RFC
+        9068 §2.2 requires."""
         scripts("first", script)
         bind("jwt-app", "first", script, before_jwt=True)
         with caplog.at_level(logging.ERROR, logger=LOGGER):

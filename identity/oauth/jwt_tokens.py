@@ -78,6 +78,8 @@ def rfc9068_problem(claims: dict) -> str | None:
     audiences = audience if isinstance(audience, list) else [audience]
     if not audiences or not all(isinstance(entry, str) for entry in audiences):
         return "left 'aud' not a string or a list of strings (RFC 9068 §2.2)"
+    if any("\x00" in entry for entry in audiences):
+        return "put a NUL in 'aud' (the database refuses it)"
     if not isinstance(claims.get("sub"), str):
         return "left 'sub' not a string (RFC 9068 §2.2)"
     if not isinstance(claims.get("scope", ""), str):
