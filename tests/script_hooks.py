@@ -5,6 +5,8 @@ Each records its call in ``CALLS`` (``tests/test_introspection_scripts.py`` empt
 
 from __future__ import annotations
 
+import sys
+
 from identity.oauth.scripts import PROTECTED_CLAIMS
 
 CALLS: list[tuple[str, object]] = []  # (script, context)
@@ -42,6 +44,13 @@ def explode(response: dict, context) -> bool:
     _ran("explode", response, context)
     response["exploded"] = True
     raise RuntimeError("the script's own bug")
+
+
+def exit_process(response: dict, context) -> bool:
+    """Change the response, then call ``sys.exit`` (as a command-line helper might)."""
+    _ran("exit_process", response, context)
+    response["exited"] = True
+    sys.exit(1)
 
 
 def not_json(response: dict, context) -> bool:

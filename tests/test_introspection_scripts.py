@@ -207,17 +207,20 @@ class TestFailures:
         assert ran() == ["first", "refuse"]
         assert any("'refuse'" in message for message in records(caplog, logging.WARNING))
 
-    def test_raises(self, client, world, scripts, caplog):
+    @pytest.mark.parametrize(("script", "raised"), [("explode", RuntimeError), ("exit_process", SystemExit)])
+    def test_raises(self, client, world, scripts, caplog, script, raised):
+        """Regression (``exit_process``): ``sys.exit()`` in a script (SystemExit is no
+        ``Exception``) went through Django's handlers, and gunicorn answered its HTML 500."""
         token = app_token(client)
         plain = self.plain(client, token, scripts)
-        scripts("first", "explode", "second")
-        bind("bound", "first", "explode", "second")
+        scripts("first", script, "second")
+        bind("bound", "first", script, "second")
         with caplog.at_level(logging.WARNING, logger=LOGGER):
             assert introspected(client, token) == plain
-        assert ran() == ["first", "explode"]
+        assert ran() == ["first", script]
         (error,) = [r for r in caplog.records if r.name == LOGGER and r.levelno == logging.ERROR]
-        assert "'explode'" in error.getMessage()
-        assert error.exc_info[0] is RuntimeError  # the traceback is logged
+        assert f"'{script}'" in error.getMessage()
+        assert error.exc_info[0] is raised  # the traceback is logged
         assert token not in caplog.text  # tokens never reach logs (docs/security.md)
 
     def test_raises_in_a_jwt_response(self, client, world, scripts):

@@ -117,7 +117,7 @@ def run_scripts(
     for name, script in scripts:
         try:
             accepted = script(modified, context)
-        except Exception:
+        except (Exception, SystemExit):  # sys.exit() in a script too: Django's handlers let it by
             logger.exception("introspection script '%s' raised: its and every other change discarded", name)
             return response
         if accepted is False:
