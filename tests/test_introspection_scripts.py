@@ -20,11 +20,12 @@ from django.core.management.base import CommandError
 from deployment import REPO_ROOT, check_command, loads
 from deployment.reload import script_problem
 from identity.bootstrap import bootstrap
-from identity.models import Client, Role
+from identity.models import Client, Role, User
 from identity.oauth.scripts import PROTECTED_CLAIMS, load_scripts
 from identity.provisioning import create_user
 from tenants.models import Tenant
 from tests import script_hooks
+from tests.support.api import admin_of, call
 from tests.support.auth import basic_auth, bearer_auth
 from tests.support.jwt import (
     ACCESS_TOKEN_TYP,
@@ -188,6 +189,48 @@ class TestBinding:
                 "--scripts", "first", "nosuch", stdout=StringIO(),
             )  # fmt: skip
         assert not Client.objects.for_tenant(world.foo).filter(name="cli").exists()
+
+
+class TestTenantsOfAScript:
+    """``tenants`` of ``[[oauth.introspect.script]]``: the only tenants whose clients bind and
+    run the script. Regression: every tenant admin could bind any configured script to its own
+    clients, a script written for another tenant included, and run it on its own tokens."""
+
+    BAR_ONLY = script_entries("third") + 'tenants = ["bar.com"]\n'
+
+    @pytest.mark.parametrize("backward", [False, True])
+    def test_not_run_for_other_tenants(self, client, world, scripts, backward):
+        scripts("first", backward=backward, toml=self.BAR_ONLY)
+        bind("bound", "first", "third")  # bound before the file named its tenants
+        assert introspected(client, app_token(client))["ran"] == ["first"]
+        scripts("first", backward=backward, toml=self.BAR_ONLY.replace("bar.com", "foo.com"))
+        assert introspected(client, app_token(client))["ran"] == ["first", "third"]
+
+    def test_not_bound_by_the_api_nor_createclient(self, client, world, scripts):
+        scripts("first", toml=self.BAR_ONLY)
+        patch = call(client, "PATCH", "foo.com", "clients/bound", admin_of("foo.com"), {"scripts": ["third"]})
+        assert patch.status_code == 400, patch.content
+        assert patch.json()["invalid-params"][0]["name"] == "scripts"
+        assert Client.objects.for_tenant(world.foo).get(client_id="bound").introspection_scripts == []
+        with pytest.raises(CommandError, match=re.escape("no [[oauth.introspect.script]] named third")):
+            call_command(
+                "createclient", "--tenant", "foo.com", "--name", "cli", "--grant-types", "client_credentials",
+                "--scripts", "third", stdout=StringIO(),
+            )  # fmt: skip
+
+    def test_not_offered_nor_taken_by_the_admin(self, client, world, scripts):
+        scripts("first", toml=self.BAR_ONLY)
+        bound = Client.objects.for_tenant(world.foo).get(client_id="bound")
+        client.force_login(User.objects.for_tenant(world.foo).get(username="admin"))
+        page = f"/admin/identity/client/{bound.pk}/change/"
+        form = client.get(page, secure=True).context["adminform"].form
+        assert [name for name, _ in form.fields["introspection_scripts"].choices] == ["first"]
+        data = {**form.initial, "introspection_scripts": ["third"], "user": bound.user_id}
+        data = {key: value for key, value in data.items() if value is not None}
+        response = client.post(page, data, secure=True)
+        assert "introspection_scripts" in response.context["adminform"].form.errors
+        bound.refresh_from_db()
+        assert bound.introspection_scripts == []
 
 
 class TestFailures:

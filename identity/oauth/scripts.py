@@ -31,6 +31,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from deployment import Deployment, IntrospectConfig
+from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -92,13 +93,17 @@ def configured_scripts(deployment: Deployment) -> dict[str, Script]:
 
 
 def scripts_for(client, deployment: Deployment) -> list[tuple[str, Script]]:
-    """Return the scripts to run for ``client``'s tokens, in deployment.toml's order."""
+    """Return the scripts to run for ``client``'s tokens, in deployment.toml's order: those bound
+    to it (every one, with ``script_backward_compatibility``) that its tenant may use."""
     config: IntrospectConfig = deployment.oauth.introspect
     scripts = configured_scripts(deployment)
-    if config.script_backward_compatibility:
-        return list(scripts.items())
-    bound = set(client.introspection_scripts or ())
-    return [(name, script) for name, script in scripts.items() if name in bound]
+    if not scripts:
+        return []
+    tenant = Tenant.objects.get_by_id(client.tenant_id)
+    usable = set(config.usable_scripts(tenant.domain if tenant is not None else ""))
+    if not config.script_backward_compatibility:
+        usable &= set(client.introspection_scripts or ())
+    return [(name, script) for name, script in scripts.items() if name in usable]
 
 
 def run_scripts(
