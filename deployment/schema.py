@@ -36,6 +36,9 @@ class StrList(tuple):
     """A list of strings that the file may also give as one comma-separated string."""
 
 
+_NO_TENANTS = StrList()  # the default of the lists of tenants: none named
+
+
 # --- the schema: one frozen dataclass per table --------------------------------------------
 
 
@@ -131,6 +134,8 @@ class LoggingConfig:
 class ScriptConfig:
     name: str
     callable: str
+    # The tenants whose clients may bind and run it; empty: every tenant.
+    tenants: StrList = _NO_TENANTS
 
 
 @dataclass(frozen=True)
@@ -140,6 +145,11 @@ class IntrospectConfig:
     skip_authorization: bool = False
     script_backward_compatibility: bool = False
     script: tuple[ScriptConfig, ...] = ()
+
+    def usable_scripts(self, domain: str) -> list[str]:
+        """Return the names of the scripts that clients of tenant ``domain`` may bind and run,
+        in the file's order: a script's ``tenants``, when set, lists the only tenants it is for."""
+        return [entry.name for entry in self.script if not entry.tenants or domain in entry.tenants]
 
 
 @dataclass(frozen=True)
@@ -176,7 +186,6 @@ class ResourceAccessControlConfig:
 # Defaults of the entry's lists (StrList values, as the loader makes them).
 _ALL_METHODS = StrList(("all",))
 _DEFAULT_HANDLERS = StrList(DEFAULT_AUTH_HANDLERS)
-_NO_TENANTS = StrList()
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ Each records its call in ``CALLS`` (``tests/test_introspection_scripts.py`` empt
 
 from __future__ import annotations
 
+import sys
+
 from identity.oauth.scripts import PROTECTED_CLAIMS
 
 CALLS: list[tuple[str, object]] = []  # (script, context)
@@ -44,10 +46,62 @@ def explode(response: dict, context) -> bool:
     raise RuntimeError("the script's own bug")
 
 
+def exit_process(response: dict, context) -> bool:
+    """Change the response, then call ``sys.exit`` (as a command-line helper might)."""
+    _ran("exit_process", response, context)
+    response["exited"] = True
+    sys.exit(1)
+
+
 def not_json(response: dict, context) -> bool:
     """Add a value that JSON cannot hold."""
     _ran("not_json", response, context)
     response["when"] = context
+    return True
+
+
+def nest_deep(response: dict, context) -> bool:
+    """Add a value nested deeper than Python's recursion limit (JSON's encoder recurses)."""
+    _ran("nest_deep", response, context)
+    value: list = []
+    for _ in range(100_000):
+        value = [value]
+    response["nested"] = value
+    return True
+
+
+def no_audience(response: dict, context) -> bool:
+    """Delete ``aud``, which RFC 9068 requires of a JWT access token."""
+    _ran("no_audience", response, context)
+    del response["aud"]
+    return True
+
+
+def numbered_audience(response: dict, context) -> bool:
+    """Make ``aud`` a list of numbers: JSON holds it, an audience is strings."""
+    _ran("numbered_audience", response, context)
+    response["aud"] = [1, 2]
+    return True
+
+
+def nul_audience(response: dict, context) -> bool:
+    """Put a NUL in ``aud``: JSON holds it, PostgreSQL's jsonb (the token row's audience) does not."""
+    _ran("nul_audience", response, context)
+    response["aud"] = "https://api.example.com/\x00"
+    return True
+
+
+def no_subject(response: dict, context) -> bool:
+    """Delete ``sub``, which RFC 9068 requires of a JWT access token."""
+    _ran("no_subject", response, context)
+    del response["sub"]
+    return True
+
+
+def numbered_scope(response: dict, context) -> bool:
+    """Make ``scope`` a number: RFC 9068 (and RFC 7662) make it a space-separated string."""
+    _ran("numbered_scope", response, context)
+    response["scope"] = 7
     return True
 
 
@@ -62,6 +116,15 @@ def tamper(response: dict, context) -> bool:
     for claim in (*PROTECTED_CLAIMS, "jti"):
         response[claim] = "tampered"
     response["extra"] = "stands"
+    return True
+
+
+def retype(response: dict, context) -> bool:
+    """Give protected claims values equal in Python but of another JSON type (``1 == True``)."""
+    _ran("retype", response, context)
+    for claim in ("active", "exp", "iat"):
+        if claim in response:
+            response[claim] = 1 if response[claim] is True else float(response[claim])
     return True
 
 

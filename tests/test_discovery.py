@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
@@ -199,6 +200,22 @@ class TestJwks:
     def test_is_cacheable(self, client, world):
         response = client.get(JWKS_PATHS["foo.com"], secure=True)
         assert "max-age" in response["Cache-Control"]
+
+    def test_publishing_checks_no_private_key(self, client, world, monkeypatch):
+        """Regression: every JWKS request, which anyone may send, loaded each published private
+        key with OpenSSL's RSA key check (about 90 ms of CPU a key), so a trickle of requests
+        kept the server's cores busy, and each rotation by a tenant admin added a key's worth."""
+        rotatekeys("--tenant", "foo.com")
+        checked = []
+        load = serialization.load_pem_private_key
+
+        def spy(data, password, **options):
+            checked.append(not options.get("unsafe_skip_rsa_key_validation", False))
+            return load(data, password, **options)
+
+        monkeypatch.setattr(serialization, "load_pem_private_key", spy)
+        assert len(jwks(client, "foo.com")) == 2
+        assert checked == [False, False]
 
     @pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
     def test_kid_is_the_rfc7638_thumbprint(self, client, world, algorithm):

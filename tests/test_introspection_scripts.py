@@ -20,11 +20,12 @@ from django.core.management.base import CommandError
 from deployment import REPO_ROOT, check_command, loads
 from deployment.reload import script_problem
 from identity.bootstrap import bootstrap
-from identity.models import Client, Role
+from identity.models import Client, Role, User
 from identity.oauth.scripts import PROTECTED_CLAIMS, load_scripts
 from identity.provisioning import create_user
 from tenants.models import Tenant
 from tests import script_hooks
+from tests.support.api import admin_of, call
 from tests.support.auth import basic_auth, bearer_auth
 from tests.support.jwt import (
     ACCESS_TOKEN_TYP,
@@ -190,6 +191,48 @@ class TestBinding:
         assert not Client.objects.for_tenant(world.foo).filter(name="cli").exists()
 
 
+class TestTenantsOfAScript:
+    """``tenants`` of ``[[oauth.introspect.script]]``: the only tenants whose clients bind and
+    run the script. Regression: every tenant admin could bind any configured script to its own
+    clients, a script written for another tenant included, and run it on its own tokens."""
+
+    BAR_ONLY = script_entries("third") + 'tenants = ["bar.com"]\n'
+
+    @pytest.mark.parametrize("backward", [False, True])
+    def test_not_run_for_other_tenants(self, client, world, scripts, backward):
+        scripts("first", backward=backward, toml=self.BAR_ONLY)
+        bind("bound", "first", "third")  # bound before the file named its tenants
+        assert introspected(client, app_token(client))["ran"] == ["first"]
+        scripts("first", backward=backward, toml=self.BAR_ONLY.replace("bar.com", "foo.com"))
+        assert introspected(client, app_token(client))["ran"] == ["first", "third"]
+
+    def test_not_bound_by_the_api_nor_createclient(self, client, world, scripts):
+        scripts("first", toml=self.BAR_ONLY)
+        patch = call(client, "PATCH", "foo.com", "clients/bound", admin_of("foo.com"), {"scripts": ["third"]})
+        assert patch.status_code == 400, patch.content
+        assert patch.json()["invalid-params"][0]["name"] == "scripts"
+        assert Client.objects.for_tenant(world.foo).get(client_id="bound").introspection_scripts == []
+        with pytest.raises(CommandError, match=re.escape("no [[oauth.introspect.script]] named third")):
+            call_command(
+                "createclient", "--tenant", "foo.com", "--name", "cli", "--grant-types", "client_credentials",
+                "--scripts", "third", stdout=StringIO(),
+            )  # fmt: skip
+
+    def test_not_offered_nor_taken_by_the_admin(self, client, world, scripts):
+        scripts("first", toml=self.BAR_ONLY)
+        bound = Client.objects.for_tenant(world.foo).get(client_id="bound")
+        client.force_login(User.objects.for_tenant(world.foo).get(username="admin"))
+        page = f"/admin/identity/client/{bound.pk}/change/"
+        form = client.get(page, secure=True).context["adminform"].form
+        assert [name for name, _ in form.fields["introspection_scripts"].choices] == ["first"]
+        data = {**form.initial, "introspection_scripts": ["third"], "user": bound.user_id}
+        data = {key: value for key, value in data.items() if value is not None}
+        response = client.post(page, data, secure=True)
+        assert "introspection_scripts" in response.context["adminform"].form.errors
+        bound.refresh_from_db()
+        assert bound.introspection_scripts == []
+
+
 class TestFailures:
     """A script that returns False or raises: the unmodified response is sent, the error logged."""
 
@@ -207,17 +250,20 @@ class TestFailures:
         assert ran() == ["first", "refuse"]
         assert any("'refuse'" in message for message in records(caplog, logging.WARNING))
 
-    def test_raises(self, client, world, scripts, caplog):
+    @pytest.mark.parametrize(("script", "raised"), [("explode", RuntimeError), ("exit_process", SystemExit)])
+    def test_raises(self, client, world, scripts, caplog, script, raised):
+        """Regression (``exit_process``): ``sys.exit()`` in a script (SystemExit is no
+        ``Exception``) went through Django's handlers, and gunicorn answered its HTML 500."""
         token = app_token(client)
         plain = self.plain(client, token, scripts)
-        scripts("first", "explode", "second")
-        bind("bound", "first", "explode", "second")
+        scripts("first", script, "second")
+        bind("bound", "first", script, "second")
         with caplog.at_level(logging.WARNING, logger=LOGGER):
             assert introspected(client, token) == plain
-        assert ran() == ["first", "explode"]
+        assert ran() == ["first", script]
         (error,) = [r for r in caplog.records if r.name == LOGGER and r.levelno == logging.ERROR]
-        assert "'explode'" in error.getMessage()
-        assert error.exc_info[0] is RuntimeError  # the traceback is logged
+        assert f"'{script}'" in error.getMessage()
+        assert error.exc_info[0] is raised  # the traceback is logged
         assert token not in caplog.text  # tokens never reach logs (docs/security.md)
 
     def test_raises_in_a_jwt_response(self, client, world, scripts):
@@ -231,13 +277,16 @@ class TestFailures:
             == plain
         )
 
+    @pytest.mark.parametrize("script", ["not_json", "nest_deep"])
     @pytest.mark.parametrize("as_jwt", [False, True])
-    def test_value_json_cannot_hold(self, client, world, scripts, caplog, as_jwt):
-        """Regression: a script adding a value JSON cannot encode made introspection answer 500."""
+    def test_value_json_cannot_hold(self, client, world, scripts, caplog, as_jwt, script):
+        """Regression: a script adding a value JSON cannot encode made introspection answer 500;
+        so did one nested past Python's recursion limit (the JSON check itself raised
+        RecursionError)."""
         token = app_token(client)
         plain = self.plain(client, token, scripts)
-        scripts("first", "not_json")
-        bind("bound", "first", "not_json")
+        scripts("first", script)
+        bind("bound", "first", script)
         with caplog.at_level(logging.ERROR, logger=LOGGER):
             response = introspect(client, "foo.com", {"token": token, "response_as_jwt": str(as_jwt)}, ADMIN)
         assert response.status_code == 200
@@ -248,14 +297,15 @@ class TestFailures:
         else:
             body = json_of(response)
         assert body == plain
-        assert any("'not_json'" in message for message in records(caplog, logging.ERROR))
+        assert any(f"'{script}'" in message for message in records(caplog, logging.ERROR))
 
-    def test_value_json_cannot_hold_at_issuance(self, client, world, scripts):
-        """Regression: the same script made the token endpoint answer 500 for a JWT client."""
-        scripts("not_json")
-        bind("jwt-app", "not_json", before_jwt=True)
+    @pytest.mark.parametrize(("script", "claim"), [("not_json", "when"), ("nest_deep", "nested")])
+    def test_value_json_cannot_hold_at_issuance(self, client, world, scripts, script, claim):
+        """Regression: the same scripts made the token endpoint answer 500 for a JWT client."""
+        scripts(script)
+        bind("jwt-app", script, before_jwt=True)
         claims = verify(client, "foo.com", app_token(client, "jwt-app"), ACCESS_TOKEN_TYP).claims
-        assert "when" not in claims
+        assert claim not in claims
 
     def test_no_return_is_not_a_failure(self, client, world, scripts):
         """Only False refuses (docs/scripts.md)."""
@@ -284,6 +334,24 @@ class TestProtectedClaims:
         warnings = records(caplog, logging.WARNING)
         for claim in PROTECTED_CLAIMS:
             assert any(f"'{script}'" in m and f"'{claim}'" in m for m in warnings), claim
+
+    def test_another_type_is_a_change(self, client, world, scripts, caplog):
+        """Regression: ``"active": 1`` and a float ``exp`` compared equal to ``true`` and the
+        integer, so a script changed the type of protected claims (RFC 7662 §2.2: a boolean)."""
+        token = app_token(client)
+        scripts()
+        plain = introspected(client, token)
+        scripts("retype")
+        bind("bound", "retype")
+        with caplog.at_level(logging.WARNING, logger=LOGGER):
+            body = introspected(client, token)
+        assert body["active"] is True
+        assert (type(body["exp"]), type(body["iat"])) == (int, int)
+        assert {claim: body[claim] for claim in plain} == plain
+        assert any("'active'" in m for m in records(caplog, logging.WARNING))
+        bind("jwt-app", "retype", before_jwt=True)
+        claims = verify(client, "foo.com", app_token(client, "jwt-app"), ACCESS_TOKEN_TYP).claims
+        assert (type(claims["exp"]), type(claims["iat"])) == (int, int)
 
     def test_unprotected_changes_stand(self, client, world, scripts):
         """jti is not in the SPEC's list: at introspection a script may change it."""
@@ -398,6 +466,24 @@ class TestBeforeJwtCreation:
         assert "exploded" not in claims
         assert any("'explode'" in message for message in records(caplog, logging.ERROR))
         assert token not in caplog.text
+
+    @pytest.mark.parametrize(
+        "script", ["no_audience", "numbered_audience", "no_subject", "numbered_scope", "nul_audience"]
+    )
+    def test_a_jwt_must_stay_an_rfc9068_token(self, client, world, scripts, caplog, script):
+        """Regression: a script deleting ``aud`` (or making it numbers, or putting a NUL in it, on
+        PostgreSQL) made the token endpoint answer 500 (the token's row records its audience
+        from the JWT); one deleting ``sub`` issued a JWT access token without the claim RFC
+        9068 §2.2 requires."""
+        scripts("first", script)
+        bind("jwt-app", "first", script, before_jwt=True)
+        with caplog.at_level(logging.ERROR, logger=LOGGER):
+            token = app_token(client, "jwt-app", scope="test1")  # 200, not 500
+        claims = verify(client, "foo.com", token, ACCESS_TOKEN_TYP).claims
+        assert "ran" not in claims  # every script's changes discarded, as for any failure
+        assert (claims["aud"], claims["sub"], claims["scope"]) == ("jwt-app", "jwt-app", "test1")
+        assert stored(token).resource == ["jwt-app"]
+        assert any(f"'{script}'" in message for message in records(caplog, logging.ERROR))
 
 
 class TestDocsExample:

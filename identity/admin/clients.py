@@ -69,12 +69,37 @@ class ClientForm(TenantScopedForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if "introspection_scripts" in self.fields:
-            # Read per form: deployment.toml may have been reloaded (SIGHUP).
-            configured = [script.name for script in get_deployment().oauth.introspect.script]
-            bound = [name for name in self.instance.introspection_scripts or [] if name not in configured]
-            self.fields["introspection_scripts"].choices = [(name, name) for name in configured] + [
-                (name, f"{name} (no longer in deployment.toml)") for name in bound
+            # Read per form: deployment.toml may have been reloaded (SIGHUP). An operator's new
+            # client has no tenant yet: every script is offered, and clean() checks the tenant's.
+            tenant = self.instance.tenant if self.instance.tenant_id is not None else None
+            usable = self.usable_scripts(tenant)
+            bound = [name for name in self.instance.introspection_scripts or [] if name not in usable]
+            self.fields["introspection_scripts"].choices = [(name, name) for name in usable] + [
+                (name, f"{name} (no longer in deployment.toml for this tenant)") for name in bound
             ]
+
+    @staticmethod
+    def usable_scripts(tenant) -> list[str]:
+        config = get_deployment().oauth.introspect
+        return (
+            [script.name for script in config.script]
+            if tenant is None
+            else config.usable_scripts(tenant.domain)
+        )
+
+    def clean(self):
+        cleaned_data = super().clean()
+        tenant = self.row_tenant()
+        if tenant is None:
+            return cleaned_data
+        kept = set(self.instance.introspection_scripts or ())  # already bound: may stay
+        chosen = set(cleaned_data.get("introspection_scripts") or ()) - kept
+        refused = sorted(chosen - set(self.usable_scripts(tenant)))
+        if refused:
+            self.add_error(
+                "introspection_scripts", f"not a script for tenant {tenant.domain}: {', '.join(refused)}"
+            )
+        return cleaned_data
 
     def clean_user(self):
         # The client's tokens act for its owner: owning a client with a user is using its powers.

@@ -73,9 +73,18 @@ class SigningKey(Announced):
     def load_private_key(self):
         return serialization.load_pem_private_key(self.private_key.encode(), password=None)
 
+    def load_public_key(self):
+        # Nothing is signed with what this loads, so the RSA key check (p and q prime and
+        # consistent: some 90 ms of CPU, on every JWKS request anyone sends) is left to
+        # load_private_key, which signing uses; the key was made here (generate).
+        private = serialization.load_pem_private_key(
+            self.private_key.encode(), password=None, unsafe_skip_rsa_key_validation=True
+        )
+        return private.public_key()
+
     def public_jwk_members(self) -> dict:
         """Return the required members of the public JWK (RFC 7517/7518), no kid."""
-        public = self.load_private_key().public_key()
+        public = self.load_public_key()
         algorithm = ECAlgorithm if self.algorithm == self.Algorithm.ES256 else RSAAlgorithm
         jwk = json.loads(algorithm.to_jwk(public))
         jwk.pop("key_ops", None)  # RFC 7517 §4.3: not together with "use"

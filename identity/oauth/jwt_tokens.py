@@ -66,6 +66,22 @@ class AccessTokenGenerator:
             context = ScriptContext(
                 tenant=client.tenant, client=client, user=user, scopes=tuple(request.scopes or ())
             )
-            claims = run_scripts(claims, context, scripts_for(client, deployment))
+            claims = run_scripts(claims, context, scripts_for(client, deployment), rfc9068_problem)
             claims["jti"] = str(jti)  # the token's identity: not a script's to change
         return claims
+
+
+def rfc9068_problem(claims: dict) -> str | None:
+    """Return what keeps ``claims`` from being those of an RFC 9068 access token the server can
+    record (its row's audience is the ``aud`` claim), or None."""
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    if not audiences or not all(isinstance(entry, str) for entry in audiences):
+        return "left 'aud' not a string or a list of strings (RFC 9068 §2.2)"
+    if any("\x00" in entry for entry in audiences):
+        return "put a NUL in 'aud' (the database refuses it)"
+    if not isinstance(claims.get("sub"), str):
+        return "left 'sub' not a string (RFC 9068 §2.2)"
+    if not isinstance(claims.get("scope", ""), str):
+        return "left 'scope' not a string (RFC 9068 §2.2.3)"
+    return None

@@ -11,8 +11,9 @@ are operator code: they run in the server's process with its rights, on every in
 a token whose client has them bound (or of every token with ``script_backward_compatibility``).
 
 - They run in the order deployment.toml lists them.
-- One that returns ``False``, raises, or adds a value JSON cannot hold discards every script's
-  changes: the unmodified response is sent, and the failure logged.
+- One that returns ``False``, raises, or adds a value JSON cannot hold (or nests deeper than
+  ``MAX_NESTING``) discards every script's changes: the unmodified response is sent, and the
+  failure logged.
 - The claims in ``PROTECTED_CLAIMS`` cannot be changed: such a change is undone and logged; the
   script's other changes stand.
 """
@@ -30,10 +31,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from deployment import Deployment, IntrospectConfig
+from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
 PROTECTED_CLAIMS = ("active", "iss", "exp", "iat", "client_id", "token_type")
+# How deep a script's objects and arrays may nest: far below Python's recursion limit.
+MAX_NESTING = 64
 
 Script = Callable[[dict, "ScriptContext"], bool]
 
@@ -89,24 +93,36 @@ def configured_scripts(deployment: Deployment) -> dict[str, Script]:
 
 
 def scripts_for(client, deployment: Deployment) -> list[tuple[str, Script]]:
-    """Return the scripts to run for ``client``'s tokens, in deployment.toml's order."""
+    """Return the scripts to run for ``client``'s tokens, in deployment.toml's order: those bound
+    to it (every one, with ``script_backward_compatibility``) that its tenant may use."""
     config: IntrospectConfig = deployment.oauth.introspect
     scripts = configured_scripts(deployment)
-    if config.script_backward_compatibility:
-        return list(scripts.items())
-    bound = set(client.introspection_scripts or ())
-    return [(name, script) for name, script in scripts.items() if name in bound]
+    if not scripts:
+        return []
+    tenant = Tenant.objects.get_by_id(client.tenant_id)
+    usable = set(config.usable_scripts(tenant.domain if tenant is not None else ""))
+    if not config.script_backward_compatibility:
+        usable &= set(client.introspection_scripts or ())
+    return [(name, script) for name, script in scripts.items() if name in usable]
 
 
-def run_scripts(response: dict, context: ScriptContext, scripts: list[tuple[str, Script]]) -> dict:
-    """Return ``response`` as the scripts modify it (the original when any of them fails)."""
+def run_scripts(
+    response: dict,
+    context: ScriptContext,
+    scripts: list[tuple[str, Script]],
+    problem: Callable[[dict], str | None] | None = None,
+) -> dict:
+    """Return ``response`` as the scripts modify it (the original when any of them fails).
+
+    ``problem`` says what is wrong with a script's result for its use (a JWT access token's
+    claims), or None: a script whose result has one fails."""
     if not scripts:
         return response
     modified = copy.deepcopy(response)
     for name, script in scripts:
         try:
             accepted = script(modified, context)
-        except Exception:
+        except (Exception, SystemExit):  # sys.exit() in a script too: Django's handlers let it by
             logger.exception("introspection script '%s' raised: its and every other change discarded", name)
             return response
         if accepted is False:
@@ -120,10 +136,18 @@ def run_scripts(response: dict, context: ScriptContext, scripts: list[tuple[str,
             )
             return response
         _restore_protected(modified, response, name)
+        wrong = problem(modified) if problem is not None else None
+        if wrong is not None:
+            logger.error("introspection script '%s' %s: every change discarded", name, wrong)
+            return response
     return modified
 
 
 def _is_json(claims: dict) -> bool:
+    if _nested_deeper(claims, MAX_NESTING):
+        # JSON's encoder recurses: past the interpreter's recursion limit it raises
+        # RecursionError, here or where the answer is encoded (a JWT's encoder runs deeper).
+        return False
     try:
         json.dumps(claims, allow_nan=False)
     except (TypeError, ValueError):
@@ -131,9 +155,32 @@ def _is_json(claims: dict) -> bool:
     return True
 
 
+def _nested_deeper(value: Any, limit: int) -> bool:
+    """Return whether objects and arrays nest more than ``limit`` deep in ``value``, walked
+    without recursion (a cycle nests without end, and is found too)."""
+    pending = [iter((value,))]
+    while pending:
+        for item in pending[-1]:
+            if isinstance(item, dict):
+                children = iter(item.values())
+            elif isinstance(item, (list, tuple)):
+                children = iter(item)
+            else:
+                continue
+            if len(pending) > limit:
+                return True
+            pending.append(children)
+            break
+        else:
+            pending.pop()
+    return False
+
+
 def _restore_protected(modified: dict, original: dict, name: str) -> None:
     for claim in PROTECTED_CLAIMS:
-        if modified.get(claim, _MISSING) != original.get(claim, _MISSING):
+        before, after = original.get(claim, _MISSING), modified.get(claim, _MISSING)
+        # The type too: 1 == True and 3.0 == 3 in Python, not in the JSON sent.
+        if type(after) is not type(before) or after != before:
             logger.warning("introspection script '%s' may not change '%s': change undone", name, claim)
             if claim in original:
                 modified[claim] = original[claim]

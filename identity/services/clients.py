@@ -74,10 +74,7 @@ def register_client(client: Client, *, actor: str, secret: str = "") -> str:
     """Save the new ``client`` (built from a spec, or by the admin's form) with ``secret`` or a
     generated one; return the secret in clear (shown once, stored hashed), '' for a public client."""
     tenant = client.tenant
-    known_scripts = {script.name for script in get_deployment().oauth.introspect.script}
-    unknown = sorted(set(client.introspection_scripts or ()) - known_scripts)
-    if unknown:
-        raise ValidationError({"scripts": f"no [[oauth.introspect.script]] named {', '.join(unknown)}"})
+    check_scripts(tenant, client.introspection_scripts or ())
     public = client.client_type == Client.CLIENT_PUBLIC
     secret = "" if public else (secret or generate_client_secret())
     client.client_secret = secret
@@ -88,6 +85,17 @@ def register_client(client: Client, *, actor: str, secret: str = "") -> str:
         client.save()  # the toolkit's ClientSecretField hashes the secret on save
     audit.record("client.created", actor=actor, tenant=tenant.domain, client_id=client.client_id)
     return secret
+
+
+def check_scripts(tenant: Tenant, names) -> None:
+    """Raise ValidationError (``scripts``) unless ``tenant``'s clients may bind every script of
+    ``names`` (``[[oauth.introspect.script]] tenants``, docs/scripts.md)."""
+    unknown = sorted(set(names) - set(get_deployment().oauth.introspect.usable_scripts(tenant.domain)))
+    if unknown:
+        named = ", ".join(unknown)
+        raise ValidationError(
+            {"scripts": f"no [[oauth.introspect.script]] named {named} for tenant {tenant.domain}"}
+        )
 
 
 def check_may_own(owner: User | None, acting_user: User | None) -> None:
@@ -141,10 +149,7 @@ def update_client(client: Client, *, actor: str, **changes) -> Client:
     if unknown:
         raise ValidationError({name: "cannot be changed" for name in unknown})
     if "scripts" in changes:
-        known_scripts = {script.name for script in get_deployment().oauth.introspect.script}
-        missing = sorted(set(changes["scripts"]) - known_scripts)
-        if missing:
-            raise ValidationError({"scripts": f"no [[oauth.introspect.script]] named {', '.join(missing)}"})
+        check_scripts(client.tenant, changes["scripts"])
     for name, value in changes.items():
         if name == "redirect_uris":
             value = " ".join(value)
