@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from identity import permissions
@@ -11,6 +12,8 @@ from identity.models import Role, SigningKey, User
 from tenants.models import Tenant
 
 ADMIN_ROLE = "admin"
+# The users a refused domain names at most (validate_unclaimed_domain).
+NAMED_USERS = 10
 
 
 @transaction.atomic
@@ -19,11 +22,34 @@ def create_tenant(domain: str, *, admin_username: str, admin_password: str, name
     recorded as the tenant's ``admin``."""
     tenant = Tenant(domain=domain, name=name or domain)
     tenant.full_clean()
+    validate_unclaimed_domain(domain)
     tenant.save()
     SigningKey.generate(tenant)
     tenant.admin = create_admin(tenant, admin_username, admin_password)
     tenant.save(update_fields=["admin"])
     return tenant
+
+
+def validate_unclaimed_domain(domain: str) -> None:
+    """Raise ValidationError (``domain``) when a username of any tenant ends in ``@<domain>``, in
+    any case: a tenant of that domain would take its sign-in name over (``bob@example.org`` would
+    name example.org's ``bob``; identity/usernames.py), and the user could no longer sign in."""
+    users = list(
+        User.objects.all_tenants()
+        .filter(username__iendswith=f"@{domain}")
+        .order_by("tenant__domain", "username")
+        .values_list("username", "tenant__domain")[: NAMED_USERS + 1]
+    )
+    if users:
+        names = ", ".join(f"{username} ({tenant})" for username, tenant in users[:NAMED_USERS])
+        more = " and more" if len(users) > NAMED_USERS else ""
+        raise ValidationError(
+            {
+                "domain": f"tenant {domain} would take over the sign-in names of users {names}{more} "
+                f"(a name ending in @{domain} would then be a user of {domain}); rename them first"
+            },
+            code="domain_claims_usernames",
+        )
 
 
 def create_admin(tenant: Tenant, username: str, password: str) -> User:

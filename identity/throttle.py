@@ -39,7 +39,7 @@ from identity import audit, metrics
 from identity.addresses import client_address
 from identity.models.throttle_counters import ThrottleCounter
 from identity.usernames import resolve_login
-from tenants.cache import MISSING, cache
+from tenants.cache import cache
 from tenants.errors import ApiError
 
 logger = logging.getLogger(__name__)
@@ -150,9 +150,10 @@ def check(request, *identities: str) -> Attempt:
             attempt.seen_failures.add(identity)
         if count >= limit:
             waits[name] = max(seconds_left, waits.get(name, 0))
-            # Refused from this process's cache until the window ends (refuse_blocked).
+            # Refused from this process's memory until the window ends (refuse_blocked), pinned:
+            # neither [cache] max_age nor a flood of other entries may end it sooner.
             blocked = ("throttled-address", attempt.address) if key == address_key else ("throttled", key)
-            cache.put(blocked, time.time() + seconds_left, [], seconds_left)
+            cache.pin(blocked, time.time() + seconds_left)
     if waits:
         raise refusal(request.path, attempt.address, attempt.identities, waits)
     return attempt
@@ -233,9 +234,9 @@ def blocked_for(address: str) -> float | None:
 
 
 def _block_left(blocked: tuple[str, str]) -> float | None:
-    """The seconds left of a block this process found (``check``) and keeps in its cache."""
-    blocked_until = cache.get(blocked)
-    return None if blocked_until is MISSING else blocked_until - time.time()
+    """The seconds left of a block this process found (``check``) and pins in its cache."""
+    blocked_until = cache.pinned(blocked)
+    return None if blocked_until is None else blocked_until - time.time()
 
 
 def refusal(path: str, address: str, identities: Sequence[str], waits: dict[str, float]) -> Throttled:

@@ -6,7 +6,8 @@ its **last** ``@``: ``bob@example.org@foo.com`` is ``bob@example.org`` of foo.co
 part after the last ``@`` is not a tenant domain is a whole username (``bob@example.org``).
 
 A username never ends in ``@<domain of a tenant>`` (it would pass for that tenant's user, and
-show as such in ``sub``), and contains no ``@`` at all unless ``[tenant] email_usernames = true``.
+show as such in ``sub``), and contains no ``@`` at all unless ``[tenant] email_usernames = true``;
+nor is a tenant created whose domain a username ends in (``identity.provisioning``).
 """
 
 from __future__ import annotations

@@ -130,7 +130,10 @@ class BasicAuthentication:
                 name=user.qualified_name,
                 permissions=frozenset(user.permission_paths()),
             )
-            return caller, [("u", user.pk), ("t", user.tenant_id), *_role_tags(user)], None
+            # ("tenants",) too: the login names its tenant by domain, and a tenant created since
+            # may take it over (``bob@example.org`` becomes example.org's ``bob``; docs/security.md).
+            tags: list[Tag] = [("u", user.pk), ("t", user.tenant_id), ("tenants",), *_role_tags(user)]
+            return caller, tags, None
 
         return _cached_caller("caller-user", keyed_digest(login, password), verify)
 

@@ -16,6 +16,11 @@ Three rules keep it honest:
 - **Trusted only while it can hear**: while the change bus cannot hear other processes
   (its listener is disconnected), every lookup misses and nothing is kept.
 
+Beside the entries it *pins* what no row change can shorten and what must not be forgotten
+early: a throttling block (``identity/throttle.py``). A pin lasts until its own end, past
+``max_age``; other entries never push it out, nor does the change bus drop it (see
+:meth:`Cache.pin`).
+
 A computation built only from cached entries can be cached itself: :func:`reading` records the
 tags and the earliest expiry of every entry it reads, and what it computed is kept under those
 tags (introspection answers, ``introspection/replay.py``).
@@ -122,6 +127,7 @@ class Cache:
     def __init__(self) -> None:
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._by_tag: dict[Tag, set[Hashable]] = {}
+        self._pins: dict[Hashable, float] = {}  # key: when it ends (time.time())
         self._lock = threading.Lock()
         # Bumped by every invalidation: a load that saw it move must not be kept.
         self.generation = 0
@@ -208,6 +214,28 @@ class Cache:
             while len(self._entries) > config.max_entries:
                 self._remove(next(iter(self._entries)))
 
+    def pin(self, key: Hashable, until: float) -> None:
+        """Hold ``key`` until ``until`` (``time.time()``), past ``max_age`` and whatever else is
+        kept: at most ``max_entries`` pins, those ending soonest out first. Only its end and
+        :meth:`clear` drop it (no row change can shorten it, so the change bus never does)."""
+        limit = get_deployment().cache.max_entries
+        with self._lock:
+            self._pins[key] = until
+            if len(self._pins) > limit:
+                now = time.time()
+                for ended in [other for other, end in self._pins.items() if end <= now]:
+                    del self._pins[ended]
+                while len(self._pins) > limit:
+                    del self._pins[min(self._pins, key=self._pins.__getitem__)]
+
+    def pinned(self, key: Hashable) -> float | None:
+        """Return when ``key``'s pin ends (``time.time()``), or None (one dictionary read)."""
+        until = self._pins.get(key)
+        if until is None or until > time.time():
+            return until
+        self._pins.pop(key, None)
+        return None
+
     def invalidate(self, tags: Iterable[Tag]) -> int:
         """Drop every entry carrying one of ``tags``; return how many went."""
         dropped = 0
@@ -218,12 +246,15 @@ class Cache:
                     dropped += self._remove(key)
         return dropped
 
-    def clear(self) -> None:
-        """Drop everything (on (re)connecting to the change bus, and between tests)."""
+    def clear(self, *, pins: bool = True) -> None:
+        """Drop everything, as a new process starts (between tests); the change bus, which may
+        have missed changes (on (re)connecting), keeps the pins (``pins=False``)."""
         with self._lock:
             self.generation += 1
             self._entries.clear()
             self._by_tag.clear()
+            if pins:
+                self._pins.clear()
 
     def __len__(self) -> int:
         return len(self._entries)

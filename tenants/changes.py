@@ -156,7 +156,7 @@ class _JournalReader:
         with self.lock:
             if stat.st_ino != self.inode:
                 if self.inode is not None:
-                    cache.clear()
+                    cache.clear(pins=False)
                 self.inode, self.offset = stat.st_ino, 0
             with open(journal, "rb") as file:
                 file.seek(self.offset)
@@ -226,8 +226,9 @@ class Listener(threading.Thread):
         params = {"connect_timeout": 5, **self.conninfo, "application_name": LISTENER_NAME}
         with psycopg.connect(**params, autocommit=True) as conn:
             conn.execute(f"LISTEN {CHANNEL}")
-            # Changes made while we were not listening are unknown: start from nothing.
-            cache.clear()
+            # Changes made while we were not listening are unknown: start from nothing (but
+            # the pins, which no change shortens).
+            cache.clear(pins=False)
             self.reconnects += 1
             if self.reconnects > 1:
                 logger.info("change bus: listener reconnected; cache dropped")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
+from django.conf import settings
 
 from identity.models import AccessToken, SigningKey, User
 from identity.provisioning import create_user
@@ -172,6 +175,18 @@ class TestTenants:
         assert (
             call(client, "GET", "baz.org", "keys", basic_auth("boss@baz.org", "boss-pw")).status_code == 200
         )
+
+    def test_a_domain_that_takes_over_usernames_is_refused_naming_them(
+        self, client, world, deployment_override
+    ):
+        tenant = dataclasses.replace(settings.DEPLOYMENT.tenant, email_usernames=True)
+        deployment_override(tenant=tenant)
+        create_user(world.foo, "dan@baz.org", "dan-pw")
+        body = {"domain": "baz.org", "admin_username": "boss", "admin_password": "boss-pw"}
+        refused = call(client, "POST", "carbon.super", "tenants", admin_of("carbon.super"), body)
+        assert refused.status_code == 400
+        ((name, reason),) = [(param["name"], param["reason"]) for param in refused.json()["invalid-params"]]
+        assert name == "domain" and "dan@baz.org (foo.com)" in reason
 
     def test_deactivate_makes_the_tenant_404(self, client, world):
         response = call(

@@ -33,7 +33,10 @@ DEADLINE = 1.0
 @pytest.fixture(scope="module")
 def instances(server_factory):
     # The polls present refused credentials many times: not a flood for the throttle to stop.
-    first = server_factory("[demo]\nenabled = true\n\n[throttle]\nper_identity = 1000\nper_address = 10000\n")
+    first = server_factory(
+        "[demo]\nenabled = true\n\n[tenant]\nemail_usernames = true\n\n"
+        "[throttle]\nper_identity = 1000\nper_address = 10000\n"
+    )
     second = first.second_instance()
     second.start()
     yield first, second
@@ -198,6 +201,21 @@ class TestEveryWorkerOfEveryInstance:
             f"Client.objects.all_tenants().filter(client_id='{credentials['client_id']}').delete()",
         )
         assert everywhere(instances, inactive(value, foo_admin, "/t/foo.com"))
+
+    def test_new_tenant_over_a_cached_callers_sign_in_name(self, instances, console):
+        """A tenant takes over the sign-in names ending in @<its domain>: every worker drops the
+        user callers it verified (createtenant refuses such a domain; this one is made as a user
+        of that name created at the same moment would let it be)."""
+        first, _ = instances
+        console.manage(
+            *("createuser", "--tenant", "carbon.super", "erin@new.example", "--password", "erin-pw"),
+            *("--permission", "/permission/admin/manage/identity/applicationmgt/view"),
+        )
+        value = token(first)["access_token"]
+        erin = ("erin@new.example", "erin-pw")
+        assert everywhere(instances, active(value, auth=erin))
+        shell(console, "from tenants.models import Tenant; Tenant.objects.create(domain='new.example')")
+        assert everywhere(instances, status(401, value, erin))
 
     def test_deactivated_tenant(self, instances, console):
         console.manage("createtenant", "bar.example", "--admin", "admin", "--password", "bar-admin-pw")

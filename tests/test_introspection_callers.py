@@ -9,6 +9,7 @@ endpoint accepts comes from the first matching ``[[resource.access_control]]`` e
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from datetime import timedelta
@@ -16,6 +17,7 @@ from types import SimpleNamespace
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.hashers import get_hasher
 from django.core.management import call_command
 from django.db import connection
@@ -27,6 +29,7 @@ from identity import permissions
 from identity.models import AccessToken, Client, Role
 from identity.models.tokens import token_checksum
 from identity.provisioning import create_user
+from tenants.models import Tenant
 from tests.support.auth import basic, bearer
 from tests.support.introspection import (
     CLIENT_ID,
@@ -298,6 +301,22 @@ class TestOAuthAuthentication:
             token_checksum=token_checksum(raw),
         )
         assert introspect(client, bearer(raw), world.token).status_code == 401
+
+
+class TestANewTenant:
+    def test_drops_the_cached_user_callers(self, client, world, deployment_override):
+        """A verified user caller is cached by its sign-in name, which a tenant created since may
+        take over (``bob@example.org`` is example.org's ``bob`` once that tenant exists).
+        Regression: the super tenant's bob@example.org, cached, went on introspecting as itself
+        for up to ``[cache] max_age`` after tenant example.org appeared (created as a user of that
+        name was, at the same moment, or by a path that does not check usernames)."""
+        tenant = dataclasses.replace(settings.DEPLOYMENT.tenant, email_usernames=True)
+        deployment_override(tenant=tenant)
+        create_user(world.tenants[SUPER], "bob@example.org", "bob-pw", [permissions.INTROSPECT_VIEW])
+        bob = basic("bob@example.org", "bob-pw")
+        assert active(introspect(client, bob, world.token))  # now a cached caller
+        Tenant.objects.create(domain="example.org")
+        assert introspect(client, bob, world.token).status_code == 401
 
 
 class TestHandlerSelection:

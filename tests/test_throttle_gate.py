@@ -25,6 +25,7 @@ from deployment import ThrottleConfig
 from identity import throttle
 from identity.models.throttle_counters import ThrottleCounter
 from identity.services import tenants as tenant_services
+from tenants import cache as cache_module
 from tests.support.auth import basic
 from tests.support.introspection import ENDPOINT, EVERY_HANDLER, FOO, SUPER, configured
 from tests.support.metrics import added
@@ -308,3 +309,68 @@ class TestServedAsToday:
         tenant_services.deactivate_tenant(world.tenants[FOO], actor="test")
         assert post(basic("intruder", "wrong"), path=ENDPOINT[FOO])[0].startswith("404")
         assert len(django_saw) == seen + 1
+
+
+def _forget_by_max_age(monkeypatch, deployment_override) -> None:
+    """Let the cache's clock pass ``[cache] max_age``: every entry it keeps ages out."""
+    later = time.monotonic() + settings.DEPLOYMENT.cache.max_age + 1
+    monkeypatch.setattr(cache_module, "time", SimpleNamespace(monotonic=lambda: later, time=time.time))
+
+
+def _forget_by_a_flood(monkeypatch, deployment_override) -> None:
+    """Look up more unknown tenants than ``[cache] max_entries``: each is kept (cached as unknown)."""
+    deployment_override(cache=dataclasses.replace(settings.DEPLOYMENT.cache, max_entries=100))
+    for number in range(150):
+        assert post(None, path=f"/t/flood-{number}.org/oauth2/introspect", address=OTHER)[0].startswith("404")
+
+
+class TestABlockIsKeptToItsEnd:
+    """A block a process found is kept until its window ends, whatever else the cache holds."""
+
+    @pytest.mark.parametrize("forget", [_forget_by_max_age, _forget_by_a_flood], ids=["max_age", "flood"])
+    @pytest.mark.parametrize("blocked", ["per_address", "per_identity"])
+    def test_a_known_callers_right_password_stays_refused(
+        self, world, deployment_override, monkeypatch, forget, blocked
+    ):
+        """Regression: blocks were cache entries, so ``[cache] max_age`` (shorter than the window)
+        or a flood of ``max_entries`` other lookups pushed them out, and a cached caller's right
+        password from the blocked address was answered 200 until a wrong guess read the counters
+        again: one guess through per ``max_age``, or per flood."""
+        per_address, per_identity = (2, 100) if blocked == "per_address" else (100, 2)
+        throttled = ThrottleConfig(per_identity=per_identity, per_address=per_address, window=3600)
+        deployment_override(throttle=throttled, resource=configured(EVERY_HANDLER).resource)
+        admin, guess = basic("admin", "admin"), basic("admin", "wrong")
+        assert post(admin, {"token": world.token}, address=OTHER)[0] == "200 OK"  # now a cached caller
+        for _ in range(2):
+            assert post(guess, {"token": world.token})[0].startswith("401")
+        assert post(guess, {"token": world.token})[0].startswith("429")  # the block is found
+        forget(monkeypatch, deployment_override)
+        # The resource server, from its own address, has its credential verified and cached again.
+        assert post(admin, {"token": world.token, "token_type_hint": "access_token"}, address=OTHER)[0] == (
+            "200 OK"
+        )
+        status, headers, _ = post(admin, {"token": world.token})
+        assert status.startswith("429")
+        assert 3500 < int(headers["Retry-After"]) <= 3600
+
+    def test_the_change_bus_does_not_drop_it(self, world, limits):
+        """No row change shortens a block: neither a change naming everything nor a listener's
+        reconnection (it may have missed changes) drops it; a new process starts without it."""
+        block()
+        assert post(basic("intruder", "wrong"))[0].startswith("429")  # found by Django
+        cache_module.cache.invalidate([cache_module.EVERYTHING])
+        cache_module.cache.clear(pins=False)
+        assert throttle.blocked_for(ATTACKER) is not None
+        cache_module.cache.clear()
+        assert throttle.blocked_for(ATTACKER) is None
+
+    def test_blocks_are_bounded_those_ending_soonest_out_first(self, deployment_override):
+        deployment_override(cache=dataclasses.replace(settings.DEPLOYMENT.cache, max_entries=100))
+        pins, now = cache_module.cache, time.time()
+        pins.pin("ended", now - 1)
+        for number in range(100):
+            pins.pin(number, now + 1000 + number)
+        assert pins.pinned("ended") is None and pins.pinned(0) is not None
+        pins.pin("last", now + 5000)
+        assert pins.pinned(0) is None
+        assert pins.pinned(1) == now + 1001 and pins.pinned("last") == now + 5000

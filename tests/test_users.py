@@ -18,6 +18,7 @@ from django.test import override_settings
 from identity import permissions
 from identity.models import Role, User
 from identity.provisioning import create_admin, create_user
+from identity.services import tenants as tenant_services
 from identity.usernames import resolve_login
 from tenants.models import Tenant
 
@@ -356,6 +357,8 @@ class TestCreateTenantCommand:
             (["acme.test", "--admin", "boss@acme.test", "--password", "p"], "without its @tenant suffix"),
             (["acme.test", "--admin", "", "--password", "p"], "not created"),
             (["acme.test", "--admin", "x" * 151, "--password", "p"], "at most 150"),
+            # bob@example.org of the super tenant would sign in as example.org's bob.
+            (["example.org", "--admin", "a", "--password", "p"], "bob@example.org"),
         ],
     )
     def test_refused_and_nothing_created(self, world, args, message):
@@ -488,3 +491,32 @@ class TestUsernames:
             )
         assert response.status_code == (302 if valid else 200)
         assert User.objects.for_tenant(world.foo).filter(username=username).exists() is valid
+
+
+class TestANewTenantTakesNoUsername:
+    """A sign-in name ``bob@example.org`` is the super tenant's user ``bob@example.org`` while no
+    tenant is named example.org, and example.org's ``bob`` once one is (identity/usernames.py).
+    Regression: tenant example.org could be created over such users; their sign-in names then
+    named another tenant's user, or nobody."""
+
+    def test_refused_naming_every_such_user(self, world):
+        with emails_allowed(True):
+            create_user(world.foo, "Carol@Example.Org", "pw-carol")
+        with pytest.raises(ValidationError) as raised:
+            tenant_services.create_tenant("example.org", admin_username="a", admin_password="p", actor="test")
+        (message,) = raised.value.message_dict["domain"]
+        assert "bob@example.org (carbon.super)" in message and "Carol@Example.Org (foo.com)" in message
+        assert not Tenant.objects.filter(domain="example.org").exists()
+
+    def test_refused_in_the_admin(self, client, world):
+        client.force_login(world.users["admin@carbon.super"])
+        data = {"domain": "example.org", "admin_username": "a", "password1": "Xy9-long-pw"}
+        response = client.post("/admin/tenants/tenant/add/", {**data, "password2": "Xy9-long-pw"})
+        assert response.status_code == 200
+        assert "bob@example.org (carbon.super)" in str(response.context["adminform"].form.errors["domain"])
+        assert not Tenant.objects.filter(domain="example.org").exists()
+
+    @pytest.mark.parametrize("domain", ["org", "ample.org", "example.org.uk"])
+    def test_a_domain_no_username_ends_in_is_created(self, world, domain):
+        tenant_services.create_tenant(domain, admin_username="a", admin_password="p", actor="test")
+        assert authenticate(None, username="bob@example.org", password="pw-bob") is not None

@@ -17,7 +17,7 @@ from django.utils.html import format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
 from identity.models import User
-from identity.provisioning import create_tenant
+from identity.provisioning import create_tenant, validate_unclaimed_domain
 from tenants.admin_scoping import is_operator
 from tenants.admin_writes import WriteSafeAdmin
 from tenants.models import Tenant
@@ -47,6 +47,11 @@ class TenantCreationForm(SetPasswordMixin, forms.ModelForm):
         cleaned_data = super().clean()
         self.validate_passwords()
         domain, username = cleaned_data.get("domain"), cleaned_data.get("admin_username")
+        if domain:
+            try:
+                validate_unclaimed_domain(domain)
+            except ValidationError as error:
+                self.add_error(None, error)
         if domain and username:
             admin_user = User(tenant=Tenant(domain=domain), username=username)
             try:
