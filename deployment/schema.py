@@ -30,6 +30,8 @@ MIN_PASSWORD_ITERATIONS = 1000
 MIN_SECRET_KEY_LENGTH = 50
 MIN_SECRET_KEY_CHARACTERS = 5
 INSECURE_SECRET_KEY_PREFIX = "django-insecure-"
+# [oauth] max_published_signing_keys: the current key and the one a rotation retires.
+MIN_PUBLISHED_SIGNING_KEYS = 2
 
 
 class StrList(tuple):
@@ -168,6 +170,9 @@ class OAuthConfig:
     # RFC 9700 §4.14.2: a refresh-token family (a grant and all its rotations) ends this many
     # seconds after its first refresh token, however often it is refreshed.
     refresh_token_max_lifetime: int = 2592000
+    # The most signing keys a tenant's JWKS lists at once, its current key included: a rotation
+    # that would publish more is refused (docs/keys.md#how-many-keys).
+    max_published_signing_keys: int = 4
     introspect: IntrospectConfig = field(default_factory=IntrospectConfig)
     dcr: DcrConfig = field(default_factory=DcrConfig)
 

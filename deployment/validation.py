@@ -17,6 +17,7 @@ from deployment.schema import (
     LOG_LEVELS,
     MAX_FLUSH_INTERVAL,
     MIN_PASSWORD_ITERATIONS,
+    MIN_PUBLISHED_SIGNING_KEYS,
     MIN_SECRET_KEY_CHARACTERS,
     MIN_SECRET_KEY_LENGTH,
     SUBJECT_FORMATS,
@@ -71,6 +72,12 @@ def check(deployment: Deployment, fail: Fail) -> None:
     for key in ("access_token_validity", "refresh_token_validity", "refresh_token_max_lifetime"):
         if getattr(oauth, key) <= 0:
             fail(("oauth", key), "must be a positive number of seconds")
+    if oauth.max_published_signing_keys < MIN_PUBLISHED_SIGNING_KEYS:
+        fail(
+            ("oauth", "max_published_signing_keys"),
+            f"must be at least {MIN_PUBLISHED_SIGNING_KEYS}: the current key and the one a rotation "
+            "retires, which stays published until its tokens expire",
+        )
     names: set[str] = set()
     for index, script in enumerate(oauth.introspect.script):
         keypath = ("oauth", "introspect", "script", index)

@@ -6,7 +6,9 @@ With ``[server] debug = true`` Django renders its technical page for a 500 (and 
 secret *value* wherever it appears on the page (a setting, a local variable, a request
 header, the exception message): the super admin password, the secret key, the database
 password, the Redis URLs, every ``$env{NAME}`` value substituted into deployment.toml, and
-the values of environment variables whose names look secret. See docs/security.md.
+the values of environment variables whose names look secret. What ``sensitive_variables``
+names (a new signing key's frames) is hidden in debug too, and a PEM private key block wherever
+it appears. See docs/security.md.
 """
 
 from __future__ import annotations
@@ -27,6 +29,14 @@ SECRET_NAMES = re.compile(
 )
 SECRET_KEYS = ("password", "secret_key", "redis_url", "client_secret", "url")
 MIN_LENGTH = 3  # shorter values would mask half the page and hide nothing
+# A private key wherever a frame held one (a signing key's row being read): from its BEGIN line
+# to its END line, or to where Django trimmed the variable (past 4096 characters) or the text
+# ends. Between them may come what a repr splits a long string with (quotes, line breaks).
+PEM_PRIVATE_KEY = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?"
+    r"(?:-----END [A-Z ]*PRIVATE KEY-----|(?:<|&lt;)trimmed \d+ bytes string|\Z)",
+    flags=re.DOTALL,
+)
 
 
 def _leaves(value, key: str = ""):
@@ -64,17 +74,23 @@ def secret_values() -> set[str]:
 
 
 def mask(text: str, secrets: set[str]) -> str:
-    """Return ``text`` with every secret replaced, as written and as HTML-escaped."""
+    """Return ``text`` with every secret replaced, as written and as HTML-escaped, and every PEM
+    private key block."""
     for value in sorted(secrets, key=len, reverse=True):
         for form in {value, html.escape(value), repr(value)[1:-1]}:
             text = text.replace(form, MASK)
-    return text
+    return PEM_PRIVATE_KEY.sub(MASK, text)
 
 
 class SecretMaskingFilter(SafeExceptionReporterFilter):
     """Django's filter, hiding ``DEPLOYMENT`` and the URLs and names that may carry credentials."""
 
     hidden_settings = SECRET_NAMES
+
+    def is_active(self, request) -> bool:
+        """Hide what ``sensitive_variables`` and ``sensitive_post_parameters`` name in debug too
+        (Django's filter shows them then): a private key's PEM, a password being checked."""
+        return True
 
     def cleanse_setting(self, key, value):
         if key == "DEPLOYMENT":

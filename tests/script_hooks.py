@@ -137,4 +137,24 @@ def strip(response: dict, context) -> bool:
     return True
 
 
+def vandalize(response: dict, context) -> bool:
+    """Change every object the context gives, and what hangs off them; the response not at all."""
+    _ran("vandalize", response, context)
+    context.tenant.domain = "vandal.example"
+    context.client.client_id = "vandal"
+    context.client.token_format = "vandal"
+    if context.user is not None:
+        context.user.username = "vandal"
+    if context.token is not None:
+        context.token.scope = "vandal"
+        context.token.expires = context.token.expires.replace(year=2000)
+        context.token.application.client_id = "vandal"
+        context.token.user.username = "vandal"
+    if context.caller is not None:
+        context.caller.tenant.domain = "vandal.example"
+    if context.request is not None:
+        context.request.tenant.domain = "vandal.example"
+    return True
+
+
 NOT_CALLABLE = "a string"

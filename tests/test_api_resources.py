@@ -165,6 +165,18 @@ class TestKeys:
         kids = {key["kid"] for key in client.get("/t/foo.com/oauth2/jwks", secure=True).json()["keys"]}
         assert kids == {old, rotated.json()["kid"]}
 
+    def test_rotate_past_the_limit_is_a_conflict_naming_it(self, client, world, deployment_override):
+        """Regression: a tenant admin could rotate without limit, growing the public JWKS."""
+        oauth = settings.DEPLOYMENT.oauth
+        deployment_override(oauth=dataclasses.replace(oauth, max_published_signing_keys=2))
+        assert call(client, "POST", "foo.com", "keys/rotate", admin_of("foo.com"), {}).status_code == 201
+        refused = call(client, "POST", "foo.com", "keys/rotate", admin_of("foo.com"), {})
+        assert refused.status_code == 409
+        assert refused["Content-Type"] == "application/problem+json"
+        assert "max_published_signing_keys" in refused.json()["detail"]
+        assert "at most 2" in refused.json()["detail"]
+        assert SigningKey.objects.for_tenant(world.foo).count() == 2
+
 
 class TestTenants:
     def test_a_superuser_creates_a_tenant_whose_admin_can_use_its_api(self, client, world):

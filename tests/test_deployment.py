@@ -92,6 +92,7 @@ DEFAULTS = [
     ("oauth.access_token_validity", 3600),
     ("oauth.refresh_token_validity", 86400),
     ("oauth.refresh_token_max_lifetime", 2592000),
+    ("oauth.max_published_signing_keys", 4),
     ("oauth.introspect.allow_cross_tenant", False),
     ("oauth.introspect.allow_get", True),
     ("oauth.introspect.skip_authorization", False),
@@ -248,6 +249,12 @@ ERRORS = [
     ("[oauth]\naccess_token_validity = 0\n", "oauth.access_token_validity", 2, ["positive"]),
     ("[oauth]\nrefresh_token_validity = -1\n", "oauth.refresh_token_validity", 2, ["positive"]),
     ("[oauth]\nrefresh_token_max_lifetime = 0\n", "oauth.refresh_token_max_lifetime", 2, ["positive"]),
+    (
+        "[oauth]\nmax_published_signing_keys = 1\n",
+        "oauth.max_published_signing_keys",
+        2,
+        ["at least 2", "current key"],
+    ),
     ("[oauth.introspect]\nallow_get = 1\n", "oauth.introspect.allow_get", 2, ["true or false"]),
     (
         '[[oauth.introspect.script]]\nname = "a"\ncallable = "m:f"\n\n'

@@ -8,7 +8,9 @@ import dataclasses
 import hashlib
 import io
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import jwt
@@ -16,11 +18,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 from jwcrypto.jwk import JWK
 
 from identity import signing
 from identity.models import SigningKey
+from identity.provisioning import create_tenant
 from identity.signing import current_key
 from tenants.models import Tenant
 from tests.support.worlds import oauth_world
@@ -280,3 +284,95 @@ class TestRotation:
         # The next rotation keeps the algorithm unless told otherwise.
         rotatekeys("--tenant", "foo.com")
         assert current_key(world.foo).algorithm == "ES256"
+
+
+class TestRotationLimit:
+    """Regression: a tenant admin could rotate without limit, and each retired key stayed in the
+    JWKS (which anyone may fetch) and in the keys table for the longest token lifetime: both
+    grew with every rotation. Now a rotation that would publish more than ``[oauth]
+    max_published_signing_keys`` keys (4) is refused, and none of the published keys goes, so
+    no token in flight stops verifying."""
+
+    def rotate_to_the_limit(self, tenant: Tenant) -> list[str]:
+        """Rotate ``tenant``'s key until it publishes as many as allowed; return their kids, newest first."""
+        for _ in range(settings.DEPLOYMENT.oauth.max_published_signing_keys - 1):
+            rotatekeys("--tenant", tenant.domain)
+        return list(SigningKey.objects.for_tenant(tenant).values_list("kid", flat=True))
+
+    def test_the_default_limit_is_four(self, world):
+        assert settings.DEPLOYMENT.oauth.max_published_signing_keys == 4
+
+    def test_rotation_past_the_limit_is_refused_and_changes_nothing(self, client, world):
+        first_token = signing.sign(world.foo, {"sub": "first"}, "JWT")
+        kids = self.rotate_to_the_limit(world.foo)
+        assert set(jwks(client, "foo.com")) == set(kids) and len(kids) == 4
+        with pytest.raises(signing.KeyLimitReached) as refused:
+            signing.rotate(world.foo)
+        message = str(refused.value)
+        assert "foo.com" in message and "4" in message and "max_published_signing_keys" in message
+        assert set(jwks(client, "foo.com")) == set(kids)
+        assert current_key(world.foo).kid == kids[0]
+        assert verify_with_jwks(client, "foo.com", first_token) == {"sub": "first"}
+
+    def test_a_key_whose_publication_ended_frees_its_place_and_its_row(self, client, world):
+        kids = self.rotate_to_the_limit(world.foo)
+        oldest = SigningKey.objects.for_tenant(world.foo).filter(kid=kids[-1])
+        oldest.update(publish_until=timezone.now() - timedelta(seconds=1))
+        rotatekeys("--tenant", "foo.com")
+        assert len(jwks(client, "foo.com")) == 4
+        # Unpublished and signing nothing, it would only have kept a private key in the table.
+        assert not oldest.exists()
+        assert SigningKey.objects.for_tenant(world.foo).count() == 4
+
+    def test_the_limit_is_deployment_tomls(self, client, world, deployment_override):
+        oauth = settings.DEPLOYMENT.oauth
+        deployment_override(oauth=dataclasses.replace(oauth, max_published_signing_keys=2))
+        rotatekeys("--tenant", "foo.com")
+        with pytest.raises(signing.KeyLimitReached, match="at most 2"):
+            signing.rotate(world.foo)
+        assert len(jwks(client, "foo.com")) == 2
+
+    def test_other_tenants_keys_do_not_count(self, client, world):
+        self.rotate_to_the_limit(world.foo)
+        rotatekeys("--tenant", "carbon.super")
+        assert len(jwks(client, "carbon.super")) == 2
+
+
+def in_a_thread(work):
+    """Return what ``work()`` returns (or raises), run in a thread of its own: its own database
+    connection, committing what it does."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(_closing(work)).result()
+
+
+def _closing(work):
+    def run():
+        try:
+            return work()
+        finally:
+            connection.close()
+
+    return run
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent rotations need PostgreSQL")
+def test_concurrent_rotations_stay_within_the_limit(deployment_override):
+    """Two rotations at once, with room for one: both counted the published keys before either
+    made its key, and both went through, unless a tenant's rotations take turns."""
+    deployment_override(oauth=dataclasses.replace(settings.DEPLOYMENT.oauth, max_published_signing_keys=2))
+    tenant = in_a_thread(lambda: create_tenant("race.org", admin_username="boss", admin_password="boss-pw"))
+    barrier = threading.Barrier(2)
+
+    def rotate():
+        barrier.wait()
+        return signing.rotate(tenant)
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = [future.exception() for future in [pool.submit(_closing(rotate)) for _ in range(2)]]
+        assert sorted(type(outcome).__name__ for outcome in outcomes) == ["KeyLimitReached", "NoneType"]
+        published = in_a_thread(lambda: [k for k in SigningKey.objects.for_tenant(tenant) if k.is_published])
+        assert len(published) == 2
+    finally:
+        in_a_thread(lambda: Tenant.objects.filter(pk=tenant.pk).delete())

@@ -399,6 +399,41 @@ class TestContext:
         assert context.scopes == ("test1",)
 
 
+class TestContextIsTheScripts:
+    """Regression: a script was given the process cache's own tenant, client, user and token,
+    which every later request of the process reads; a script that changed one (a client's
+    ``client_id``, a token's ``expires``) changed what introspection answered for them from then
+    on, for other clients' tokens of the tenant too. A script now gets copies of its own."""
+
+    def test_changes_reach_no_later_answer(self, client, world, scripts):
+        scripts("vandalize")
+        bind("bound", "vandalize")
+        token = user_token(client, "alice", "alice-pw", scope="test1")["access_token"]
+        other = app_token(client, "unbound", scope="test2")
+        first, other_first = introspected(client, token), introspected(client, other)
+        assert ran() == ["vandalize"]
+        assert introspected(client, token) == first
+        assert introspected(client, other) == other_first
+        assert ran() == ["vandalize", "vandalize"]
+        assert (first["client_id"], first["username"], first["scope"]) == ("bound", "alice@foo.com", "test1")
+        assert first["iss"] == issuer_of("foo.com")
+        (_, context), _ = script_hooks.CALLS
+        # The copies still refer to one another, as the objects they copy did.
+        assert context.token.application is context.client and context.token.user is context.user
+
+    def test_changes_reach_no_later_token(self, client, world, scripts):
+        """At issuance the client and user are the token request's own; copied all the same."""
+        scripts("vandalize")
+        bind("jwt-app", "vandalize", before_jwt=True)
+        claims = [
+            verify(client, "foo.com", app_token(client, "jwt-app", scope="test1"), ACCESS_TOKEN_TYP).claims
+            for _ in range(2)
+        ]
+        assert [(c["client_id"], c["iss"], c["scope"]) for c in claims] == [
+            ("jwt-app", issuer_of("foo.com"), "test1")
+        ] * 2
+
+
 class TestInactiveTokens:
     """Scripts run for active tokens only: an inactive answer stays ``{"active": false}``."""
 

@@ -328,6 +328,16 @@ class TestRotateKeys:
         assert message in str(raised.value)
         assert SigningKey.objects.all_tenants().count() == before
 
+    def test_refused_past_the_limit(self, world, deployment_override):
+        """Regression: rotations had no limit, and each kept a key in the JWKS for a token lifetime."""
+        oauth = settings.DEPLOYMENT.oauth
+        deployment_override(oauth=dataclasses.replace(oauth, max_published_signing_keys=2))
+        run("rotatekeys", "--tenant", "foo.com")
+        current = current_key(world.foo)
+        with pytest.raises(CommandError, match=r"foo.com .*at most 2 .*max_published_signing_keys"):
+            run("rotatekeys", "--tenant", "foo.com")
+        assert current_key(world.foo) == current
+
 
 def expire(model, pk: int) -> None:
     model.objects.all_tenants().filter(pk=pk).update(expires=timezone.now() - timedelta(seconds=1))

@@ -19,6 +19,14 @@ from rest_framework.views import set_rollback
 PROBLEM_JSON = "application/problem+json"
 
 
+class Conflict(exceptions.APIException):
+    """The change conflicts with the resource's state (RFC 9110 §15.5.10)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "the request conflicts with the current state of the resource"
+    default_code = "conflict"
+
+
 def _flatten(detail, prefix: str = "") -> list[dict]:
     """Return ``[{"name": field, "reason": message}]`` from a DRF error detail tree."""
     if isinstance(detail, dict):

@@ -91,13 +91,10 @@ def add_error_responses(result, generator, request, public):
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
             for code, description in API_ERRORS.items():
-                responses.setdefault(
-                    code,
-                    {
-                        "description": description,
-                        "content": _error_content(PROBLEM, "application/problem+json"),
-                    },
-                )
+                responses.setdefault(code, {"description": description})
+            for code, response in responses.items():
+                if code.startswith("4") or code.startswith("5"):
+                    response.setdefault("content", _error_content(PROBLEM, "application/problem+json"))
     return result
 
 

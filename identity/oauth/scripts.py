@@ -21,10 +21,10 @@ a token whose client has them bound (or of every token with ``script_backward_co
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -42,7 +42,7 @@ MAX_NESTING = 64
 Script = Callable[[dict, "ScriptContext"], bool]
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class ScriptContext:
     """What a script may look at. At token issuance (``run_introspection_script_before_jwt_creation``)
     there is no token row, caller or introspection request yet: those are None."""
@@ -118,6 +118,7 @@ def run_scripts(
     claims), or None: a script whose result has one fails."""
     if not scripts:
         return response
+    context = _own_copy(context)
     modified = copy.deepcopy(response)
     for name, script in scripts:
         try:
@@ -141,6 +142,26 @@ def run_scripts(
             logger.error("introspection script '%s' %s: every change discarded", name, wrong)
             return response
     return modified
+
+
+def _own_copy(context: ScriptContext) -> ScriptContext:
+    """Return ``context`` with copies of its tenant, client, user, token and caller: the process
+    cache shares those objects with every later request, and a script that changed one (a
+    client's ``client_id``, a token's ``expires``) would change their answers. Copied together,
+    they still refer to one another (``token.application is client``). The request is this
+    request's own, but for its tenant (the middleware's, from the cache): a shallow copy of it
+    carries the tenant's copy."""
+    memo: dict[int, Any] = {}
+    tenant, client, user, token, caller = copy.deepcopy(
+        (context.tenant, context.client, context.user, context.token, context.caller), memo
+    )
+    request = context.request
+    if getattr(request, "tenant", None) is not None:
+        request = copy.copy(request)
+        request.tenant = copy.deepcopy(request.tenant, memo)
+    return dataclasses.replace(
+        context, tenant=tenant, client=client, user=user, token=token, caller=caller, request=request
+    )
 
 
 def _is_json(claims: dict) -> bool:

@@ -1,8 +1,9 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from identity.management.commands._support import ACTOR, tenant_named
 from identity.models import SigningKey
 from identity.services.keys import rotate_key
+from identity.signing import KeyLimitReached
 
 
 class Command(BaseCommand):
@@ -16,5 +17,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, tenant, algorithm=None, **options):
         found = tenant_named(tenant)
-        key = rotate_key(found, algorithm=algorithm, actor=ACTOR)
+        try:
+            key = rotate_key(found, algorithm=algorithm, actor=ACTOR)
+        except KeyLimitReached as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(f"tenant {found.domain} now signs with {key.algorithm} key {key.kid}")
