@@ -9,6 +9,7 @@ from io import StringIO
 import pytest
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.hashers import check_password
 from django.core.management import call_command
 
 from deployment import DemoConfig, SuperAdminConfig
@@ -18,6 +19,7 @@ from tenants.models import Tenant
 pytestmark = pytest.mark.django_db
 
 DEMO_CLIENT_ID = "rgfKVdnMQnJSSr_pKFTxj3apiwYa"
+DEMO_CLIENT_SECRET = "BRebJ0aqfclQB9v7yZwhj0JfW0ga"
 FIRST_PASSWORD = "pw-first"
 
 
@@ -86,6 +88,22 @@ class TestFirstRun:
         foo = Tenant.objects.get(domain="foo.com")
         assert foo.admin.username == "admin"
         assert SigningKey.objects.for_tenant(foo).count() == 1
+
+    @pytest.mark.parametrize("domain", ["carbon.super", "foo.com"])
+    def test_demo_client(self, configure, domain):
+        """The demo client is the same in both tenants: the document's secret, the grants and scopes
+        its commands use (``internal_oauth2_introspect`` for a Janssen Bearer caller), owned by the
+        tenant's admin."""
+        configure(demo=True)
+        bootstrap()
+        tenant = Tenant.objects.get(domain=domain)
+        client = Client.objects.for_tenant(tenant).get(client_id=DEMO_CLIENT_ID)
+        assert client.client_type == Client.CLIENT_CONFIDENTIAL
+        assert check_password(DEMO_CLIENT_SECRET, client.client_secret)
+        assert sorted(client.grant_types) == ["client_credentials", "password", "refresh_token"]
+        assert sorted(client.allowed_scopes) == ["internal_oauth2_introspect", "test1", "test2"]
+        assert client.user == tenant.admin
+        assert client.user.username == "admin"
 
     def test_no_admin_account(self, configure):
         configure(password="", create_admin=False)

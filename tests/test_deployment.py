@@ -529,6 +529,15 @@ class TestPaths:
         deployment = load(REPO_ROOT / "deployment.toml")
         assert deployment.demo.enabled and deployment.server.debug
 
+    def test_shipped_file_serves_the_documents_as_written(self):
+        """The first run serves https://localhost:9443 with carbon.super's admin / admin, as the
+        source documents' commands expect (docs/quickstart.md)."""
+        deployment = load(REPO_ROOT / "deployment.toml")
+        server, admin = deployment.server, deployment.super_admin
+        assert (server.hostname, server.port, server.tls) == ("localhost", 9443, True)
+        assert (admin.username, admin.password, admin.create_admin_account) == ("admin", "admin", True)
+        assert deployment.tenant.super_tenant_domain == "carbon.super"
+
 
 class TestDatabaseSettings:
     def test_postgres_url_and_pool(self):

@@ -137,6 +137,34 @@ class TestMetadata:
             first, second = (get_json(client, path) for path in paths)
             assert first == second
 
+    # [server] hostname, port, tls and [tenant] super_tenant_domain -> the issuer of each tenant.
+    # The super tenant is at the root; a scheme's default port is left out of the URL.
+    ISSUER_TABLE = [
+        ("id.example", 8443, True, "carbon.super", "https://id.example:8443", "https://id.example:8443/t/foo.com"),
+        ("id.example", 443, True, "carbon.super", "https://id.example", "https://id.example/t/foo.com"),
+        ("id.example", 80, False, "carbon.super", "http://id.example", "http://id.example/t/foo.com"),
+        ("id.example", 443, False, "carbon.super", "http://id.example:443", "http://id.example:443/t/foo.com"),
+        ("localhost", 9443, True, "foo.com", "https://localhost:9443/t/carbon.super", "https://localhost:9443"),
+    ]  # fmt: skip
+
+    @pytest.mark.parametrize(("hostname", "port", "tls", "super_domain", "carbon", "foo"), ISSUER_TABLE)
+    def test_issuer_comes_from_the_server_table(
+        self, client, world, deployment_override, hostname, port, tls, super_domain, carbon, foo
+    ):
+        """Issuers (and so every endpoint URL) are built from ``[server]``, not from the request."""
+        server = dataclasses.replace(settings.DEPLOYMENT.server, hostname=hostname, port=port, tls=tls)
+        tenant = dataclasses.replace(settings.DEPLOYMENT.tenant, super_tenant_domain=super_domain)
+        deployment_override(server=server, tenant=tenant)
+        for domain, issuer in (("carbon.super", carbon), ("foo.com", foo)):
+            prefix = "" if domain == super_domain else f"/t/{domain}"
+            for path in (
+                f"{prefix}/.well-known/openid-configuration",
+                f"/.well-known/oauth-authorization-server{prefix}",
+            ):
+                document = get_json(client, path)
+                assert document["issuer"] == issuer, path
+                assert document["token_endpoint"] == issuer + "/oauth2/token", path
+
     def test_tenant_without_scopes_has_no_scopes_supported(self, client, world):
         """bar.com's one client allows no scope: the key is left out, not an empty list."""
         document = get_json(client, "/.well-known/oauth-authorization-server/t/bar.com")
