@@ -356,6 +356,37 @@ allowed_auth_handlers = "BasicAuthentication"
         assert active(introspect(client, bearer(world.bearer.introspect), world.token))
         assert introspect(client, basic("nobody", "nobody-pw"), world.token).status_code == 403
 
+    # allowed_auth_handlers -> (user, client, bearer accepted), the challenge of the 401 for the rest
+    ONE_ENTRY = [
+        ('"BasicAuthentication"', (True, False, False), 'Basic realm="carbon.super"'),
+        ('"BasicClientAuthentication"', (False, True, False), 'Basic realm="carbon.super"'),
+        ('"OAuthAuthentication"', (False, False, True), 'Bearer realm="carbon.super"'),
+        (
+            '"BasicAuthentication,BasicClientAuthentication"',
+            (True, True, False),
+            'Basic realm="carbon.super"',
+        ),
+        (
+            '["BasicClientAuthentication", "OAuthAuthentication"]',
+            (False, True, True),
+            'Basic realm="carbon.super", Bearer realm="carbon.super"',
+        ),
+    ]
+
+    @pytest.mark.parametrize(("handlers", "accepted", "challenge"), ONE_ENTRY)
+    def test_only_the_entrys_handlers_are_accepted(
+        self, client, world, configure, handlers, accepted, challenge
+    ):
+        configure(
+            f'[[resource.access_control]]\ncontext = "(.*)/oauth2/introspect"\nallowed_auth_handlers = {handlers}\n'
+        )
+        for caller, taken in zip((ADMIN, CLIENT, bearer(world.bearer.introspect)), accepted, strict=True):
+            response = introspect(client, caller, world.token)
+            if taken:
+                assert active(response)
+            else:
+                assert (response.status_code, response["WWW-Authenticate"]) == (401, challenge)
+
 
 class TestSkipAuthorization:
     """``[oauth.introspect] skip_authorization`` (Janssen's introspectionSkipAuthorization)."""
