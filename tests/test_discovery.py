@@ -23,6 +23,7 @@ from identity import signing
 from identity.models import SigningKey
 from identity.signing import current_key
 from tenants.models import Tenant
+from tests.support.introspection import configured
 from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
@@ -136,6 +137,25 @@ class TestMetadata:
         for paths in METADATA_PATHS.values():
             first, second = (get_json(client, path) for path in paths)
             assert first == second
+
+    # [[resource.access_control]] -> introspection_endpoint_auth_methods_supported at carbon.super, foo.com
+    INTROSPECTION_AUTH_TABLE = [
+        ("", ["basic", "bearer"], ["basic", "bearer"]),
+        ('context = "(.*)/oauth2/introspect"\nallowed_auth_handlers = "BasicClientAuthentication"', ["client_secret_basic"], ["client_secret_basic"]),
+        ('context = ".*"\nallowed_auth_handlers = ["OAuthAuthentication", "BasicClientAuthentication"]', ["bearer", "client_secret_basic"], ["bearer", "client_secret_basic"]),
+        ('context = "/t/foo\\\\.com/.*"\nallowed_auth_handlers = "BasicClientAuthentication"', ["basic", "bearer"], ["client_secret_basic"]),
+    ]  # fmt: skip
+
+    @pytest.mark.parametrize(("entry", "carbon", "foo"), INTROSPECTION_AUTH_TABLE)
+    def test_introspection_auth_methods_follow_access_control(
+        self, client, world, deployment_override, entry, carbon, foo
+    ):
+        """The introspection endpoint's entry of ``[[resource.access_control]]`` decides which caller
+        handlers the metadata names."""
+        toml = f"[[resource.access_control]]\n{entry}\n" if entry else ""
+        deployment_override(resource=configured(toml).resource)
+        for (_, path), methods in zip(DOCUMENTS[::2], (carbon, foo), strict=True):
+            assert get_json(client, path)["introspection_endpoint_auth_methods_supported"] == methods, path
 
     # [server] hostname, port, tls and [tenant] super_tenant_domain -> the issuer of each tenant.
     # The super tenant is at the root; a scheme's default port is left out of the URL.
