@@ -151,6 +151,27 @@ class TestReadAndChange:
         problem(call(client, "GET", "foo.com", "nothing/here", {}), 404)
         problem(client.get("/api/v2/clients", secure=True), 404)
 
+    @pytest.mark.parametrize(
+        ("accept", "status"),
+        [
+            ("text/html,application/xhtml+xml,*/*;q=0.8", 200),  # a browser's: JSON is acceptable
+            ("text/html", 406),
+            ("application/xml", 406),
+        ],
+    )
+    def test_json_only_whatever_is_accepted(self, client, world, accept, status):
+        """The API answers JSON only: no browsable HTML page, an RFC 9457 problem when the
+        caller accepts no JSON."""
+        response = call(client, "GET", "foo.com", "clients", {**admin_of("foo.com"), "Accept": accept})
+        if status == 200:
+            assert (response.status_code, response["Content-Type"]) == (200, "application/json")
+        else:
+            problem(response, status)
+        browsable = client.get(
+            "/t/foo.com/api/v1/clients?format=api", secure=True, headers=admin_of("foo.com")
+        )
+        problem(browsable, 404)
+
 
 class TestAudit:
     def test_changes_are_recorded_with_the_actor_and_no_secret(self, client, world, caplog):
