@@ -139,12 +139,21 @@ class TestMetadata:
             assert first == second
 
     # [[resource.access_control]] -> introspection_endpoint_auth_methods_supported at carbon.super, foo.com
+    CLIENTS_ONLY = 'allowed_auth_handlers = "BasicClientAuthentication"'
     INTROSPECTION_AUTH_TABLE = [
         ("", ["basic", "bearer"], ["basic", "bearer"]),
-        ('context = "(.*)/oauth2/introspect"\nallowed_auth_handlers = "BasicClientAuthentication"', ["client_secret_basic"], ["client_secret_basic"]),
-        ('context = ".*"\nallowed_auth_handlers = ["OAuthAuthentication", "BasicClientAuthentication"]', ["bearer", "client_secret_basic"], ["bearer", "client_secret_basic"]),
-        ('context = "/t/foo\\\\.com/.*"\nallowed_auth_handlers = "BasicClientAuthentication"', ["basic", "bearer"], ["client_secret_basic"]),
-    ]  # fmt: skip
+        (
+            f'context = "(.*)/oauth2/introspect"\n{CLIENTS_ONLY}',
+            ["client_secret_basic"],
+            ["client_secret_basic"],
+        ),
+        (
+            'context = ".*"\nallowed_auth_handlers = ["OAuthAuthentication", "BasicClientAuthentication"]',
+            ["bearer", "client_secret_basic"],
+            ["bearer", "client_secret_basic"],
+        ),
+        (f'context = "/t/foo\\\\.com/.*"\n{CLIENTS_ONLY}', ["basic", "bearer"], ["client_secret_basic"]),
+    ]
 
     @pytest.mark.parametrize(("entry", "carbon", "foo"), INTROSPECTION_AUTH_TABLE)
     def test_introspection_auth_methods_follow_access_control(

@@ -377,9 +377,7 @@ allowed_auth_handlers = "BasicAuthentication"
     def test_only_the_entrys_handlers_are_accepted(
         self, client, world, configure, handlers, accepted, challenge
     ):
-        configure(
-            f'[[resource.access_control]]\ncontext = "(.*)/oauth2/introspect"\nallowed_auth_handlers = {handlers}\n'
-        )
+        configure(CLIENT_CALLERS.replace('"BasicClientAuthentication"', handlers))
         for caller, taken in zip((ADMIN, CLIENT, bearer(world.bearer.introspect)), accepted, strict=True):
             response = introspect(client, caller, world.token)
             if taken:
