@@ -105,6 +105,40 @@ class TestFirstRun:
         assert client.user == tenant.admin
         assert client.user.username == "admin"
 
+    @pytest.mark.parametrize(("username", "create_admin"), [("root", True), ("admin", False)])
+    def test_demo_client_of_another_super_admin(self, deployment_override, configure, username, create_admin):
+        """The super tenant's demo client is owned by its admin, whatever [super_admin] names it,
+        and by nobody without create_admin_account. Regression: bootstrap (and so ``make run``)
+        stopped with "no user 'admin' in tenant carbon.super"."""
+        configure(demo=True, create_admin=create_admin)
+        deployment_override(
+            super_admin=SuperAdminConfig(
+                username=username, password=FIRST_PASSWORD, create_admin_account=create_admin
+            )
+        )
+        bootstrap()
+        root = Tenant.objects.get(domain="carbon.super")
+        client = Client.objects.for_tenant(root).get(client_id=DEMO_CLIENT_ID)
+        assert client.user == root.admin
+        assert (client.user.username if client.user else None) == (username if create_admin else None)
+
+    @pytest.mark.parametrize(
+        ("demo", "create_admin", "sign_in"),
+        [
+            (False, True, ["admin (password from [super_admin])"]),
+            (True, True, ["admin (password from [super_admin])", "admin@foo.com / admin (demo)"]),
+            (True, False, ["admin@foo.com / admin (demo)"]),
+            (False, False, []),
+        ],
+    )
+    def test_prints_which_credentials_sign_in(self, configure, demo, create_admin, sign_in):
+        """Where the admin is and who signs in there, on every run; never [super_admin]'s password."""
+        configure(demo=demo, create_admin=create_admin)
+        for _ in range(2):
+            out = bootstrap()
+            assert [line.removeprefix("  sign in as ") for line in out if "sign in" in line] == sign_in
+            assert not [line for line in out if FIRST_PASSWORD in line]
+
     def test_no_admin_account(self, configure):
         configure(password="", create_admin=False)
         bootstrap()
