@@ -265,6 +265,20 @@ class TestOAuthAuthentication:
         assert active(introspect(client, bearer(world.bearer.plain), world.token))
         assert introspect(client, bearer(world.bearer.introspect), world.token).status_code == 403
 
+    @pytest.mark.parametrize(
+        ("scopes", "plain_ok", "introspect_ok"),
+        [
+            ('["nosuch", "test2"]', True, False),
+            ('["internal_oauth2_introspect", "test2"]', True, True),
+            ('["nosuch", "other"]', False, False),
+        ],
+    )
+    def test_any_one_of_the_scopes_suffices(self, client, world, configure, scopes, plain_ok, introspect_ok):
+        configure(f"[resource_access_control.introspect]\nscopes = {scopes}\n")
+        for token, accepted in ((world.bearer.plain, plain_ok), (world.bearer.introspect, introspect_ok)):
+            response = introspect(client, bearer(token), world.token)
+            assert response.status_code == (200 if accepted else 403)
+
     def test_empty_scopes_accept_any_active_token(self, client, world, configure):
         configure("[resource_access_control.introspect]\nscopes = []\n")
         assert active(introspect(client, bearer(world.bearer.plain), world.token))
