@@ -7,6 +7,7 @@ import pytest
 from identity.models import AccessToken, SigningKey, User
 from identity.provisioning import create_user
 from identity.services.roles import create_role
+from tenants.models import Tenant
 from tests.support.api import admin_of, call
 from tests.support.auth import basic_auth
 from tests.support.oauth import issue, password_grant
@@ -179,6 +180,27 @@ class TestTenants:
         )
         assert response.status_code == 200 and response.json()["active"] is False
         assert call(client, "GET", "bar.com", "keys", admin_of("bar.com")).status_code == 404
+
+    # request -> status and the field the problem names; nothing is created or changed
+    REFUSED = [
+        ("tenants/carbon.super/deactivate", None, 400, "domain"),
+        ("tenants/nosuch.org/deactivate", None, 404, None),
+        ("tenants", {"domain": "foo.com", "admin_username": "a", "admin_password": "p"}, 400, "domain"),
+        ("tenants", {"domain": "Baz.Org", "admin_username": "a", "admin_password": "p"}, 400, "domain"),
+        ("tenants", {"domain": "baz.org", "admin_username": "a@baz.org", "admin_password": "p"}, 400, None),
+        ("tenants", {"domain": "baz.org", "admin_username": "a"}, 400, "admin_password"),
+    ]
+
+    @pytest.mark.parametrize(("path", "body", "status", "field"), REFUSED)
+    def test_refused_as_a_problem_and_nothing_changes(self, client, world, path, body, status, field):
+        before = sorted(Tenant.objects.values_list("domain", "active"))
+        response = call(client, "POST", "carbon.super", path, admin_of("carbon.super"), body)
+        assert response.status_code == status, response.content
+        assert response["Content-Type"] == "application/problem+json"
+        if field:
+            assert field in {param["name"] for param in response.json()["invalid-params"]}
+        assert sorted(Tenant.objects.values_list("domain", "active")) == before
+        assert not User.objects.all_tenants().filter(tenant__domain="baz.org").exists()
 
     @pytest.mark.parametrize(
         ("domain", "caller", "status"),
