@@ -88,6 +88,30 @@ class TestCreate:
 
 
 class TestReadAndChange:
+    @pytest.mark.parametrize(
+        ("charset", "body"),
+        [
+            ("utf-16", '{"name": "x", "grant_types": ["client_credentials"]}'.encode("utf-16")),
+            ("latin-1", '{"name": "\u00e9", "grant_types": ["client_credentials"]}'.encode("latin-1")),
+            ("utf-8", b'{"name": "\xff", "grant_types": ["client_credentials"]}'),
+        ],
+        ids=["utf-16", "latin-1", "not-utf-8"],
+    )
+    def test_the_body_must_be_utf8(self, client, world, charset, body):
+        """Regression: a body declared utf-16 or latin-1 was decoded as declared and the client
+        made; JSON between systems is UTF-8 (RFC 8259 §8.1), as at the form endpoints."""
+        before = Client.objects.for_tenant(world.foo).count()
+        response = client.generic(
+            "POST",
+            "/t/foo.com/api/v1/clients",
+            body,
+            content_type=f"application/json; charset={charset}",
+            secure=True,
+            headers=admin_of("foo.com"),
+        )
+        problem(response, 400)
+        assert Client.objects.for_tenant(world.foo).count() == before
+
     def test_list_pages_with_limit_and_offset(self, client, world):
         first = call(client, "GET", "foo.com", "clients?limit=1", admin_of("foo.com")).json()
         second = call(client, "GET", "foo.com", "clients?limit=1&offset=1", admin_of("foo.com")).json()
