@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from identity import permissions
 from identity.models import Role, SigningKey, User
+from identity.usernames import validate_new_tenant_domain
 from tenants.models import Tenant
 
 ADMIN_ROLE = "admin"
@@ -19,6 +21,10 @@ def create_tenant(domain: str, *, admin_username: str, admin_password: str, name
     recorded as the tenant's ``admin``."""
     tenant = Tenant(domain=domain, name=name or domain)
     tenant.full_clean()
+    try:
+        validate_new_tenant_domain(domain)
+    except ValidationError as error:
+        raise ValidationError({"domain": error.messages}) from None
     tenant.save()
     SigningKey.generate(tenant)
     tenant.admin = create_admin(tenant, admin_username, admin_password)

@@ -34,6 +34,15 @@ def validate_username(username: str) -> None:
         )
 
 
+def validate_new_tenant_domain(domain: str) -> None:
+    """Raise ValidationError if usernames already end in ``@domain``: an e-mail username taken
+    before the tenant existed would then pass for that tenant's user (and show as such)."""
+    from identity.models import User  # the models import this module's validator
+
+    if User.objects.all_tenants().filter(username__iendswith="@" + domain).exists():
+        raise ValidationError(f"usernames of existing users end in @{domain}", code="domain_of_usernames")
+
+
 def resolve_login(login: str, default_tenant: Tenant | None = None) -> tuple[Tenant, str] | None:
     """Return ``(tenant, username)`` for ``login``, or None when its tenant is unknown or inactive.
 

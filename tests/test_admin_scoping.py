@@ -800,6 +800,19 @@ class TestTenants:
         assert error in response.context["adminform"].form.errors
         assert not Tenant.objects.filter(domain="new.example").exists()
 
+    def test_a_domain_that_usernames_end_in_is_a_form_error(self, operator, world):
+        """Regression: a user named bob@new.example (taken while e-mail usernames were on) would
+        pass for the new tenant's bob."""
+        alice = world.rows[FOO]["user"]
+        User.objects.all_tenants().filter(pk=alice.pk).update(username="bob@new.example")
+        data = {"domain": "new.example", "admin_username": "boss", "password1": "Xy9-long-pw"}
+        response = operator.post("/admin/tenants/tenant/add/", {**data, "password2": "Xy9-long-pw"})
+        assert response.status_code == 200
+        assert response.context["adminform"].form.errors["domain"] == [
+            "usernames of existing users end in @new.example"
+        ]
+        assert not Tenant.objects.filter(domain="new.example").exists()
+
     def test_deactivate_makes_its_endpoints_404(self, operator, world):
         assert operator.get("/t/bar.com/health").status_code == 200
         operator.post(

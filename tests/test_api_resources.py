@@ -189,10 +189,14 @@ class TestTenants:
         ("tenants", {"domain": "Baz.Org", "admin_username": "a", "admin_password": "p"}, 400, "domain"),
         ("tenants", {"domain": "baz.org", "admin_username": "a@baz.org", "admin_password": "p"}, 400, None),
         ("tenants", {"domain": "baz.org", "admin_username": "a"}, 400, "admin_password"),
+        # Regression: foo.com's bob@example.org (an e-mail username) would pass for example.org's bob.
+        ("tenants", {"domain": "example.org", "admin_username": "a", "admin_password": "p"}, 400, "domain"),
     ]
 
     @pytest.mark.parametrize(("path", "body", "status", "field"), REFUSED)
     def test_refused_as_a_problem_and_nothing_changes(self, client, world, path, body, status, field):
+        alice = User.objects.for_tenant(world.foo).get(username="alice")
+        User.objects.for_tenant(world.foo).filter(pk=alice.pk).update(username="bob@example.org")
         before = sorted(Tenant.objects.values_list("domain", "active"))
         response = call(client, "POST", "carbon.super", path, admin_of("carbon.super"), body)
         assert response.status_code == status, response.content

@@ -358,6 +358,11 @@ class TestCreateTenantCommand:
             (["acme.test", "--admin", "boss@acme.test", "--password", "p"], "without its @tenant suffix"),
             (["acme.test", "--admin", "", "--password", "p"], "not created"),
             (["acme.test", "--admin", "x" * 151, "--password", "p"], "at most 150"),
+            # Regression: bob@example.org (an e-mail username) would then pass for example.org's bob.
+            (
+                ["example.org", "--admin", "a", "--password", "p"],
+                "usernames of existing users end in @example.org",
+            ),
         ],
     )
     def test_refused_and_nothing_created(self, world, args, message):

@@ -18,6 +18,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from identity.models import User
 from identity.provisioning import create_tenant
+from identity.usernames import validate_new_tenant_domain
 from tenants.admin_scoping import is_operator
 from tenants.admin_writes import WriteSafeAdmin
 from tenants.models import Tenant
@@ -47,6 +48,11 @@ class TenantCreationForm(SetPasswordMixin, forms.ModelForm):
         cleaned_data = super().clean()
         self.validate_passwords()
         domain, username = cleaned_data.get("domain"), cleaned_data.get("admin_username")
+        if domain:
+            try:
+                validate_new_tenant_domain(domain)
+            except ValidationError as error:
+                self.add_error("domain", error)
         if domain and username:
             admin_user = User(tenant=Tenant(domain=domain), username=username)
             try:
