@@ -69,6 +69,25 @@ class TestCreate:
         names = {param["name"] for param in body["invalid-params"]}
         assert names == {"grant_types[0]", "redirect_uris[0]"}
 
+    @pytest.mark.parametrize(
+        ("uri", "status"),
+        [
+            ("https://app.example/cb", 201),
+            ("http://127.0.0.1:8000/cb", 201),  # plain http to a loopback host only (RFC 8252 §7.3)
+            ("http://app.example/cb", 400),
+            ("https://app.example/cb#fragment", 400),  # RFC 6749 §3.1.2
+            ("custom:/cb", 400),
+        ],
+    )
+    def test_redirect_uris(self, client, world, uri, status):
+        body = {"name": "web", "grant_types": ["authorization_code"], "redirect_uris": [uri]}
+        response = call(client, "POST", "foo.com", "clients", admin_of("foo.com"), body)
+        if status == 201:
+            assert response.status_code == 201, response.content
+        else:
+            names = {param["name"] for param in problem(response, 400)["invalid-params"]}
+            assert names & {"redirect_uris", "redirect_uris[0]"}
+
     def test_a_model_rule_is_a_problem_too(self, client, world):
         """The model's own checks (a public client without a secret cannot use client_credentials)."""
         bad = {"name": "x", "public": True, "grant_types": ["client_credentials"]}
