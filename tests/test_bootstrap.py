@@ -139,6 +139,20 @@ class TestFirstRun:
             assert [line.removeprefix("  sign in as ") for line in out if "sign in" in line] == sign_in
             assert not [line for line in out if FIRST_PASSWORD in line]
 
+    @pytest.mark.parametrize(
+        ("port", "tls", "url"),
+        [
+            (9443, True, "https://localhost:9443"),
+            (443, True, "https://localhost"),
+            (80, False, "http://localhost"),
+        ],
+    )
+    def test_prints_where_the_admin_is(self, configure, deployment_override, port, tls, url):
+        """At the server's origin, a scheme's default port left out (it said https://localhost:443)."""
+        configure()
+        deployment_override(server=dataclasses.replace(settings.DEPLOYMENT.server, port=port, tls=tls))
+        assert f"admin site: {url}/admin/" in bootstrap()
+
     def test_no_admin_account(self, configure):
         configure(password="", create_admin=False)
         bootstrap()
