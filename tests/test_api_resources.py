@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
 from identity.models import AccessToken, SigningKey, User
+from identity.models.tokens import token_checksum
 from identity.provisioning import create_user
 from identity.services.roles import create_role
 from tenants.models import Tenant
-from tests.support.api import admin_of, call
+from tests.support.api import admin_of, call, mgmt_bearer
 from tests.support.auth import basic_auth
 from tests.support.oauth import issue, password_grant
 from tests.support.worlds import api_world
@@ -129,6 +131,40 @@ class TestTokens:
             ]
             == 0
         )
+
+    # query -> which of the tenant's access tokens it lists
+    FILTERS = {
+        "client_id=mgmt": lambda t, now: t.application.client_id == "mgmt",
+        "user=alice": lambda t, now: t.user is not None and t.user.username == "alice",
+        "state=active": lambda t, now: t.revoked is None and t.expires > now,
+        "state=revoked": lambda t, now: t.revoked is not None,
+        "state=expired": lambda t, now: t.revoked is None and t.expires <= now,
+        "grant_type=password": lambda t, now: t.grant_type == "password",
+        "client_id=mgmt&state=expired": lambda t, now: (
+            t.application.client_id == "mgmt" and t.revoked is None and t.expires <= now
+        ),
+    }
+
+    @pytest.mark.parametrize("query", list(FILTERS))
+    def test_filters(self, client, world, query):
+        password_grant(client, user=("alice", "alice-pw"))  # an active token of alice
+        revoked = password_grant(client, user=("alice", "alice-pw"))["access_token"]
+        AccessToken.objects.for_tenant(world.foo).filter(token_checksum=token_checksum(revoked)).update(
+            revoked=timezone.now()
+        )
+        expired = token_checksum(mgmt_bearer(client, "foo.com")["Authorization"].removeprefix("Bearer "))
+        AccessToken.objects.for_tenant(world.foo).filter(token_checksum=expired).update(
+            expires=timezone.now()
+        )
+        now = timezone.now()
+        expected = {
+            str(token.jti)
+            for token in AccessToken.objects.for_tenant(world.foo).select_related("application", "user")
+            if self.FILTERS[query](token, now)
+        }
+        listed = call(client, "GET", "foo.com", f"tokens?{query}&limit=500", admin_of("foo.com"))
+        assert listed.status_code == 200, listed.content
+        assert expected and {row["jti"] for row in listed.json()["results"]} == expected
 
     def test_revoke_one(self, client, world):
         token = password_grant(client, user=("alice", "alice-pw"))["access_token"]
