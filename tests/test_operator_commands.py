@@ -171,6 +171,13 @@ class TestRefused:
                 "tenant 'nope.com' does not exist",
             ),
             (["rotatekeys", "--tenant", "nope.com"], "tenant 'nope.com' does not exist"),
+            # Regression: an empty password was set, and signed in with an empty password.
+            (
+                ["setpassword", "--tenant", "foo.com", "alice", "--password", ""],
+                "password: must not be empty",
+            ),
+            (["createuser", "--tenant", "foo.com", "x", "--password", ""], "password: must not be empty"),
+            (["createtenant", "new.com", "--admin", "a", "--password", ""], "password: must not be empty"),
         ],
     )
     def test_refused(self, world, args, message):
