@@ -7,7 +7,7 @@ import contextlib
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 
 from identity.models import Client, User
 from tenants.models import Tenant
@@ -50,8 +50,9 @@ def describe(exc: Exception) -> str:
 @contextlib.contextmanager
 def refused(what: str):
     """Turn a change the service refused into ``CommandError("<what>: <why>")``; the service's
-    transaction has rolled back, so nothing was half made."""
+    transaction has rolled back, so nothing was half made. A value the database cannot store
+    (PostgreSQL's text refuses NUL) is refused the same way, not with a traceback."""
     try:
         yield
-    except (ValidationError, IntegrityError) as exc:
+    except (ValidationError, IntegrityError, DataError) as exc:
         raise CommandError(f"{what}: {describe(exc)}") from exc
