@@ -15,8 +15,17 @@ from tenants.models import Tenant
 ACTOR = "command"  # who acts, in the audit trail
 
 
+def _first(queryset):
+    """Return the queryset's first row, or None; a name the database cannot even hold (a NUL,
+    which PostgreSQL's text refuses) names no row either."""
+    try:
+        return queryset.first()
+    except DataError:
+        return None
+
+
 def tenant_named(domain: str) -> Tenant:
-    tenant = Tenant.objects.filter(domain=domain).first()
+    tenant = _first(Tenant.objects.filter(domain=domain))
     if tenant is None:
         raise CommandError(
             f"tenant '{domain}' does not exist; list them in the admin or create one with createtenant"
@@ -25,14 +34,14 @@ def tenant_named(domain: str) -> Tenant:
 
 
 def user_named(tenant: Tenant, username: str) -> User:
-    user = User.objects.for_tenant(tenant).filter(username=username).first()
+    user = _first(User.objects.for_tenant(tenant).filter(username=username))
     if user is None:
         raise CommandError(f"no user '{username}' in tenant {tenant.domain}")
     return user
 
 
 def client_named(tenant: Tenant, client_id: str) -> Client:
-    client = Client.objects.for_tenant(tenant).filter(client_id=client_id).first()
+    client = _first(Client.objects.for_tenant(tenant).filter(client_id=client_id))
     if client is None:
         raise CommandError(f"no client '{client_id}' in tenant {tenant.domain}")
     return client
