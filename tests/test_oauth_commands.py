@@ -207,6 +207,7 @@ class TestCreateClientRefuses:
         ("args", "message"),
         [
             (["--tenant", "nope.com", "--name", "x", *CC], "tenant 'nope.com' does not exist"),
+            (["--tenant", "foo\x00.com", "--name", "x", *CC], "tenant 'foo\x00.com' does not exist"),
             ([*BASE, "--grant-types", "implicit"], "unknown grant type(s) implicit"),
             ([*BASE, *CC, "device_code"], "unknown grant type(s) device_code"),
             (BASE, "give --grant-types"),

@@ -2,11 +2,10 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from identity.management.commands._support import ACTOR, refused
+from identity.management.commands._support import ACTOR, refused, tenant_named
 from identity.models import Client
 from identity.models.clients import GRANT_TYPES
 from identity.services.clients import ClientSpec, create_client
-from tenants.models import Tenant
 
 
 def _many(parser, flag, **kwargs):
@@ -37,9 +36,7 @@ class Command(BaseCommand):
         parser.add_argument("--use-user-store-domain-in-subject", action="store_true")
 
     def handle(self, *args, **options):
-        tenant = Tenant.objects.filter(domain=options["tenant"]).first()
-        if tenant is None:
-            raise CommandError(f"tenant '{options['tenant']}' does not exist")
+        tenant = tenant_named(options["tenant"])
         if not options["grant_types"]:
             raise CommandError(f"give --grant-types (some of {', '.join(GRANT_TYPES)})")
         if options["public"] and options["client_secret"]:
