@@ -26,6 +26,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_FLUSH_INTERVAL = 10.0  # seconds: [logging] flush_interval
 # RFC 8018 §4.2: "a minimum of 1,000 iterations is recommended".
 MIN_PASSWORD_ITERATIONS = 1000
+MAX_USERNAME_LENGTH = 150  # identity.models.User.username
 # [server] secret_key: Django's own minimum (its check security.W009), refused at load.
 MIN_SECRET_KEY_LENGTH = 50
 MIN_SECRET_KEY_CHARACTERS = 5

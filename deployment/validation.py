@@ -16,6 +16,7 @@ from deployment.schema import (
     LOG_FORMATS,
     LOG_LEVELS,
     MAX_FLUSH_INTERVAL,
+    MAX_USERNAME_LENGTH,
     MIN_PASSWORD_ITERATIONS,
     MIN_PUBLISHED_SIGNING_KEYS,
     MIN_SECRET_KEY_CHARACTERS,
@@ -59,6 +60,7 @@ def check(deployment: Deployment, fail: Fail) -> None:
         fail(("database", "identity_db", "pool_max_size"), "needs 1 <= pool_min_size <= pool_max_size")
     if not is_tenant_domain(deployment.tenant.super_tenant_domain):
         fail(("tenant", "super_tenant_domain"), "must be a lower-case domain name such as carbon.super")
+    _check_super_admin_username(deployment, fail)
     if deployment.super_admin.create_admin_account and not deployment.super_admin.password:
         fail(
             ("super_admin", "password"),
@@ -150,6 +152,23 @@ def _check_secret_key(key: str, fail) -> None:
             ("server", "secret_key"),
             f"starts with '{INSECURE_SECRET_KEY_PREFIX}', Django's placeholder; {fix}",
         )
+
+
+def _check_super_admin_username(deployment: Deployment, fail) -> None:
+    """Refuse a first admin's name that bootstrap could not create (where the file tells)."""
+    admin, tenant = deployment.super_admin, deployment.tenant
+    if not admin.create_admin_account:
+        return
+    name, keypath = admin.username, ("super_admin", "username")
+    if not name.strip() or len(name) > MAX_USERNAME_LENGTH:
+        fail(keypath, f"must be 1 to {MAX_USERNAME_LENGTH} characters, not all spaces")
+    if "@" in name and not tenant.email_usernames:
+        fail(
+            keypath,
+            "may not contain @ unless [tenant] email_usernames = true (signing in, @ names the tenant)",
+        )
+    if name.lower().endswith("@" + tenant.super_tenant_domain):
+        fail(keypath, f"give it without @{tenant.super_tenant_domain}: the super tenant is implied")
 
 
 def _check_operations(deployment: Deployment, fail) -> None:

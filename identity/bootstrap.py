@@ -23,7 +23,8 @@ DEMO_CLIENT = ClientSpec(
     client_id="rgfKVdnMQnJSSr_pKFTxj3apiwYa",
     client_secret="BRebJ0aqfclQB9v7yZwhj0JfW0ga",
     grant_types=["client_credentials", "password", "refresh_token"],
-    owner="admin",
+    # No owner named: the tenant's admin as recorded when it was made ([super_admin] username in
+    # the super tenant, which need not be "admin"; none without create_admin_account).
     scopes=["test1", "test2", "internal_oauth2_introspect"],
 )
 

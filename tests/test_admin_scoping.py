@@ -15,6 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
+from django.contrib.admin.models import ADDITION, LogEntry
 from django.contrib.auth.hashers import check_password
 from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
@@ -314,6 +315,25 @@ class TestTenantAdminSeesOnlyTheirTenant:
         assert "tenant" not in response.context["adminform"].form.fields
         response = foo_admin.get(f"{ADMIN}/client/")
         assert "tenant" not in response.context["cl"].list_display
+
+    def test_each_change_is_in_the_admin_log_of_its_tenant_only(self, client, world):
+        """Django's admin log records every change; a tenant admin's "Recent actions" shows its own
+        tenant's entries, never another's."""
+        for domain in (FOO, BAR):
+            client.force_login(world.rows[domain]["admin"])
+            # followed, so that the "was added" message is shown now, not on the next admin's page
+            response = client.post(
+                f"{ADMIN}/role/add/", {"name": f"ledger-of-{domain}"}, secure=True, follow=True
+            )
+            assert response.redirect_chain == [(f"{ADMIN}/role/", 302)], response.content
+            role = Role.objects.for_tenant(world.tenants[domain]).get(name=f"ledger-of-{domain}")
+            entry = LogEntry.objects.get(object_id=str(role.pk), content_type__model="role")
+            assert (entry.action_flag, entry.user) == (ADDITION, world.rows[domain]["admin"])
+        for domain, other in ((FOO, BAR), (BAR, FOO)):
+            client.force_login(world.rows[domain]["admin"])
+            index = client.get("/admin/", secure=True).content.decode()
+            assert f"ledger-of-{domain}" in index
+            assert f"ledger-of-{other}" not in index
 
 
 class TestOtherUsers:

@@ -11,7 +11,7 @@ from identity.provisioning import ADMIN_ROLE, create_admin, create_user
 from identity.services.clients import ClientSpec, create_client
 from tests.support.api import MGMT_SECRET, admin_of, call, mgmt_bearer
 from tests.support.auth import basic_auth
-from tests.support.introspection import make_token
+from tests.support.introspection import configured, make_token
 from tests.support.oauth import token_request
 from tests.support.worlds import api_world
 
@@ -378,3 +378,32 @@ def test_a_tenant_admin_cannot_reach_another_tenant(client, world, caller, targe
         own = call(client, method, caller, path, headers, BODIES.get(method))
         assert own.status_code == 404, own.content
     assert fingerprint(victim) == before
+
+
+API_ENTRY = '[[resource.access_control]]\ncontext = "(.*)/api/v1/(.*)"\n'
+# an entry for the API -> (caller's tenant, scheme, status of GET /t/foo.com/api/v1/clients)
+ENTRIES = [
+    ('allowed_auth_handlers = "OAuthAuthentication"', "foo.com", "bearer", 200),
+    ('allowed_auth_handlers = "OAuthAuthentication"', "foo.com", "basic", 401),
+    ('allowed_auth_handlers = "BasicAuthentication"', "foo.com", "basic", 200),
+    ('allowed_auth_handlers = "BasicAuthentication"', "foo.com", "bearer", 401),
+    ('cross_tenant = true\ncross_access_allowed_tenants = "carbon.super"', "carbon.super", "basic", 200),
+    ('cross_tenant = true\ncross_access_allowed_tenants = "carbon.super"', "bar.com", "basic", 401),
+    ('cross_tenant = true\ncross_access_allowed_tenants = "carbon.super"', "bar.com", "bearer", 401),
+    ("cross_tenant = true", "bar.com", "basic", 200),
+    ("cross_tenant = true", "bar.com", "bearer", 200),
+]
+
+
+@pytest.mark.parametrize(("entry", "caller", "scheme", "status"), ENTRIES)
+def test_the_access_control_entry_of_the_api_decides(
+    client, world, deployment_override, entry, caller, scheme, status
+):
+    """``[[resource.access_control]]`` applies to the API as to introspection: its handlers are the
+    only ones accepted, and ``cross_tenant`` lets the callers it names work on the path's tenant."""
+    deployment_override(resource=configured(API_ENTRY + entry).resource)
+    headers = admin_of(caller) if scheme == "basic" else mgmt_bearer(client, caller)
+    response = call(client, "GET", "foo.com", "clients", headers)
+    assert response.status_code == status, response.content
+    if status == 200:
+        assert "weak" in {row["client_id"] for row in response.json()["results"]}  # foo.com's rows

@@ -69,6 +69,25 @@ class TestCreate:
         names = {param["name"] for param in body["invalid-params"]}
         assert names == {"grant_types[0]", "redirect_uris[0]"}
 
+    @pytest.mark.parametrize(
+        ("uri", "status"),
+        [
+            ("https://app.example/cb", 201),
+            ("http://127.0.0.1:8000/cb", 201),  # plain http to a loopback host only (RFC 8252 §7.3)
+            ("http://app.example/cb", 400),
+            ("https://app.example/cb#fragment", 400),  # RFC 6749 §3.1.2
+            ("custom:/cb", 400),
+        ],
+    )
+    def test_redirect_uris(self, client, world, uri, status):
+        body = {"name": "web", "grant_types": ["authorization_code"], "redirect_uris": [uri]}
+        response = call(client, "POST", "foo.com", "clients", admin_of("foo.com"), body)
+        if status == 201:
+            assert response.status_code == 201, response.content
+        else:
+            names = {param["name"] for param in problem(response, 400)["invalid-params"]}
+            assert names & {"redirect_uris", "redirect_uris[0]"}
+
     def test_a_model_rule_is_a_problem_too(self, client, world):
         """The model's own checks (a public client without a secret cannot use client_credentials)."""
         bad = {"name": "x", "public": True, "grant_types": ["client_credentials"]}
@@ -88,6 +107,30 @@ class TestCreate:
 
 
 class TestReadAndChange:
+    @pytest.mark.parametrize(
+        ("charset", "body"),
+        [
+            ("utf-16", '{"name": "x", "grant_types": ["client_credentials"]}'.encode("utf-16")),
+            ("latin-1", '{"name": "\u00e9", "grant_types": ["client_credentials"]}'.encode("latin-1")),
+            ("utf-8", b'{"name": "\xff", "grant_types": ["client_credentials"]}'),
+        ],
+        ids=["utf-16", "latin-1", "not-utf-8"],
+    )
+    def test_the_body_must_be_utf8(self, client, world, charset, body):
+        """Regression: a body declared utf-16 or latin-1 was decoded as declared and the client
+        made; JSON between systems is UTF-8 (RFC 8259 §8.1), as at the form endpoints."""
+        before = Client.objects.for_tenant(world.foo).count()
+        response = client.generic(
+            "POST",
+            "/t/foo.com/api/v1/clients",
+            body,
+            content_type=f"application/json; charset={charset}",
+            secure=True,
+            headers=admin_of("foo.com"),
+        )
+        problem(response, 400)
+        assert Client.objects.for_tenant(world.foo).count() == before
+
     def test_list_pages_with_limit_and_offset(self, client, world):
         first = call(client, "GET", "foo.com", "clients?limit=1", admin_of("foo.com")).json()
         second = call(client, "GET", "foo.com", "clients?limit=1&offset=1", admin_of("foo.com")).json()
@@ -150,6 +193,27 @@ class TestReadAndChange:
     def test_an_unknown_api_path_is_404_without_credentials(self, client, world):
         problem(call(client, "GET", "foo.com", "nothing/here", {}), 404)
         problem(client.get("/api/v2/clients", secure=True), 404)
+
+    @pytest.mark.parametrize(
+        ("accept", "status"),
+        [
+            ("text/html,application/xhtml+xml,*/*;q=0.8", 200),  # a browser's: JSON is acceptable
+            ("text/html", 406),
+            ("application/xml", 406),
+        ],
+    )
+    def test_json_only_whatever_is_accepted(self, client, world, accept, status):
+        """The API answers JSON only: no browsable HTML page, an RFC 9457 problem when the
+        caller accepts no JSON."""
+        response = call(client, "GET", "foo.com", "clients", {**admin_of("foo.com"), "Accept": accept})
+        if status == 200:
+            assert (response.status_code, response["Content-Type"]) == (200, "application/json")
+        else:
+            problem(response, status)
+        browsable = client.get(
+            "/t/foo.com/api/v1/clients?format=api", secure=True, headers=admin_of("foo.com")
+        )
+        problem(browsable, 404)
 
 
 class TestAudit:

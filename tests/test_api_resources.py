@@ -6,11 +6,14 @@ import dataclasses
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from identity.models import AccessToken, SigningKey, User
+from identity.models.tokens import token_checksum
 from identity.provisioning import create_user
 from identity.services.roles import create_role
-from tests.support.api import admin_of, call
+from tenants.models import Tenant
+from tests.support.api import admin_of, call, mgmt_bearer
 from tests.support.auth import basic_auth
 from tests.support.oauth import issue, password_grant
 from tests.support.worlds import api_world
@@ -132,6 +135,40 @@ class TestTokens:
             == 0
         )
 
+    # query -> which of the tenant's access tokens it lists
+    FILTERS = {
+        "client_id=mgmt": lambda t, now: t.application.client_id == "mgmt",
+        "user=alice": lambda t, now: t.user is not None and t.user.username == "alice",
+        "state=active": lambda t, now: t.revoked is None and t.expires > now,
+        "state=revoked": lambda t, now: t.revoked is not None,
+        "state=expired": lambda t, now: t.revoked is None and t.expires <= now,
+        "grant_type=password": lambda t, now: t.grant_type == "password",
+        "client_id=mgmt&state=expired": lambda t, now: (
+            t.application.client_id == "mgmt" and t.revoked is None and t.expires <= now
+        ),
+    }
+
+    @pytest.mark.parametrize("query", list(FILTERS))
+    def test_filters(self, client, world, query):
+        password_grant(client, user=("alice", "alice-pw"))  # an active token of alice
+        revoked = password_grant(client, user=("alice", "alice-pw"))["access_token"]
+        AccessToken.objects.for_tenant(world.foo).filter(token_checksum=token_checksum(revoked)).update(
+            revoked=timezone.now()
+        )
+        expired = token_checksum(mgmt_bearer(client, "foo.com")["Authorization"].removeprefix("Bearer "))
+        AccessToken.objects.for_tenant(world.foo).filter(token_checksum=expired).update(
+            expires=timezone.now()
+        )
+        now = timezone.now()
+        expected = {
+            str(token.jti)
+            for token in AccessToken.objects.for_tenant(world.foo).select_related("application", "user")
+            if self.FILTERS[query](token, now)
+        }
+        listed = call(client, "GET", "foo.com", f"tokens?{query}&limit=500", admin_of("foo.com"))
+        assert listed.status_code == 200, listed.content
+        assert expected and {row["jti"] for row in listed.json()["results"]} == expected
+
     def test_revoke_one(self, client, world):
         token = password_grant(client, user=("alice", "alice-pw"))["access_token"]
         jti = AccessToken.objects.for_tenant(world.foo).get(user__username="alice").jti
@@ -206,6 +243,31 @@ class TestTenants:
         )
         assert response.status_code == 200 and response.json()["active"] is False
         assert call(client, "GET", "bar.com", "keys", admin_of("bar.com")).status_code == 404
+
+    # request -> status and the field the problem names; nothing is created or changed
+    REFUSED = [
+        ("tenants/carbon.super/deactivate", None, 400, "domain"),
+        ("tenants/nosuch.org/deactivate", None, 404, None),
+        ("tenants", {"domain": "foo.com", "admin_username": "a", "admin_password": "p"}, 400, "domain"),
+        ("tenants", {"domain": "Baz.Org", "admin_username": "a", "admin_password": "p"}, 400, "domain"),
+        ("tenants", {"domain": "baz.org", "admin_username": "a@baz.org", "admin_password": "p"}, 400, None),
+        ("tenants", {"domain": "baz.org", "admin_username": "a"}, 400, "admin_password"),
+        # Regression: foo.com's bob@example.org (an e-mail username) would pass for example.org's bob.
+        ("tenants", {"domain": "example.org", "admin_username": "a", "admin_password": "p"}, 400, "domain"),
+    ]
+
+    @pytest.mark.parametrize(("path", "body", "status", "field"), REFUSED)
+    def test_refused_as_a_problem_and_nothing_changes(self, client, world, path, body, status, field):
+        alice = User.objects.for_tenant(world.foo).get(username="alice")
+        User.objects.for_tenant(world.foo).filter(pk=alice.pk).update(username="bob@example.org")
+        before = sorted(Tenant.objects.values_list("domain", "active"))
+        response = call(client, "POST", "carbon.super", path, admin_of("carbon.super"), body)
+        assert response.status_code == status, response.content
+        assert response["Content-Type"] == "application/problem+json"
+        if field:
+            assert field in {param["name"] for param in response.json()["invalid-params"]}
+        assert sorted(Tenant.objects.values_list("domain", "active")) == before
+        assert not User.objects.all_tenants().filter(tenant__domain="baz.org").exists()
 
     @pytest.mark.parametrize(
         ("domain", "caller", "status"),

@@ -9,6 +9,7 @@ from io import StringIO
 import pytest
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.hashers import check_password
 from django.core.management import call_command
 
 from deployment import DemoConfig, SuperAdminConfig
@@ -18,6 +19,7 @@ from tenants.models import Tenant
 pytestmark = pytest.mark.django_db
 
 DEMO_CLIENT_ID = "rgfKVdnMQnJSSr_pKFTxj3apiwYa"
+DEMO_CLIENT_SECRET = "BRebJ0aqfclQB9v7yZwhj0JfW0ga"
 FIRST_PASSWORD = "pw-first"
 
 
@@ -86,6 +88,70 @@ class TestFirstRun:
         foo = Tenant.objects.get(domain="foo.com")
         assert foo.admin.username == "admin"
         assert SigningKey.objects.for_tenant(foo).count() == 1
+
+    @pytest.mark.parametrize("domain", ["carbon.super", "foo.com"])
+    def test_demo_client(self, configure, domain):
+        """The demo client is the same in both tenants: the document's secret, the grants and scopes
+        its commands use (``internal_oauth2_introspect`` for a Janssen Bearer caller), owned by the
+        tenant's admin."""
+        configure(demo=True)
+        bootstrap()
+        tenant = Tenant.objects.get(domain=domain)
+        client = Client.objects.for_tenant(tenant).get(client_id=DEMO_CLIENT_ID)
+        assert client.client_type == Client.CLIENT_CONFIDENTIAL
+        assert check_password(DEMO_CLIENT_SECRET, client.client_secret)
+        assert sorted(client.grant_types) == ["client_credentials", "password", "refresh_token"]
+        assert sorted(client.allowed_scopes) == ["internal_oauth2_introspect", "test1", "test2"]
+        assert client.user == tenant.admin
+        assert client.user.username == "admin"
+
+    @pytest.mark.parametrize(("username", "create_admin"), [("root", True), ("admin", False)])
+    def test_demo_client_of_another_super_admin(self, deployment_override, configure, username, create_admin):
+        """The super tenant's demo client is owned by its admin, whatever [super_admin] names it,
+        and by nobody without create_admin_account. Regression: bootstrap (and so ``make run``)
+        stopped with "no user 'admin' in tenant carbon.super"."""
+        configure(demo=True, create_admin=create_admin)
+        deployment_override(
+            super_admin=SuperAdminConfig(
+                username=username, password=FIRST_PASSWORD, create_admin_account=create_admin
+            )
+        )
+        bootstrap()
+        root = Tenant.objects.get(domain="carbon.super")
+        client = Client.objects.for_tenant(root).get(client_id=DEMO_CLIENT_ID)
+        assert client.user == root.admin
+        assert (client.user.username if client.user else None) == (username if create_admin else None)
+
+    @pytest.mark.parametrize(
+        ("demo", "create_admin", "sign_in"),
+        [
+            (False, True, ["admin (password from [super_admin])"]),
+            (True, True, ["admin (password from [super_admin])", "admin@foo.com / admin (demo)"]),
+            (True, False, ["admin@foo.com / admin (demo)"]),
+            (False, False, []),
+        ],
+    )
+    def test_prints_which_credentials_sign_in(self, configure, demo, create_admin, sign_in):
+        """Where the admin is and who signs in there, on every run; never [super_admin]'s password."""
+        configure(demo=demo, create_admin=create_admin)
+        for _ in range(2):
+            out = bootstrap()
+            assert [line.removeprefix("  sign in as ") for line in out if "sign in" in line] == sign_in
+            assert not [line for line in out if FIRST_PASSWORD in line]
+
+    @pytest.mark.parametrize(
+        ("port", "tls", "url"),
+        [
+            (9443, True, "https://localhost:9443"),
+            (443, True, "https://localhost"),
+            (80, False, "http://localhost"),
+        ],
+    )
+    def test_prints_where_the_admin_is(self, configure, deployment_override, port, tls, url):
+        """At the server's origin, a scheme's default port left out (it said https://localhost:443)."""
+        configure()
+        deployment_override(server=dataclasses.replace(settings.DEPLOYMENT.server, port=port, tls=tls))
+        assert f"admin site: {url}/admin/" in bootstrap()
 
     def test_no_admin_account(self, configure):
         configure(password="", create_admin=False)

@@ -137,6 +137,12 @@ RECOGNISED = [
     ('[super_admin]\nusername = "root"\npassword = "pw"', "super_admin.username", "root"),
     ('[super_admin]\npassword = "s3cret"', "super_admin.password", "s3cret"),
     ("[super_admin]\ncreate_admin_account = false", "super_admin.create_admin_account", False),
+    ('[super_admin]\ncreate_admin_account = false\nusername = ""', "super_admin.username", ""),  # unused
+    (
+        '[tenant]\nemail_usernames = true\n[super_admin]\nusername = "me@example.org"\npassword = "pw"',
+        "super_admin.username",
+        "me@example.org",
+    ),
     (
         '[database.identity_db]\ntype = "postgres"\nurl = "postgresql://db:5432/ids"',
         "database.identity_db.type",
@@ -234,6 +240,17 @@ ERRORS = [
     ),
     ("[database.identity_db]\npool_timeout = true\n", "database.identity_db.pool_timeout", 2, ["number"]),
     ('[tenant]\nsuper_tenant_domain = "Carbon.Super"\n', "tenant.super_tenant_domain", 2, ["lower-case"]),
+    # Regression: bootstrap (make run) stopped with a ValidationError's traceback on these.
+    ('[super_admin]\nusername = ""\npassword = "pw"\n', "super_admin.username", 2, ["1 to 150"]),
+    ('[super_admin]\nusername = "  "\npassword = "pw"\n', "super_admin.username", 2, ["not all spaces"]),
+    (f'[super_admin]\nusername = "{"a" * 151}"\npassword = "pw"\n', "super_admin.username", 2, ["1 to 150"]),
+    ('[super_admin]\nusername = "ad@min"\npassword = "pw"\n', "super_admin.username", 2, ["email_usernames"]),
+    (
+        '[tenant]\nemail_usernames = true\n[super_admin]\nusername = "admin@Carbon.Super"\npassword = "pw"\n',
+        "super_admin.username",
+        4,
+        ["without @carbon.super"],
+    ),
     ('[cache]\nmax_age = "5"\n', "cache.max_age", 2, ["integer"]),
     ("[password]\niterations = 999\n", "password.iterations", 2, ["at least 1000", "RFC 8018", "600000"]),
     ("[password]\n\niterations = 0\n", "password.iterations", 3, ["at least 1000"]),
@@ -535,6 +552,15 @@ class TestPaths:
     def test_shipped_file_is_valid(self):
         deployment = load(REPO_ROOT / "deployment.toml")
         assert deployment.demo.enabled and deployment.server.debug
+
+    def test_shipped_file_serves_the_documents_as_written(self):
+        """The first run serves https://localhost:9443 with carbon.super's admin / admin, as the
+        source documents' commands expect (docs/quickstart.md)."""
+        deployment = load(REPO_ROOT / "deployment.toml")
+        server, admin = deployment.server, deployment.super_admin
+        assert (server.hostname, server.port, server.tls) == ("localhost", 9443, True)
+        assert (admin.username, admin.password, admin.create_admin_account) == ("admin", "admin", True)
+        assert deployment.tenant.super_tenant_domain == "carbon.super"
 
 
 class TestDatabaseSettings:

@@ -27,6 +27,7 @@ from identity.models import SigningKey
 from identity.provisioning import create_tenant
 from identity.signing import current_key
 from tenants.models import Tenant
+from tests.support.introspection import configured
 from tests.support.worlds import oauth_world
 
 pytestmark = pytest.mark.django_db
@@ -140,6 +141,62 @@ class TestMetadata:
         for paths in METADATA_PATHS.values():
             first, second = (get_json(client, path) for path in paths)
             assert first == second
+
+    # [[resource.access_control]] -> introspection_endpoint_auth_methods_supported at carbon.super, foo.com
+    CLIENTS_ONLY = 'allowed_auth_handlers = "BasicClientAuthentication"'
+    INTROSPECTION_AUTH_TABLE = [
+        ("", ["basic", "bearer"], ["basic", "bearer"]),
+        (
+            f'context = "(.*)/oauth2/introspect"\n{CLIENTS_ONLY}',
+            ["client_secret_basic"],
+            ["client_secret_basic"],
+        ),
+        (
+            'context = ".*"\nallowed_auth_handlers = ["OAuthAuthentication", "BasicClientAuthentication"]',
+            ["bearer", "client_secret_basic"],
+            ["bearer", "client_secret_basic"],
+        ),
+        (f'context = "/t/foo\\\\.com/.*"\n{CLIENTS_ONLY}', ["basic", "bearer"], ["client_secret_basic"]),
+    ]
+
+    @pytest.mark.parametrize(("entry", "carbon", "foo"), INTROSPECTION_AUTH_TABLE)
+    def test_introspection_auth_methods_follow_access_control(
+        self, client, world, deployment_override, entry, carbon, foo
+    ):
+        """The introspection endpoint's entry of ``[[resource.access_control]]`` decides which caller
+        handlers the metadata names."""
+        toml = f"[[resource.access_control]]\n{entry}\n" if entry else ""
+        deployment_override(resource=configured(toml).resource)
+        for (_, path), methods in zip(DOCUMENTS[::2], (carbon, foo), strict=True):
+            assert get_json(client, path)["introspection_endpoint_auth_methods_supported"] == methods, path
+
+    # [server] hostname, port, tls and [tenant] super_tenant_domain -> the issuer of each tenant.
+    # The super tenant is at the root; a scheme's default port is left out of the URL.
+    ISSUER_TABLE = [
+        ("id.example", 8443, True, "carbon.super", "https://id.example:8443", "https://id.example:8443/t/foo.com"),
+        ("id.example", 443, True, "carbon.super", "https://id.example", "https://id.example/t/foo.com"),
+        ("id.example", 80, False, "carbon.super", "http://id.example", "http://id.example/t/foo.com"),
+        ("id.example", 443, False, "carbon.super", "http://id.example:443", "http://id.example:443/t/foo.com"),
+        ("localhost", 9443, True, "foo.com", "https://localhost:9443/t/carbon.super", "https://localhost:9443"),
+    ]  # fmt: skip
+
+    @pytest.mark.parametrize(("hostname", "port", "tls", "super_domain", "carbon", "foo"), ISSUER_TABLE)
+    def test_issuer_comes_from_the_server_table(
+        self, client, world, deployment_override, hostname, port, tls, super_domain, carbon, foo
+    ):
+        """Issuers (and so every endpoint URL) are built from ``[server]``, not from the request."""
+        server = dataclasses.replace(settings.DEPLOYMENT.server, hostname=hostname, port=port, tls=tls)
+        tenant = dataclasses.replace(settings.DEPLOYMENT.tenant, super_tenant_domain=super_domain)
+        deployment_override(server=server, tenant=tenant)
+        for domain, issuer in (("carbon.super", carbon), ("foo.com", foo)):
+            prefix = "" if domain == super_domain else f"/t/{domain}"
+            for path in (
+                f"{prefix}/.well-known/openid-configuration",
+                f"/.well-known/oauth-authorization-server{prefix}",
+            ):
+                document = get_json(client, path)
+                assert document["issuer"] == issuer, path
+                assert document["token_endpoint"] == issuer + "/oauth2/token", path
 
     def test_tenant_without_scopes_has_no_scopes_supported(self, client, world):
         """bar.com's one client allows no scope: the key is left out, not an empty list."""

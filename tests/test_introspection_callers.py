@@ -268,6 +268,20 @@ class TestOAuthAuthentication:
         assert active(introspect(client, bearer(world.bearer.plain), world.token))
         assert introspect(client, bearer(world.bearer.introspect), world.token).status_code == 403
 
+    @pytest.mark.parametrize(
+        ("scopes", "plain_ok", "introspect_ok"),
+        [
+            ('["nosuch", "test2"]', True, False),
+            ('["internal_oauth2_introspect", "test2"]', True, True),
+            ('["nosuch", "other"]', False, False),
+        ],
+    )
+    def test_any_one_of_the_scopes_suffices(self, client, world, configure, scopes, plain_ok, introspect_ok):
+        configure(f"[resource_access_control.introspect]\nscopes = {scopes}\n")
+        for token, accepted in ((world.bearer.plain, plain_ok), (world.bearer.introspect, introspect_ok)):
+            response = introspect(client, bearer(token), world.token)
+            assert response.status_code == (200 if accepted else 403)
+
     def test_empty_scopes_accept_any_active_token(self, client, world, configure):
         configure("[resource_access_control.introspect]\nscopes = []\n")
         assert active(introspect(client, bearer(world.bearer.plain), world.token))
@@ -374,6 +388,35 @@ allowed_auth_handlers = "BasicAuthentication"
         assert active(introspect(client, CLIENT, world.token))
         assert active(introspect(client, bearer(world.bearer.introspect), world.token))
         assert introspect(client, basic("nobody", "nobody-pw"), world.token).status_code == 403
+
+    # allowed_auth_handlers -> (user, client, bearer accepted), the challenge of the 401 for the rest
+    ONE_ENTRY = [
+        ('"BasicAuthentication"', (True, False, False), 'Basic realm="carbon.super"'),
+        ('"BasicClientAuthentication"', (False, True, False), 'Basic realm="carbon.super"'),
+        ('"OAuthAuthentication"', (False, False, True), 'Bearer realm="carbon.super"'),
+        (
+            '"BasicAuthentication,BasicClientAuthentication"',
+            (True, True, False),
+            'Basic realm="carbon.super"',
+        ),
+        (
+            '["BasicClientAuthentication", "OAuthAuthentication"]',
+            (False, True, True),
+            'Basic realm="carbon.super", Bearer realm="carbon.super"',
+        ),
+    ]
+
+    @pytest.mark.parametrize(("handlers", "accepted", "challenge"), ONE_ENTRY)
+    def test_only_the_entrys_handlers_are_accepted(
+        self, client, world, configure, handlers, accepted, challenge
+    ):
+        configure(CLIENT_CALLERS.replace('"BasicClientAuthentication"', handlers))
+        for caller, taken in zip((ADMIN, CLIENT, bearer(world.bearer.introspect)), accepted, strict=True):
+            response = introspect(client, caller, world.token)
+            if taken:
+                assert active(response)
+            else:
+                assert (response.status_code, response["WWW-Authenticate"]) == (401, challenge)
 
 
 class TestSkipAuthorization:

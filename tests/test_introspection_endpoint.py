@@ -213,6 +213,17 @@ class TestInvalidInput:
         assert response.status_code == 401
         assert "WWW-Authenticate" in response
 
+    @pytest.mark.parametrize("params", [{}, {"token": ""}])
+    def test_with_skip_authorization_anyone_gets_400(self, client, world, deployment_override, params):
+        """With ``skip_authorization`` a caller without credentials is authorized: its input is
+        answered (and a wrong credential still is not)."""
+        oauth = settings.DEPLOYMENT.oauth
+        introspect_section = dataclasses.replace(oauth.introspect, skip_authorization=True)
+        deployment_override(oauth=dataclasses.replace(oauth, introspect=introspect_section))
+        response = introspect(client, auth=None, **params)
+        assert (response.status_code, body(response)) == (400, {"error": "Invalid input"})
+        assert introspect(client, auth=basic("admin", "wrong"), **params).status_code == 401
+
     def test_unpermitted_caller_gets_403_not_400(self, client, world):
         response = introspect(client, auth=basic("nobody", "nobody-pw"), token="")
         assert response.status_code == 403

@@ -18,6 +18,7 @@ import subprocess
 import pytest
 from jwcrypto import jwk, jws
 
+from deployment import REPO_ROOT
 from tests.support.jwt import RESPONSE_TYP, no_nulls
 from tests.support.oauth import DEMO
 
@@ -254,6 +255,24 @@ class TestSkipAuthorization:
         )
         assert "aud" not in claims
         assert claims["token_introspection"]["active"] is True
+
+
+QUICKSTART_ENDPOINT = "https://localhost:9443/oauth2/introspect"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        get_command(QUICKSTART_ENDPOINT, "<TOKEN>", "<BEARER_TOKEN>"),
+        post_command(QUICKSTART_ENDPOINT, "<TOKEN>", "<BEARER_TOKEN>"),
+    ],
+    ids=["GET", "POST"],
+)
+def test_the_quickstart_lists_the_command(command):
+    """docs/quickstart.md shows both commands at the demo server (``-k``: its self-signed
+    certificate), their tokens left to the reader, the POST with its missing backslash."""
+    quickstart = " ".join((REPO_ROOT / "docs" / "quickstart.md").read_text().split())
+    assert " ".join(command.replace("curl ", "curl -k ", 1).split()) in quickstart
 
 
 def test_tokens_never_reach_the_log(server):

@@ -11,6 +11,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone
 
 from deployment import ScriptConfig
@@ -206,6 +207,7 @@ class TestCreateClientRefuses:
         ("args", "message"),
         [
             (["--tenant", "nope.com", "--name", "x", *CC], "tenant 'nope.com' does not exist"),
+            (["--tenant", "foo\x00.com", "--name", "x", *CC], "tenant 'foo\x00.com' does not exist"),
             ([*BASE, "--grant-types", "implicit"], "unknown grant type(s) implicit"),
             ([*BASE, *CC, "device_code"], "unknown grant type(s) device_code"),
             (BASE, "give --grant-types"),
@@ -246,6 +248,16 @@ class TestCommandLine:
     )
     def test_failure_exits_non_zero_with_the_error_on_stderr(self, world, args, message):
         assert_failed(manage("createclient", *args), message)
+
+    def test_a_value_the_database_cannot_store_is_a_clear_error(self, world):
+        """Regression (PostgreSQL, whose text refuses NUL): a NUL in --name reached the INSERT and
+        the command died with DataError's traceback. SQLite stores it."""
+        args = ["--tenant", "foo.com", "--name", "a\x00b", *CC, "--client-id", "nul"]
+        if connection.vendor == "postgresql":
+            assert_failed(manage("createclient", *args), "client not created: ")
+            assert not Client.objects.all_tenants().filter(client_id="nul").exists()
+        else:
+            assert manage("createclient", *args).returncode == 0
 
     def test_nothing_half_created(self, world):
         args = [*BASE, *CC, "--client-id", "fresh"]

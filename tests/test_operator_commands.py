@@ -171,6 +171,17 @@ class TestRefused:
                 "tenant 'nope.com' does not exist",
             ),
             (["rotatekeys", "--tenant", "nope.com"], "tenant 'nope.com' does not exist"),
+            # Regression (PostgreSQL, whose text refuses NUL): DataError's traceback.
+            (["lockuser", "--tenant", "foo\x00.com", "alice"], "tenant 'foo\x00.com' does not exist"),
+            (["lockuser", "--tenant", "foo.com", "ali\x00ce"], "no user 'ali\x00ce' in tenant foo.com"),
+            (["deactivateclient", "--tenant", "foo.com", "web\x00app"], "no client 'web\x00app'"),
+            # Regression: an empty password was set, and signed in with an empty password.
+            (
+                ["setpassword", "--tenant", "foo.com", "alice", "--password", ""],
+                "password: must not be empty",
+            ),
+            (["createuser", "--tenant", "foo.com", "x", "--password", ""], "password: must not be empty"),
+            (["createtenant", "new.com", "--admin", "a", "--password", ""], "password: must not be empty"),
         ],
     )
     def test_refused(self, world, args, message):

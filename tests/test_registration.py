@@ -136,6 +136,31 @@ def test_invalid_metadata_is_refused(client, world, metadata, error):
 
 
 @pytest.mark.parametrize(
+    ("charset", "body"),
+    [
+        ("utf-16", json.dumps(METADATA).encode("utf-16")),
+        ("latin-1", json.dumps({**METADATA, "client_name": "R\u00e9"}, ensure_ascii=False).encode("latin-1")),
+        ("utf-8", json.dumps({**METADATA, "client_name": "R\u00e9"}, ensure_ascii=False).encode("latin-1")),
+    ],
+    ids=["utf-16", "latin-1", "not-utf-8"],
+)
+def test_the_body_must_be_utf8_json(client, world, charset, body):
+    """Regression: metadata declared utf-16 or latin-1 was decoded as declared and the client
+    registered; JSON between systems is UTF-8 (RFC 8259 §8.1)."""
+    before = Client.objects.for_tenant(world.foo).count()
+    response = client.generic(
+        "POST",
+        REGISTER,
+        body,
+        content_type=f"application/json; charset={charset}",
+        secure=True,
+        headers=admin_of("foo.com"),
+    )
+    assert error_of(response) == "invalid_client_metadata"
+    assert Client.objects.for_tenant(world.foo).count() == before
+
+
+@pytest.mark.parametrize(
     "uri",
     ["http://localhost:8080/cb", "http://127.0.0.1/cb", "http://[::1]:3000/cb", "https://a.example/x?y=1"],
 )

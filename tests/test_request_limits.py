@@ -19,6 +19,7 @@ from django.test import override_settings
 from django.views.debug import technical_500_response
 
 from identity.middleware import JsonErrorsMiddleware
+from identity.oauth import discovery
 from tests.support.auth import basic_auth
 from tests.support.oauth import DEMO
 from tests.support.worlds import oauth_world
@@ -156,6 +157,26 @@ class TestServerErrors:
             raise RuntimeError("a bug, with details")
         except RuntimeError:
             return technical_500_response(request, *sys.exc_info())
+
+    @pytest.mark.parametrize("debug", [False, True])
+    def test_a_bug_is_a_json_500_with_the_request_id(self, client, world, monkeypatch, debug):
+        """An exception no code expected: ``{"error": "server_error"}``, the request id in its
+        header (to find the traceback in the log), nothing of the exception."""
+
+        def bug(*args, **kwargs):
+            raise RuntimeError("a bug, with details")
+
+        monkeypatch.setattr(discovery, "metadata", bug)
+        client.raise_request_exception = False
+        with override_settings(DEBUG=debug):
+            response = client.get(
+                "/.well-known/openid-configuration", secure=True, headers={"X-Request-ID": "req-bug"}
+            )
+        assert response.status_code == 500
+        assert response["Content-Type"] == "application/json"
+        assert json.loads(response.content) == {"error": "server_error"}
+        assert response["X-Request-ID"] == "req-bug"
+        assert response["Cache-Control"] == "no-store"
 
     @pytest.mark.parametrize("content_type", ["application/json", "application/problem+json"])
     def test_json_errors_are_kept(self, rf, content_type):

@@ -67,6 +67,23 @@ class TestRouting:
         assert body(response)["tenant_domain"] == domain
         assert body(response)["error"] == "invalid_tenant"
 
+    @pytest.mark.parametrize(
+        ("path", "tenant"),
+        [
+            ("/health", "foo.com"),
+            ("/t/foo.com/health", "foo.com"),
+            ("/t/carbon.super/health", "carbon.super"),
+        ],
+    )
+    def test_the_root_is_the_configured_super_tenant(self, client, world, deployment_override, path, tenant):
+        """``[tenant] super_tenant_domain`` names the tenant at the root; carbon.super is then a tenant
+        like any other, under /t/."""
+        deployment_override(
+            tenant=dataclasses.replace(settings.DEPLOYMENT.tenant, super_tenant_domain="foo.com")
+        )
+        response = client.get(path)
+        assert (response.status_code, body(response)) == (200, {"status": "ok", "tenant": tenant})
+
     def test_the_tenant_is_on_the_request(self, client, world):
         response = client.get("/t/foo.com/health")
         assert response.wsgi_request.tenant == world.foo

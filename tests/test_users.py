@@ -4,6 +4,7 @@ docs/commands.md)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from io import StringIO
 from types import SimpleNamespace
 
@@ -21,6 +22,7 @@ from identity.provisioning import create_admin, create_user
 from identity.services import tenants as tenant_services
 from identity.usernames import resolve_login
 from tenants.models import Tenant
+from tests.support.auth import basic_auth
 
 pytestmark = pytest.mark.django_db
 
@@ -490,6 +492,21 @@ class TestUsernames:
                 {"username": username, "password1": "Xy9-long-pw", "password2": "Xy9-long-pw"},
             )
         assert response.status_code == (302 if valid else 200)
+        assert User.objects.for_tenant(world.foo).filter(username=username).exists() is valid
+
+    @pytest.mark.parametrize(("emails", "username", "valid"), CASES)
+    def test_management_api(self, client, world, emails, username, valid):
+        with emails_allowed(emails):
+            response = client.post(
+                "/t/foo.com/api/v1/users",
+                json.dumps({"username": username, "password": "Xy9-long-pw"}),
+                content_type="application/json",
+                secure=True,
+                headers=basic_auth("admin@foo.com", "pw-foo"),
+            )
+        assert response.status_code == (201 if valid else 400), response.content
+        if not valid:
+            assert "username" in {param["name"] for param in response.json()["invalid-params"]}
         assert User.objects.for_tenant(world.foo).filter(username=username).exists() is valid
 
 

@@ -20,6 +20,8 @@ import subprocess
 
 import pytest
 
+from deployment import REPO_ROOT
+
 pytestmark = [pytest.mark.blackbox, pytest.mark.long(14)]
 
 DEMO = "[demo]\nenabled = true\n"
@@ -241,6 +243,34 @@ def any_token(server_factory):
 def cross_clients(server_factory):
     """The document's cross-tenant entry for client callers, restricted to carbon.super."""
     return server_factory(DEMO + CROSS_TENANT_CLIENTS)
+
+
+# The document's sample requests in the order it gives them (the tenant's empty-token one only as a format).
+SAMPLE_REQUESTS = [
+    SUPER_TOKEN,
+    SUPER_TOKEN_SCOPES,
+    SUPER_VALIDATE_USER,
+    SUPER_VALIDATE_CLIENT,
+    SUPER_EMPTY,
+    TENANT_TOKEN,
+    TENANT_TOKEN_SCOPES,
+    TENANT_VALIDATE_USER,
+    TENANT_VALIDATE_USER_HEADER,
+    TENANT_VALIDATE_CLIENT,
+    TENANT_EMPTY,
+]
+
+
+@pytest.mark.parametrize("command", SAMPLE_REQUESTS)
+def test_the_quickstart_lists_the_command(command):
+    """docs/quickstart.md shows each command, adapted only where a value comes from an earlier
+    response (the access token) or is left to the reader (the tenant, the Basic header)."""
+    credentials = base64.b64encode(b"admin@foo.com:admin").decode()
+    adapted = command.replace(SAMPLE_TOKEN, "<ACCESS_TOKEN>").replace("<IS_HOST>:<IS_PORT>", "localhost:9443")
+    adapted = adapted.replace("<BASE64ENCODED(USERNAME@TENAND_DOMAIN:PASSWORD)>", credentials)
+    for placeholder, value in PLACEHOLDERS.items():
+        adapted = adapted.replace(f"<{placeholder}>", value)
+    assert adapted in (REPO_ROOT / "docs" / "quickstart.md").read_text()
 
 
 class TestRequestFormats:

@@ -30,6 +30,13 @@ def validate_permission_paths(value) -> None:
             raise ValidationError(f"'{path}' is not a permission path such as /permission/admin/login")
 
 
+def validate_new_password(password: str | None) -> None:
+    """Refuse an empty password, which would sign in with an empty one (``None`` instead
+    disables password sign-in)."""
+    if password == "":
+        raise ValidationError({"password": "must not be empty"})
+
+
 class UserManager(TenantScopedManagerMixin, BaseUserManager.from_queryset(TenantQuerySet)):
     use_in_migrations = True
 
@@ -44,6 +51,7 @@ class UserManager(TenantScopedManagerMixin, BaseUserManager.from_queryset(Tenant
         return self.for_tenant(tenant).get(username=username)
 
     def create_user(self, tenant: Tenant, username: str, password: str | None = None, **fields) -> User:
+        validate_new_password(password)
         user = self.model(tenant=tenant, username=username, **fields)
         user.set_password(password)
         user.full_clean(exclude=["password"])

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from identity import audit
 from identity.models import Client, Role, User
+from identity.models.users import validate_new_password
 from identity.permissions import is_valid_path
 from identity.services.roles import check_grantable
 from identity.services.tokens import revoke_user_tokens_quietly
@@ -166,6 +167,7 @@ def delete_user(user: User, *, actor: str) -> None:
 @transaction.atomic
 def set_password(user: User, password: str, *, actor: str) -> None:
     """Set ``user``'s password (Django's hashers); ``None`` disables password sign-in."""
+    validate_new_password(password)
     user.set_password(password)
     user.save(update_fields=["password"])
     record_password_change(user, actor=actor)

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from deployment.current import get_deployment
 from identity.bootstrap import bootstrap
+from identity.oauth.issuer import server_origin
 
 
 class Command(BaseCommand):
@@ -11,8 +11,6 @@ class Command(BaseCommand):
         report = bootstrap()
         for item in report.created:
             self.stdout.write(f"created {item}")
-        server = get_deployment().server
-        base = f"{get_deployment().scheme}://{server.hostname}:{server.port}"
-        self.stdout.write(f"admin site: {base}/admin/")
+        self.stdout.write(f"admin site: {server_origin()}/admin/")
         for line in report.credentials:
             self.stdout.write(f"  sign in as {line}")

@@ -1,13 +1,11 @@
 import json
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from identity.management.commands._support import ACTOR
+from identity.management.commands._support import ACTOR, refused, tenant_named
 from identity.models import Client
 from identity.models.clients import GRANT_TYPES
 from identity.services.clients import ClientSpec, create_client
-from tenants.models import Tenant
 
 
 def _many(parser, flag, **kwargs):
@@ -38,9 +36,7 @@ class Command(BaseCommand):
         parser.add_argument("--use-user-store-domain-in-subject", action="store_true")
 
     def handle(self, *args, **options):
-        tenant = Tenant.objects.filter(domain=options["tenant"]).first()
-        if tenant is None:
-            raise CommandError(f"tenant '{options['tenant']}' does not exist")
+        tenant = tenant_named(options["tenant"])
         if not options["grant_types"]:
             raise CommandError(f"give --grant-types (some of {', '.join(GRANT_TYPES)})")
         if options["public"] and options["client_secret"]:
@@ -66,14 +62,6 @@ class Command(BaseCommand):
             use_tenant_domain_in_subject=options["use_tenant_domain_in_subject"],
             use_user_store_domain_in_subject=options["use_user_store_domain_in_subject"],
         )
-        try:
+        with refused("client not created"):
             client, secret = create_client(tenant, spec, actor=ACTOR)
-        except ValidationError as exc:
-            raise CommandError(f"client not created: {_describe(exc)}") from exc
         self.stdout.write(json.dumps({"client_id": client.client_id, "client_secret": secret or None}))
-
-
-def _describe(exc: ValidationError) -> str:
-    if hasattr(exc, "message_dict"):
-        return "; ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())
-    return "; ".join(exc.messages)
