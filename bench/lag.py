@@ -45,7 +45,9 @@ CONFIG = (
     "secure = false\n"
     'allowed_auth_handlers = ["BasicAuthentication", "BasicClientAuthentication"]\n\n'
     # The poll presents the old password many times: not a flood to refuse.
-    "[throttle]\nenabled = false\n"
+    "[throttle]\nenabled = false\n\n"
+    # Every key rotation of the run stays published (their tokens may be live): no cap to refuse.
+    "[oauth]\nmax_published_signing_keys = 1000000\n"
 )
 PREFIX = f"/t/{TENANT}/oauth2"
 
