@@ -33,6 +33,8 @@ MIN_SECRET_KEY_CHARACTERS = 5
 INSECURE_SECRET_KEY_PREFIX = "django-insecure-"
 # [oauth] max_published_signing_keys: the current key and the one a rotation retires.
 MIN_PUBLISHED_SIGNING_KEYS = 2
+# [demo] enabled: the tenant of the source documents' /t/foo.com/ commands (identity/bootstrap.py).
+DEMO_TENANT = "foo.com"
 
 
 class StrList(tuple):

@@ -11,6 +11,7 @@ from deployment.domains import is_tenant_domain
 from deployment.schema import (
     AUTH_HANDLERS,
     DATABASE_TYPES,
+    DEMO_TENANT,
     HTTP_METHODS,
     INSECURE_SECRET_KEY_PREFIX,
     LOG_FORMATS,
@@ -61,6 +62,8 @@ def check(deployment: Deployment, fail: Fail) -> None:
     if not is_tenant_domain(deployment.tenant.super_tenant_domain):
         fail(("tenant", "super_tenant_domain"), "must be a lower-case domain name such as carbon.super")
     _check_super_admin_username(deployment, fail)
+    if deployment.demo.enabled:
+        _check_demo(deployment, fail)
     if deployment.super_admin.create_admin_account and not deployment.super_admin.password:
         fail(
             ("super_admin", "password"),
@@ -169,6 +172,23 @@ def _check_super_admin_username(deployment: Deployment, fail) -> None:
         )
     if name.lower().endswith("@" + tenant.super_tenant_domain):
         fail(keypath, f"give it without @{tenant.super_tenant_domain}: the super tenant is implied")
+
+
+def _check_demo(deployment: Deployment, fail) -> None:
+    """Refuse what the demo tenant would clash with: bootstrap makes it beside the super tenant."""
+    if deployment.tenant.super_tenant_domain == DEMO_TENANT:
+        fail(
+            ("tenant", "super_tenant_domain"),
+            f"may not be {DEMO_TENANT} while [demo] enabled = true: the demo data is the tenant "
+            f"{DEMO_TENANT} of the source documents (/t/{DEMO_TENANT}/), beside the super tenant",
+        )
+    admin = deployment.super_admin
+    if admin.create_admin_account and admin.username.lower().endswith("@" + DEMO_TENANT):
+        fail(
+            ("super_admin", "username"),
+            f"may not end in @{DEMO_TENANT} while [demo] enabled = true: signing in, it would name "
+            f"the demo tenant's user",
+        )
 
 
 def _check_operations(deployment: Deployment, fail) -> None:

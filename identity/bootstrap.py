@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from deployment.current import get_deployment
+from deployment.schema import DEMO_TENANT
 from identity.models import Client, SigningKey, User
 from identity.provisioning import create_admin, create_tenant
 from identity.services.clients import ClientSpec, create_client
 from tenants.models import Tenant
 
-DEMO_TENANT = "foo.com"
 DEMO_ADMIN = ("admin", "admin")
 # The client of the WSO2 document (docs/quickstart.md), registered in the super tenant and in foo.com.
 DEMO_CLIENT = ClientSpec(

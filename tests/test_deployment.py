@@ -240,6 +240,21 @@ ERRORS = [
     ),
     ("[database.identity_db]\npool_timeout = true\n", "database.identity_db.pool_timeout", 2, ["number"]),
     ('[tenant]\nsuper_tenant_domain = "Carbon.Super"\n', "tenant.super_tenant_domain", 2, ["lower-case"]),
+    # The demo tenant beside the super tenant: bootstrap printed a wrong password for a super
+    # tenant named foo.com, and stopped with a traceback on an admin named like its user.
+    (
+        '[server]\ndebug = true\n[demo]\nenabled = true\n[tenant]\nsuper_tenant_domain = "foo.com"\n',
+        "tenant.super_tenant_domain",
+        6,
+        ["may not be foo.com", "[demo] enabled"],
+    ),
+    (
+        "[server]\ndebug = true\n[demo]\nenabled = true\n[tenant]\nemail_usernames = true\n"
+        '[super_admin]\nusername = "me@Foo.com"\npassword = "pw"\n',
+        "super_admin.username",
+        8,
+        ["may not end in @foo.com", "[demo] enabled"],
+    ),
     # Regression: bootstrap (make run) stopped with a ValidationError's traceback on these.
     ('[super_admin]\nusername = ""\npassword = "pw"\n', "super_admin.username", 2, ["1 to 150"]),
     ('[super_admin]\nusername = "  "\npassword = "pw"\n', "super_admin.username", 2, ["not all spaces"]),
