@@ -48,15 +48,14 @@ class PreparedQuery(Generic[M]):
         self.model = model
         self.build = build
         self.arity = arity
-        self._compiled: dict[tuple[str, str], _Compiled] = {}  # by (alias, vendor)
+        self._compiled: dict[str, _Compiled] = {}  # by database alias
 
     def first(self, *values: Any) -> M | None:
         alias = router.db_for_read(self.model)
         connection = connections[alias]
-        key = (alias, connection.vendor)
-        compiled = self._compiled.get(key)
+        compiled = self._compiled.get(alias)
         if compiled is None:
-            compiled = self._compiled[key] = self._compile(alias)
+            compiled = self._compiled[alias] = self._compile(alias)
         params = list(compiled.params)
         for position, value in zip(compiled.holes, values, strict=True):
             params[position] = value
