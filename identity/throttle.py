@@ -213,13 +213,15 @@ def _identity_limits(config: ThrottleConfig, address: str, identities: Sequence[
 
 
 def block_keys(address: str, identities: Sequence[str]) -> tuple[tuple[str, str], ...]:
-    """Return the cache keys of the blocks of ``address`` and of ``identities`` from it, to be
-    checked later with :func:`any_blocked` (a replayed answer, which only a request from that
-    address gets: ``lock_identity``'s block of an identity from anywhere is left out)."""
-    if not get_deployment().throttle.enabled:
+    """Return the cache keys of the blocks that refuse ``identities`` from ``address``, as
+    :func:`refuse_blocked` finds them, to be checked later with :func:`any_blocked` (by an
+    answer given before Django, introspection/replay.py): the address's, each identity's from
+    it, and with ``lock_identity`` each identity's from any address."""
+    config = get_deployment().throttle
+    if not config.enabled:
         return ()
-    from_address = (("throttled", _key("identity+address", identity, address)) for identity in identities)
-    return (("throttled-address", address), *from_address)
+    identity_blocks = (("throttled", key) for key in _identity_limits(config, address, identities))
+    return (("throttled-address", address), *identity_blocks)
 
 
 def any_blocked(keys: Iterable[tuple[str, str]]) -> bool:

@@ -11,10 +11,13 @@ P is the tenant of the path, C the caller's, T the token's.
 
 from __future__ import annotations
 
-from deployment import AccessControlEntry, IntrospectAccessConfig
+from deployment import AccessControlEntry, IntrospectAccessConfig, IntrospectConfig
 from identity import permissions
+from identity.models import AccessToken, RefreshToken
+from introspection import audit as decision
 from introspection.authentication import Caller
 from introspection.errors import CallerTenantRefused, InsufficientScope, PermissionDenied
+from introspection.responses import is_active
 from tenants.access_control import caller_tenant_allowed
 from tenants.models import Tenant
 
@@ -52,3 +55,16 @@ def token_vs_path(token_tenant_id: int, path_tenant: Tenant, allow_cross_tenant:
     # A deactivated tenant's tokens are no one's (docs/architecture.md), wherever they are introspected.
     token_tenant = Tenant.objects.get_by_id(token_tenant_id)
     return token_tenant is not None and token_tenant.active
+
+
+def inactive_by(
+    found: AccessToken | RefreshToken | None, path_tenant: Tenant, config: IntrospectConfig
+) -> str | None:
+    """Return the step that answers ``found`` inactive (RFC 7662 §2.2: a token this server does
+    not hold, one gate 3 keeps from the path's tenant, or one no longer valid), or None when
+    it is active."""
+    if found is None:
+        return decision.LOOKUP
+    if not token_vs_path(found.tenant_id, path_tenant, config.allow_cross_tenant):
+        return decision.TOKEN_VS_PATH
+    return None if is_active(found) else decision.TOKEN_STATE

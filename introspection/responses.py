@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any, cast
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 
 from deployment import Deployment
 from identity.models import AccessToken, RefreshToken
-from identity.oauth.issuer import issuer
 from identity.oauth.subject import subject_claims
 from tenants.models import Tenant
 
@@ -30,10 +29,9 @@ def is_active(token: AccessToken | RefreshToken) -> bool:
     return tenant is not None and tenant.active
 
 
-def active_claims(
-    token: AccessToken | RefreshToken, deployment: Deployment, request: HttpRequest | None = None
-) -> dict[str, Any]:
-    """Return the claims of an active ``token``, ``iss`` being its tenant's issuer."""
+def active_claims(token: AccessToken | RefreshToken, deployment: Deployment, origin: str) -> dict[str, Any]:
+    """Return the claims of an active ``token``, ``iss`` being its tenant's issuer at ``origin``
+    (``identity.oauth.issuer.server_origin``, as the caller reaches this server)."""
     is_refresh = isinstance(token, RefreshToken)
     scope = (token.access_token.scope if token.access_token_id else "") if is_refresh else token.scope
     issued = int(token.created.timestamp())
@@ -48,7 +46,7 @@ def active_claims(
         **subject_claims(token, deployment.oauth),
         "aud": _audience(token.resource),
         # The token's tenant exists (a foreign key) and is active (is_active said so).
-        "iss": issuer(cast(Tenant, Tenant.objects.get_by_id(token.tenant_id)), request),
+        "iss": origin + cast(Tenant, Tenant.objects.get_by_id(token.tenant_id)).path_prefix,
         "jti": str(token.jti),
     }
     return {key: value for key, value in claims.items() if value not in (None, "")}
@@ -61,9 +59,14 @@ def _audience(resource: list[str]) -> str | list[str] | None:
     return resource[0] if len(resource) == 1 else list(resource)
 
 
+def json_body(claims: dict[str, Any]) -> bytes:
+    """The body of a JSON answer (``introspection/first_sight.py`` writes it too)."""
+    return json.dumps(claims).encode()
+
+
 def json_response(claims: dict[str, Any]) -> HttpResponse:
     """The response headers (docs/introspection.md#responses); RFC 7662 §2.2 responses must not be cached."""
-    response = HttpResponse(json.dumps(claims), content_type="application/json")
+    response = HttpResponse(json_body(claims), content_type="application/json")
     response["Cache-Control"] = "no-store"
     response["Pragma"] = "no-cache"
     return response

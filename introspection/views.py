@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from deployment import Deployment
 from deployment.current import get_deployment
 from identity.models import AccessToken, RefreshToken
+from identity.oauth.issuer import server_origin
 from identity.oauth.scripts import ScriptContext, run_scripts, scripts_for
 from identity.request_id import endpoint_of
 from identity.throttle import Throttled
@@ -35,7 +36,7 @@ from introspection.errors import (
 from introspection.jwt_response import jwt_response
 from introspection.lookup import find_token
 from introspection.negotiation import wants_jwt
-from introspection.responses import INACTIVE, active_claims, is_active, json_response
+from introspection.responses import INACTIVE, active_claims, json_response
 from introspection.throttling import caller_blocks, check_caller
 from tenants import get_current_tenant
 from tenants.access_control import allowed_auth_handlers, matched_entry
@@ -96,23 +97,16 @@ def introspect(request: HttpRequest) -> HttpResponse:
                 path_tenant=path_tenant,
             )
         return error_response(exc)
-    inactive_by = (
-        decision.LOOKUP
-        if found is None
-        else decision.TOKEN_VS_PATH
-        if not gates.token_vs_path(found.tenant_id, path_tenant, config.allow_cross_tenant)
-        else decision.TOKEN_STATE
-        if not is_active(found)
-        else None
-    )
+    inactive_by = gates.inactive_by(found, path_tenant, config)
     replayable = found is not None  # an unknown token may be issued a moment later
+    origin = server_origin(request)
     claims: dict[str, Any]
     if found is None or inactive_by is not None:
         claims = INACTIVE
         decided = _decided(caller, path_tenant, found, inactive_by or decision.LOOKUP, "inactive", deployment)
     else:
         decided = _decided(caller, path_tenant, found, decision.PASSED, "active", deployment)
-        claims = active_claims(found, deployment, request)
+        claims = active_claims(found, deployment, origin)
         scripts = scripts_for(found.application, deployment)
         if scripts:
             replayable = False  # a script's code may read anything
@@ -130,7 +124,15 @@ def introspect(request: HttpRequest) -> HttpResponse:
         return jwt_response(claims, path_tenant, caller, request)
     if replayable:
         blocks = caller_blocks(request, caller, claimed)
-        replay.keep(request, endpoint=endpoint_of(request), decision_fields=decided, blocks=blocks)
+        replay.keep(
+            request,
+            endpoint=endpoint_of(request),
+            decision_fields=decided,
+            blocks=blocks,
+            caller=caller,
+            path_tenant=path_tenant,
+            origin=origin,
+        )
     return json_response(claims)
 
 

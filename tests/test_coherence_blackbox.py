@@ -156,6 +156,28 @@ class TestEveryWorkerOfEveryInstance:
         )
         assert everywhere(instances, status(403, value, ("dave", "dave-pw")))
 
+    def test_a_callers_change_reaches_its_first_sights(self, instances, console):
+        """Each poll asks about a token no worker has seen: answered before Django from the
+        caller's pass (introspection/first_sight.py), which every worker drops with the
+        caller's rights."""
+        first, _ = instances
+        console.manage(
+            *("createuser", "--tenant", "carbon.super", "frank", "--password", "frank-pw"),
+            *("--permission", "/permission/admin/manage/identity/applicationmgt/view"),
+        )
+        frank = ("frank", "frank-pw")
+
+        def answers_new_tokens(code: int):
+            return lambda server: introspect(server, token(first)["access_token"], frank).status_code == code
+
+        assert everywhere(instances, answers_new_tokens(200))
+        shell(
+            console,
+            "from identity.models import User; u = User.objects.all_tenants().get(username='frank'); "
+            "[setattr(r, 'permissions', []) or r.save() for r in u.roles.all()]",
+        )
+        assert everywhere(instances, answers_new_tokens(403))
+
     def test_key_rotation(self, instances, console):
         created = console.manage(
             *("createclient", "--tenant", "foo.com", "--name", "jwt", "--grant-types", "client_credentials"),

@@ -211,7 +211,7 @@ GUESSER = "10.0.0.9"
     [
         (ThrottleConfig(per_identity=100, per_address=2), basic("intruder", "wrong"), None, 429),
         (ThrottleConfig(per_identity=2, per_address=100), basic("viewer", "wrong"), None, 429),
-        (ThrottleConfig(per_identity=2, lock_identity=True), basic("viewer", "wrong"), GUESSER, True),
+        (ThrottleConfig(per_identity=2, lock_identity=True), basic("viewer", "wrong"), GUESSER, 429),
     ],
     ids=["address", "identity from the address", "identity locked from another address"],
 )
@@ -223,7 +223,9 @@ def test_a_throttle_block_reaches_the_replayed_answer(
     served before any throttling check, so a blocked address went on guessing for free (refused
     attempts are not counted) until a guess matching a kept answer (a credential in use, with a
     token it introspects) was answered 200. An identity locked from elsewhere (``lock_identity``)
-    still gets the answers its own address was given (docs/security.md)."""
+    is refused too, as Django's path refuses it (SPEC §11, docs/security.md); regression: its
+    own address was still given the answers kept for it, while a first sight of another token
+    (introspection/first_sight.py) was refused."""
     deployment_override(throttle=limits)
     where = {"REMOTE_ADDR": guessed_from} if guessed_from else {}
     for _ in range(2):

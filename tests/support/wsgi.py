@@ -8,6 +8,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.http import HttpRequest
 
+from introspection import replay
 from introspection.replay import AnswerReplay
 from introspection.throttle_gate import ThrottleGate
 
@@ -25,9 +26,11 @@ def send(application, request: HttpRequest) -> tuple[str, dict[str, str], bytes]
     def start_response(status, response_headers, exc_info=None):
         started.update(status=status, headers=dict(response_headers))
 
-    # As Django's test client does: the test's transaction keeps its connection.
+    # As Django's test client does: the test's transaction keeps its connection (the first-sight
+    # path hands its connection back itself, as Django's request_finished does).
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
+    replay.close_old_connections = _keep_connections
     try:
         result = application(request.environ, start_response)
         try:
@@ -38,4 +41,9 @@ def send(application, request: HttpRequest) -> tuple[str, dict[str, str], bytes]
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
+        replay.close_old_connections = close_old_connections
     return started["status"], started["headers"], body
+
+
+def _keep_connections(**kwargs) -> None:
+    """In place of ``close_old_connections`` while a test's transaction holds the connection."""
