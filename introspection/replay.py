@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError
 from django.http import HttpRequest
 
 from deployment.current import get_deployment
@@ -142,6 +142,9 @@ def keep(
         pending.passed = first_sight.Pass(caller, path_tenant, origin, None)
 
 
+kept = first_sight.KeptConnection()  # the process's (a worker serves one request at a time)
+
+
 class AnswerReplay:
     """The WSGI application in front of Django's (``identity/wsgi.py``)."""
 
@@ -180,12 +183,13 @@ class AnswerReplay:
                 else first_sight.token_of(environ, body)
             )
             if asked is not None:
+                kept.take()
                 try:
                     decided = first_sight.decide(passed, *asked)
                 except DatabaseError:
                     pass  # Django answers it (an outage: 503, docs/security.md)
                 finally:
-                    close_old_connections()  # hand the connection back, as at the end of Django's requests
+                    kept.keep(failed=decided is None)
         if decided is None:
             return self._answer_and_keep(environ, start_response, key, shape, body)
         template = passed.answer

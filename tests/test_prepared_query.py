@@ -6,6 +6,7 @@ from __future__ import annotations
 from unittest import mock
 
 import pytest
+from django.db import connection
 from django.db.models.sql.compiler import SQLCompiler
 
 from identity.models import AccessToken, RefreshToken
@@ -70,7 +71,10 @@ def test_it_runs_the_orms_sql_compiled_once(world, django_assert_num_queries):
             with django_assert_num_queries(1) as captured:
                 assert query.first(token_checksum(raw)) is not None
             (ran,) = captured.captured_queries
-            assert token_checksum(raw) in ran["sql"]
+            if connection.vendor == "postgresql":  # bound by the server: a parameter of the statement
+                assert ran["sql"].endswith('"token_checksum" = $1 LIMIT 1')
+            else:
+                assert token_checksum(raw) in ran["sql"]
     assert as_sql.call_count == 1
     orm_sql, _ = orm_query("x").query.sql_with_params()
     assert ran["sql"].split(" WHERE ")[0] == orm_sql.split(" WHERE ")[0]

@@ -8,7 +8,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.http import HttpRequest
 
-from introspection import replay
+from introspection import first_sight
 from introspection.replay import AnswerReplay
 from introspection.throttle_gate import ThrottleGate
 
@@ -30,7 +30,7 @@ def send(application, request: HttpRequest) -> tuple[str, dict[str, str], bytes]
     # path hands its connection back itself, as Django's request_finished does).
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
-    replay.close_old_connections = _keep_connections
+    first_sight.close_old_connections = _keep_connections
     try:
         result = application(request.environ, start_response)
         try:
@@ -41,7 +41,7 @@ def send(application, request: HttpRequest) -> tuple[str, dict[str, str], bytes]
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
-        replay.close_old_connections = close_old_connections
+        first_sight.close_old_connections = close_old_connections
     return started["status"], started["headers"], body
 
 
