@@ -158,21 +158,23 @@ class AnswerReplay:
         if body is None:
             return self.application(environ, start_response)
         # The key: everything the answer depends on; the configuration too, as tests swap it.
-        key = keyed_digest(str(id(get_deployment())), body, *(key_input(environ, name) for name in INPUTS))
+        shape = [str(id(get_deployment())), *(key_input(environ, name) for name in INPUTS)]
+        key = keyed_digest(body, *shape)
         changes.poll()  # on SQLite, hear the other processes first (Django's path: request_started)
         answer = cache.lookup("answer", key)
         if answer is MISSING:
-            return self._first_sight(environ, start_response, key, body)
+            return self._first_sight(environ, start_response, key, body, shape)
         if throttle.any_blocked(answer.blocks):  # refused behind, by the throttle layer or Django
             return self.application(environ, start_response)
         return serve(environ, start_response, answer)
 
     def _first_sight(
-        self, environ: Environ, start_response: StartResponse, key: bytes, body: bytes
+        self, environ: Environ, start_response: StartResponse, key: bytes, body: bytes, inputs: list[str]
     ) -> Iterable[bytes]:
         """Answer a request not seen yet from its caller's pass (``introspection/first_sight.py``)
-        when there is one that may serve it, else through Django; keep the answer."""
-        shape = keyed_digest(str(id(get_deployment())), *(key_input(environ, name) for name in INPUTS))
+        when there is one that may serve it, else through Django; keep the answer. ``inputs``:
+        the key's parts but the body (the pass's key is their digest)."""
+        shape = keyed_digest(*inputs)
         generation = cache.generation
         decided = None
         with reading() as reads:  # the pass's entry and the token's: what the answer is made of
