@@ -16,6 +16,8 @@ from urllib.parse import urlencode
 
 import pytest
 from django.test import RequestFactory
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from deployment import ThrottleConfig
 from identity.models import AccessToken, Client
@@ -192,6 +194,34 @@ class TestAnsweredAsDjangoAnswers:
         revoked = AccessToken.objects.all_tenants().get(token_checksum=token_checksum(form["token"]))
         token_services.revoke_token(revoked, actor="test")
         assert json.loads(call(form)[2]) == {"active": False}
+
+
+# Forms a resource server, a broken client or an attacker may send: any text, hints and names.
+FORMS = st.fixed_dictionaries(
+    {"token": st.one_of(st.text(max_size=60), st.sampled_from(["", " ", "%00", "a" * 3000]))},
+    optional={
+        "token_type_hint": st.one_of(
+            st.sampled_from(["access_token", "refresh_token", ""]), st.text(max_size=10)
+        ),
+        "appTenant": st.sampled_from([SUPER, FOO, "nosuch.org", ""]),
+        "response_as_jwt": st.sampled_from(["true", "false", "maybe"]),
+        "other": st.text(max_size=5),
+    },
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(form=FORMS, known=st.booleans())
+def test_any_form_is_answered_as_django_answers_it(world, form, known):
+    """Whatever the form, the answer a caller's pass gives (or leaves to Django) is Django's:
+    status, headers and body; never a 5xx."""
+    if known:
+        form = {**form, "token": user_token(world)}
+    let_through(world)
+    answer = call(form)
+    assert not answer[0].startswith("5")
+    if "response_as_jwt" not in form:  # a JWT's iat and jti differ at each answer
+        assert comparable(answer) == comparable(through_django(form))
 
 
 class TestLeftToDjango:
