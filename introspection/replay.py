@@ -158,12 +158,12 @@ class AnswerReplay:
         if body is None:
             return self.application(environ, start_response)
         # The key: everything the answer depends on; the configuration too, as tests swap it.
-        shape = [str(id(get_deployment())), *(key_input(environ, name) for name in INPUTS)]
-        key = keyed_digest(body, *shape)
+        inputs = [str(id(get_deployment())), *(key_input(environ, name) for name in INPUTS)]
+        key = keyed_digest(body, *inputs)
         changes.poll()  # on SQLite, hear the other processes first (Django's path: request_started)
         answer = cache.lookup("answer", key)
         if answer is MISSING:
-            return self._first_sight(environ, start_response, key, body, shape)
+            return self._first_sight(environ, start_response, key, body, inputs)
         if throttle.any_blocked(answer.blocks):  # refused behind, by the throttle layer or Django
             return self.application(environ, start_response)
         return serve(environ, start_response, answer)
