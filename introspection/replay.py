@@ -18,6 +18,10 @@ introspection scripts (their code may read anything), and answers whose reads ra
 
 A replayed answer is still a request of its own: it gets its own request id, request line,
 audit event and metrics, written by the same functions as Django's path.
+
+A request not seen yet, about another token, from a caller Django let through with a request of
+the same shape, is answered from that caller's pass (``introspection/first_sight.py``), kept
+here beside each answer Django gives.
 """
 
 from __future__ import annotations
