@@ -29,6 +29,7 @@ from identity.services import users as user_services
 from tenants.cache import cache
 from tests.support.auth import basic
 from tests.support.introspection import (
+    CLIENT_AND_USER_CALLERS,
     CLIENT_ID,
     CLIENT_SECRET,
     ENDPOINT,
@@ -47,11 +48,6 @@ pytestmark = pytest.mark.django_db
 ADMIN = basic("admin", "admin")
 VIEWER = basic("viewer", "viewer-pw")
 CLIENT = basic(CLIENT_ID, CLIENT_SECRET)
-CALLERS = """
-[[resource.access_control]]
-context = "(.*)/oauth2/introspect(.*)"
-allowed_auth_handlers = ["BasicClientAuthentication", "BasicAuthentication"]
-"""
 FORM = "application/x-www-form-urlencoded"
 application = server_application()
 
@@ -63,7 +59,7 @@ def world(build_once):
 
 @pytest.fixture(autouse=True)
 def client_callers(deployment_override):
-    deployment_override(resource=configured(CALLERS).resource)
+    deployment_override(resource=configured(CLIENT_AND_USER_CALLERS).resource)
 
 
 def call(form: dict, auth: str = CLIENT, path: str = ENDPOINT[SUPER], **environ) -> tuple[str, dict, bytes]:

@@ -20,7 +20,15 @@ from psycopg_pool import ConnectionPool
 
 from introspection import first_sight
 from tests.support.auth import basic
-from tests.support.introspection import CLIENT_ID, CLIENT_SECRET, ENDPOINT, SUPER, configured, make_token
+from tests.support.introspection import (
+    CLIENT_AND_USER_CALLERS,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    ENDPOINT,
+    SUPER,
+    configured,
+    make_token,
+)
 from tests.support.worlds import introspection_world
 from tests.support.wsgi import server_application
 from tests.test_pooled_connections import terminate
@@ -30,16 +38,10 @@ pytestmark = [
     pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's connection pool"),
 ]
 
-CALLERS = """
-[[resource.access_control]]
-context = "(.*)/oauth2/introspect(.*)"
-allowed_auth_handlers = ["BasicClientAuthentication"]
-"""
-
 
 @pytest.fixture
 def world(deployment_override):
-    deployment_override(resource=configured(CALLERS).resource)
+    deployment_override(resource=configured(CLIENT_AND_USER_CALLERS).resource)
     built = introspection_world()
     close_old_connections()
     yield built

@@ -25,6 +25,7 @@ from introspection.replay import Answer
 from tenants.cache import cache
 from tests.support.auth import basic
 from tests.support.introspection import (
+    CLIENT_AND_USER_CALLERS,
     CLIENT_ID,
     CLIENT_SECRET,
     ENDPOINT,
@@ -43,11 +44,6 @@ ADMIN = basic("admin", "admin")
 VIEWER = basic("viewer", "viewer-pw")
 FOO_VIEWER = basic("viewer@foo.com", "viewer-pw")
 CLIENT = basic(CLIENT_ID, CLIENT_SECRET)
-CLIENT_CALLERS = """
-[[resource.access_control]]
-context = "(.*)/oauth2/introspect(.*)"
-allowed_auth_handlers = ["BasicClientAuthentication", "BasicAuthentication"]
-"""
 JWT = "application/token-introspection+jwt"
 # What one introspection answered "active" by the super tenant's endpoint adds to.
 METRICS = {
@@ -297,7 +293,7 @@ class TestNeverKept:
         assert len(django_saw) == 2
 
     def test_past_the_token_expiry(self, world, deployment_override):
-        deployment_override(resource=configured(CLIENT_CALLERS).resource)
+        deployment_override(resource=configured(CLIENT_AND_USER_CALLERS).resource)
         raw = make_token(world.clients[SUPER], expires_in=1)
         assert active(raw, CLIENT) is True
         time.sleep(1.1)

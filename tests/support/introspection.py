@@ -38,6 +38,13 @@ secure = false
 allowed_auth_handlers = ["BasicAuthentication", "BasicClientAuthentication", "OAuthAuthentication"]
 """
 
+# Client and user callers at every tenant's endpoint (Basic), over TLS.
+CLIENT_AND_USER_CALLERS = """
+[[resource.access_control]]
+context = "(.*)/oauth2/introspect(.*)"
+allowed_auth_handlers = ["BasicClientAuthentication", "BasicAuthentication"]
+"""
+
 
 def configured(toml: str) -> Deployment:
     """Return the configuration that the deployment.toml text ``toml`` gives (regexes compiled).
