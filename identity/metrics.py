@@ -14,6 +14,7 @@ import ipaddress
 import os
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection
@@ -115,20 +116,28 @@ class Tally:
     def record(self, counted: tuple = (), timed=None, amount: float = 0.0) -> None:
         """Add one to each counter child of ``counted`` and, when ``timed`` (a histogram child)
         is given, observe ``amount`` in it: a request's samples under one lock."""
+        self.record_many(((counted, timed, amount),))
+
+    def record_many(self, samples: Iterable[tuple[tuple, Any, float]], since: float | None = None) -> None:
+        """:meth:`record` each of ``samples``, taken since ``since`` (``time.monotonic()``; None: now)."""
         with self._lock:
             if not self._counts and not self._observed:  # the first sample of a batch
-                self._since = time.monotonic()
+                self._since = time.monotonic() if since is None else since
                 batches.flusher.ensure_running()
-            counts = self._counts
-            for child in counted:
-                counts[child] = counts.get(child, 0) + 1
-            if timed is not None:
-                observations = self._observed.get(timed)
-                if observations is None:
-                    observations = self._observed[timed] = _Observations(timed)
-                observations.add(amount)
+            elif since is not None and since < self._since:
+                self._since = since
+            counts, observed = self._counts, self._observed
+            for counted, timed, amount in samples:
+                for child in counted:
+                    counts[child] = counts.get(child, 0) + 1
+                if timed is not None:
+                    observations = observed.get(timed)
+                    if observations is None:
+                        observations = observed[timed] = _Observations(timed)
+                    observations.add(amount)
 
     def flush(self) -> None:
+        batches.drain()  # the counts of replayed answers not added yet
         with self._lock:
             counts, self._counts = self._counts, {}
             observed, self._observed = self._observed, {}
