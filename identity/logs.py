@@ -201,19 +201,16 @@ class LineWriting(logging.Handler):
             else:
                 batches.flusher.ensure_running()
 
-    def add_lines(self, lines: list[str], since: float) -> None:
-        """Keep ``lines`` formatted by the batch thread (identity/batches.py :class:`Deferred`),
+    def add_text(self, text: str, since: float) -> None:
+        """Keep ``text``, whole lines formatted by the batch thread (:func:`write_prepared`),
         written as though they had waited since ``since`` (``time.monotonic()``)."""
-        terminator = self.terminator  # type: ignore[attr-defined]
         with self.lock:  # type: ignore[union-attr]
             if not self._waiting or since < self._waiting_since:
                 self._waiting_since = since
-            waiting = self._waiting
-            for line in lines:
-                waiting += (line, terminator)
-                self._waiting_size += len(line) + 1
-                if self._waiting_size >= self.MAX_WAITING:
-                    self._write_waiting()
+            self._waiting.append(text)
+            self._waiting_size += len(text)
+            if self._waiting_size >= self.MAX_WAITING:
+                self._write_waiting()
 
     def flush(self) -> None:
         batches.drain()  # lines handed over and not formatted yet: before the process exits too
@@ -327,7 +324,7 @@ class PreparedLine:
         # ``parts``: the line's text around the values it leaves open; ``order``: which of (time,
         # request id, duration) each of those is, in turn.
         self.logger, self.handler, self.parts = logger, handler, parts
-        self._with_duration = 2 in order
+        self.terminator: str = handler.terminator  # type: ignore[attr-defined]
         # Picks from ``parts + values`` the pieces of the line, in turn.
         count = len(parts)
         pieces = [index for at, value in enumerate(order) for index in (at, count + value)]
@@ -336,13 +333,17 @@ class PreparedLine:
     def current(self) -> bool:
         """Whether ``logger``'s INFO lines still go to that handler alone (when not, write the
         line the usual way: a handler or filter added since sees it)."""
-        return self.logger.isEnabledFor(logging.INFO) and writer_of(self.logger) is self.handler
+        return writer_of(self.logger) is self.handler
+
+    def pieces(self, when: str, rid: str, duration: str) -> tuple[str, ...]:
+        """The pieces of the line of a request served at ``when`` (its formatted time) under the
+        id ``rid``, a well-formed request id (identity/request_id.py), whose characters JSON
+        writes as they are, in ``duration`` (its ``repr``)."""
+        return self._pieces((*self.parts, when, rid, duration))
 
     def text(self, created: float, rid: str, duration_ms: float = 0.0) -> str:
-        """The line of a request served at ``created`` (``time.time()``) under the id ``rid``, a
-        well-formed request id (identity/request_id.py), whose characters JSON writes as they are."""
-        duration = repr(duration_ms) if self._with_duration else ""
-        return "".join(self._pieces((*self.parts, _iso_time(created), rid, duration)))
+        """The line of a request served at ``created`` (``time.time()``)."""
+        return "".join(self.pieces(_iso_time(created), rid, repr(duration_ms)))
 
     def write(self, created: float, rid: str, duration_ms: float = 0.0) -> bool:
         """Write the line; False (nothing written) when it is no longer :meth:`current`."""
@@ -378,9 +379,26 @@ def prepare(logger: logging.Logger, message: str, extra: dict, domain: str | Non
     return PreparedLine(logger, handler, tuple(parts), tuple(index for _, index, _ in found))
 
 
+def write_prepared(requests: list[tuple[tuple[PreparedLine, ...], float, str, float]], since: float) -> None:
+    """Write the prepared lines of ``requests``, each ``(lines, created, rid, duration_ms)``, made
+    by the batch thread for requests since ``since`` (``time.monotonic()``): the pieces of all
+    of a handler's lines joined at once, one text a handler (a third less than a join a line)."""
+    texts: dict[LineWriting, list[str]] = {}
+    for lines, created, rid, duration_ms in requests:
+        when, duration = _iso_time(created), repr(duration_ms)
+        for line in lines:
+            pieces = texts.get(line.handler)
+            if pieces is None:
+                pieces = texts[line.handler] = []
+            pieces += line.pieces(when, rid, duration)
+            pieces.append(line.terminator)
+    for handler, pieces in texts.items():
+        handler.add_text("".join(pieces), since)
+
+
 def writer_of(logger: logging.Logger) -> LineWriting | None:
-    """Return the handler of ours that alone receives ``logger``'s INFO records
-    (:func:`_sole_writer`), None when another handler or a filter would see them (:class:`Route`)."""
+    """Return the handler of ours that alone writes ``logger``'s INFO lines (:func:`_sole_writer`),
+    None when it writes none or another handler or a filter would see them (:class:`Route`)."""
     route = _routes.get(logger)
     if route is None:
         route = _routes[logger] = Route((logger,))
@@ -388,24 +406,24 @@ def writer_of(logger: logging.Logger) -> LineWriting | None:
 
 
 class Route:
-    """The handlers of ours that alone receive the INFO records of ``loggers``
-    (:func:`_sole_writer`; None for a logger whose records another handler or a filter would
-    see), found again whenever anything they were found from has changed since: for each
-    logger and each ancestor its records reach, its handlers, filters, ``propagate`` and parent
-    (a logger created later between it and its ancestor changes it), and each of those
-    handlers' level, formatter and filters. (Whether a logger writes INFO at all is
-    ``isEnabledFor``'s, which logging keeps cached.)
+    """The handlers of ours that alone write the INFO lines of ``loggers`` (:func:`_sole_writer`;
+    None for a logger that writes no INFO line, or whose records another handler or a filter
+    would see), found again whenever anything they were found from has changed since: the
+    ``logging.disable`` level; each logger's ``disabled``, the levels on the way to its first
+    ancestor with one set (its effective level); for it and each ancestor its records reach,
+    handlers, filters, ``propagate`` and parent (a logger created later between it and its
+    ancestor changes it); and each of those handlers' level, formatter and filters.
 
-    All of it is read by one ``attrgetter`` (dotted names reach the ancestors), a tuple made in
-    C, and compared with the one read last time: the check that a handler or filter added since
-    (an operator's, a test's capture) sees the records, for about the cost of one walk of
-    the loggers for all of them (docs/operations.md#cost).
+    All of it is read by one ``attrgetter`` (each logger and handler an attribute of the route),
+    a tuple made in C, and compared with the one read last time: the check that a handler or
+    filter added since (an operator's, a test's capture) sees the records, for less than the
+    cost of one walk of the loggers for all of them (docs/operations.md#cost).
     """
+
+    manager = logging.Logger.manager  # where the attrgetter finds ``disable``
 
     def __init__(self, loggers: tuple[logging.Logger, ...]) -> None:
         self.loggers = loggers
-        for number, logger in enumerate(loggers):  # where the attrgetter finds them
-            setattr(self, f"logger{number}", logger)
         self._found: tuple = (None, (), ())  # (what reads the state, the state, the writers)
 
     def writers(self) -> tuple[LineWriting | None, ...]:
@@ -415,21 +433,34 @@ class Route:
         return writers
 
     def _find(self) -> tuple[LineWriting | None, ...]:
-        writers = tuple(_sole_writer(logger) for logger in self.loggers)
-        names, handlers = [], []
-        for number, logger in enumerate(self.loggers):
-            up = f"logger{number}."
+        writers = tuple(
+            _sole_writer(logger) if logger.isEnabledFor(logging.INFO) else None for logger in self.loggers
+        )
+        # Each logger and handler on the way is an attribute of the route: "logger0.handlers"
+        # is two lookups where "logger0.parent.handlers" would be three.
+        names, passed, handlers = ["manager.disable"], {}, {}
+        for logger in self.loggers:
+            names.append(f"{passed.setdefault(logger, f'logger{len(passed)}')}.disabled")
             current: logging.Logger | None = logger
-            while current is not None:
-                names += [up + "handlers", up + "filters"]
-                if current.parent is not None:
-                    names += [up + "propagate", up + "parent"]
-                handlers += current.handlers
-                current, up = (current.parent if current.propagate else None), up + "parent."
-        for number, handler in enumerate(dict.fromkeys(handlers)):
-            setattr(self, f"handler{number}", handler)
-            names += [f"handler{number}.{name}" for name in ("level", "formatter", "filters")]
-        read = operator.attrgetter(*names)
+            while current is not None:  # to the first level set
+                name = passed.setdefault(current, f"logger{len(passed)}")
+                names += [f"{name}.level", f"{name}.parent"]
+                current = None if current.level else current.parent
+            current = logger
+            while current is not None:  # to the last handlers its records reach
+                name = passed.setdefault(current, f"logger{len(passed)}")
+                names += [f"{name}.handlers", f"{name}.filters", f"{name}.propagate"]
+                if current.propagate and current.parent is not None:
+                    names.append(f"{name}.parent")
+                for handler in current.handlers:
+                    handlers.setdefault(handler, f"handler{len(handlers)}")
+                current = current.parent if current.propagate else None
+        for logger, name in passed.items():
+            setattr(self, name, logger)
+        for handler, name in handlers.items():
+            setattr(self, name, handler)
+            names += [f"{name}.level", f"{name}.formatter", f"{name}.filters"]
+        read = operator.attrgetter(*dict.fromkeys(names))
         # The lists change in place: the state keeps copies.
         state = tuple([*value] if isinstance(value, list) else value for value in read(self))
         self._found = (read, state, writers)

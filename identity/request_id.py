@@ -154,9 +154,6 @@ class Replayed:
         batches: checked at each request (one :class:`~identity.logs.Route` check for all),
         so that a handler or filter added since (an operator's, a test's capture) sees the
         request's lines through the usual way."""
-        for line in self.lines:
-            if not line.logger.isEnabledFor(logging.INFO):
-                return False
         return self.batched and self.route.writers() == self.writers
 
     def record(self, rid: str, started: float) -> None:
@@ -168,17 +165,17 @@ class Replayed:
 
 
 def _write_replayed(items: list[tuple[Replayed, float, str, float]], since: float) -> None:
-    """Format the lines and add the samples of replayed requests (on the batch thread)."""
-    lines: dict[logs.LineWriting, list[str]] = {}
-    samples = []
-    for replayed, created, rid, duration in items:
-        duration_ms = round(duration * 1000, 3)
-        for line in replayed.lines:
-            lines.setdefault(line.handler, []).append(line.text(created, rid, duration_ms))
-        samples.append((replayed.counted, replayed.timed, duration))
-    for handler, texts in lines.items():
-        handler.add_lines(texts, since)
-    metrics.tally.record_many(samples, since)
+    """Write the lines and add the samples of replayed requests (on the batch thread)."""
+    logs.write_prepared(
+        [
+            (replayed.lines, created, rid, round(duration * 1000, 3))
+            for replayed, created, rid, duration in items
+        ],
+        since,
+    )
+    metrics.tally.record_many(
+        [(replayed.counted, replayed.timed, duration) for replayed, _, _, duration in items], since
+    )
 
 
 _replays = batches.Deferred(_write_replayed)

@@ -122,15 +122,16 @@ class TestBatches:
             "import logging; from identity import batches; from identity.logs import AuditFileHandler; "
             f"handler = AuditFileHandler({str(path)!r}, flush_interval=60); "
             "logging.getLogger('audit').addHandler(handler); "
-            "queue = batches.Deferred(handler.add_lines); queue.append('handed over')"
+            "queue = batches.Deferred(lambda items, since: handler.add_text(''.join(items), since)); "
+            "queue.append('handed over\\n')"
         )
         subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
         assert path.read_text() == "handed over\n"
 
     def test_a_forked_child_leaves_what_was_handed_over_to_the_parent(self, batched):
         handler, path = batched(60)
-        queue = batches.Deferred(handler.add_lines)
-        queue.append("the-parents")
+        queue = batches.Deferred(lambda items, since: handler.add_text("".join(items), since))
+        queue.append("the-parents\n")
         child = os.fork()
         if child == 0:
             handler.flush()
