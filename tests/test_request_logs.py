@@ -365,6 +365,9 @@ class TestDirectLines:
             "the handler above INFO",
             "a formatter without lines",
             "propagating to the root's handlers",
+            "the logger above INFO",
+            "the logger disabled",
+            "logging switched off",
         ],
     )
     def test_the_writer_is_found_again_after_a_change(self, shaped, change):
@@ -384,11 +387,20 @@ class TestDirectLines:
             handler.setLevel(logging.WARNING)
         elif change == "a formatter without lines":
             handler.setFormatter(logging.Formatter())
+        elif change == "the logger above INFO":
+            logger.setLevel(logging.WARNING)
+        elif change == "the logger disabled":
+            logger.disabled = True
+        elif change == "logging switched off":
+            logging.disable(logging.INFO)
         else:
             logger.propagate = True  # pytest's capture handlers are the root's
         try:
             assert logs.writer_of(logger) is None
         finally:
+            logging.disable(logging.NOTSET)
+            logger.setLevel(logging.NOTSET)
+            logger.disabled = False
             logger.handlers[1:] = []
             logger.filters.clear()
             handler.filters[1:] = []
