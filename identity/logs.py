@@ -414,21 +414,19 @@ class Route:
     handlers, filters, ``propagate`` and parent (a logger created later between it and its
     ancestor changes it); and each of those handlers' level, formatter and filters.
 
-    All of it is read by one ``attrgetter`` (each logger and handler an attribute of the route),
-    a tuple made in C, and compared with the one read last time: the check that a handler or
-    filter added since (an operator's, a test's capture) sees the records, for less than the
-    cost of one walk of the loggers for all of them (docs/operations.md#cost).
+    All of it is read by one function made for these objects, a tuple of attribute loads, and
+    compared with the one read last time: the check that a handler or filter added since (an
+    operator's, a test's capture) sees the records, for less than the cost of one walk of the
+    loggers for all of them (docs/operations.md#cost).
     """
-
-    manager = logging.Logger.manager  # where the attrgetter finds ``disable``
 
     def __init__(self, loggers: tuple[logging.Logger, ...]) -> None:
         self.loggers = loggers
         self._found: tuple = (None, (), ())  # (what reads the state, the state, the writers)
 
     def writers(self) -> tuple[LineWriting | None, ...]:
-        read, state, writers = self._found  # one read: another thread may find them again
-        if read is None or read(self) != state:
+        read_state, state, writers = self._found  # one read: another thread may find them again
+        if read_state is None or read_state() != state:
             writers = self._find()
         return writers
 
@@ -436,34 +434,38 @@ class Route:
         writers = tuple(
             _sole_writer(logger) if logger.isEnabledFor(logging.INFO) else None for logger in self.loggers
         )
-        # Each logger and handler on the way is an attribute of the route: "logger0.handlers"
-        # is two lookups where "logger0.parent.handlers" would be three.
-        names, passed, handlers = ["manager.disable"], {}, {}
+        names: dict[object, str] = {logging.Logger.manager: "manager"}  # each object read, its name
+        values: list[str] = ["manager.disable"]
+
+        def read(each: object, *attributes: str) -> None:
+            name = names.setdefault(each, f"each{len(names)}")
+            values.extend(f"{name}.{attribute}" for attribute in attributes)
+
         for logger in self.loggers:
-            names.append(f"{passed.setdefault(logger, f'logger{len(passed)}')}.disabled")
+            read(logger, "disabled")
             current: logging.Logger | None = logger
-            while current is not None:  # to the first level set
-                name = passed.setdefault(current, f"logger{len(passed)}")
-                names += [f"{name}.level", f"{name}.parent"]
+            while current is not None:  # to the first level set: the effective level
+                read(current, "level")
                 current = None if current.level else current.parent
+                if current is not None:
+                    read(current, "parent")
             current = logger
             while current is not None:  # to the last handlers its records reach
-                name = passed.setdefault(current, f"logger{len(passed)}")
-                names += [f"{name}.handlers", f"{name}.filters", f"{name}.propagate"]
-                if current.propagate and current.parent is not None:
-                    names.append(f"{name}.parent")
+                read(current, "handlers", "filters")
+                if current.parent is not None:
+                    read(current, "propagate", *(("parent",) if current.propagate else ()))
                 for handler in current.handlers:
-                    handlers.setdefault(handler, f"handler{len(handlers)}")
+                    read(handler, "level", "formatter", "filters")
                 current = current.parent if current.propagate else None
-        for logger, name in passed.items():
-            setattr(self, name, logger)
-        for handler, name in handlers.items():
-            setattr(self, name, handler)
-            names += [f"{name}.level", f"{name}.formatter", f"{name}.filters"]
-        read = operator.attrgetter(*dict.fromkeys(names))
+        # A function made for these objects (as dataclasses makes __init__): a tuple of plain
+        # attribute loads, which Python specializes, costs a third of an attrgetter's walk.
+        source = f"def read_state():\n    return ({', '.join(dict.fromkeys(values))},)\n"
+        namespace = {name: each for each, name in names.items()}
+        exec(source, namespace)  # noqa: S102 (only names made here)
+        read_state = namespace["read_state"]
         # The lists change in place: the state keeps copies.
-        state = tuple([*value] if isinstance(value, list) else value for value in read(self))
-        self._found = (read, state, writers)
+        state = tuple([*value] if isinstance(value, list) else value for value in read_state())
+        self._found = (read_state, state, writers)
         return writers
 
 
