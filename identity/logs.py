@@ -399,10 +399,16 @@ def write_prepared(requests: list[tuple[tuple[PreparedLine, ...], float, str, fl
 def writer_of(logger: logging.Logger) -> LineWriting | None:
     """Return the handler of ours that alone writes ``logger``'s INFO lines (:func:`_sole_writer`),
     None when it writes none or another handler or a filter would see them (:class:`Route`)."""
-    route = _routes.get(logger)
-    if route is None:
-        route = _routes[logger] = Route((logger,))
-    return route.writers()[0]
+    return route((logger,)).writers()[0]
+
+
+def route(loggers: tuple[logging.Logger, ...]) -> Route:
+    """Return the :class:`Route` of ``loggers``, one for the process (each replayed answer's
+    pair of loggers is the same pair: one function made, not one an answer)."""
+    found = _routes.get(loggers)
+    if found is None:
+        found = _routes[loggers] = Route(loggers)
+    return found
 
 
 class Route:
@@ -469,7 +475,7 @@ class Route:
         return writers
 
 
-_routes: dict[logging.Logger, Route] = {}
+_routes: dict[tuple[logging.Logger, ...], Route] = {}
 
 
 def _sole_writer(logger: logging.Logger) -> LineWriting | None:

@@ -145,7 +145,7 @@ class Replayed:
     def __init__(self, lines: tuple[logs.PreparedLine, ...], samples: tuple[tuple[Any, ...], Any]):
         self.lines = lines
         self.counted, self.timed = samples
-        self.route = logs.Route(tuple(line.logger for line in lines))
+        self.route = logs.route(tuple(line.logger for line in lines))
         self.writers = tuple(line.handler for line in lines)
         self.batched = all(line.handler.flush_interval > 0 for line in lines)
 

@@ -223,6 +223,16 @@ class TestHandedToTheBatchThread:
         for logged in server_logs.lines("identity.request") + server_logs.lines("audit"):
             assert world.token not in json.dumps(logged)
 
+    def test_every_answer_shares_one_check(self, world, server_logs):
+        """One check (identity.logs.Route) for the pair of loggers, not one an answer: each holds
+        a function made for it, and the cache holds up to 100,000 answers."""
+        other = make_token(world.clients[SUPER])
+        for token in (world.token, world.token, other, other):
+            call(token)
+        kept = [entry.value for entry in cache._entries.values() if isinstance(entry.value, Answer)]
+        assert len(kept) == 2
+        assert kept[0].replayed.route is kept[1].replayed.route
+
     def test_the_counts_are_added_before_a_scrape(self, world, server_logs):
         call(world.token)
         assert added(METRICS, lambda: call(world.token))[1] == dict.fromkeys(METRICS, 1.0)
