@@ -14,8 +14,10 @@ queue: one append on the request path, its lines formatted and its counts added 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
+import traceback
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -100,8 +102,13 @@ class Deferred:
                 items.append(pop())
         except IndexError:  # another thread drained them
             pass
-        if items:
+        if not items:
+            return
+        try:
             self.work(items, since)
+        except Exception:  # as logging.Handler.handleError: never raise into a request's line
+            print("--- Error in the work of a batch: its items are lost ---", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
 
 
 _queues: list[Deferred] = []

@@ -440,11 +440,14 @@ class Route:
         writers = tuple(
             _sole_writer(logger) if logger.isEnabledFor(logging.INFO) else None for logger in self.loggers
         )
-        names: dict[object, str] = {logging.Logger.manager: "manager"}  # each object read, its name
+        # Each object read, by its id (a handler need not be hashable): its name and itself.
+        names: dict[int, tuple[str, object]] = {
+            id(logging.Logger.manager): ("manager", logging.Logger.manager)
+        }
         values: list[str] = ["manager.disable"]
 
         def read(each: object, *attributes: str) -> None:
-            name = names.setdefault(each, f"each{len(names)}")
+            name, _ = names.setdefault(id(each), (f"each{len(names)}", each))
             values.extend(f"{name}.{attribute}" for attribute in attributes)
 
         for logger in self.loggers:
@@ -466,7 +469,7 @@ class Route:
         # A function made for these objects (as dataclasses makes __init__): a tuple of plain
         # attribute loads, which Python specializes, costs a third of an attrgetter's walk.
         source = f"def read_state():\n    return ({', '.join(dict.fromkeys(values))},)\n"
-        namespace = {name: each for each, name in names.items()}
+        namespace = dict(names.values())
         exec(source, namespace)  # noqa: S102 (only names made here)
         read_state = namespace["read_state"]
         # The lists change in place: the state keeps copies.

@@ -128,6 +128,20 @@ class TestBatches:
         subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
         assert path.read_text() == "handed over\n"
 
+    def test_a_failing_batch_raises_into_no_line(self, batched, capsys):
+        """What drains the queue may be a request writing its own line: a batch whose work
+        fails is reported on stderr (as logging reports a handler's failure) and dropped."""
+        handler, path = batched(60)
+
+        def fail(items, since):
+            raise ValueError("boom")
+
+        batches.Deferred(fail).append("lost")
+        write(handler, "the-request's-own")
+        handler.flush()
+        assert "the-request's-own" in path.read_text()
+        assert "ValueError: boom" in capsys.readouterr().err
+
     def test_a_forked_child_leaves_what_was_handed_over_to_the_parent(self, batched):
         handler, path = batched(60)
         queue = batches.Deferred(lambda items, since: handler.add_text("".join(items), since))
