@@ -440,14 +440,11 @@ class Route:
         writers = tuple(
             _sole_writer(logger) if logger.isEnabledFor(logging.INFO) else None for logger in self.loggers
         )
-        # Each object read, by its id (a handler need not be hashable): its name and itself.
-        names: dict[int, tuple[str, object]] = {
-            id(logging.Logger.manager): ("manager", logging.Logger.manager)
-        }
+        names: dict[object, str] = {logging.Logger.manager: "manager"}  # each object read, its name
         values: list[str] = ["manager.disable"]
 
         def read(each: object, *attributes: str) -> None:
-            name, _ = names.setdefault(id(each), (f"each{len(names)}", each))
+            name = names.setdefault(each, f"each{len(names)}")
             values.extend(f"{name}.{attribute}" for attribute in attributes)
 
         for logger in self.loggers:
@@ -455,9 +452,10 @@ class Route:
             current: logging.Logger | None = logger
             while current is not None:  # to the first level set: the effective level
                 read(current, "level")
-                current = None if current.level else current.parent
-                if current is not None:
-                    read(current, "parent")
+                if current.level or current.parent is None:
+                    break
+                read(current, "parent")
+                current = current.parent
             current = logger
             while current is not None:  # to the last handlers its records reach
                 read(current, "handlers", "filters")
@@ -469,7 +467,7 @@ class Route:
         # A function made for these objects (as dataclasses makes __init__): a tuple of plain
         # attribute loads, which Python specializes, costs a third of an attrgetter's walk.
         source = f"def read_state():\n    return ({', '.join(dict.fromkeys(values))},)\n"
-        namespace = dict(names.values())
+        namespace = {name: each for each, name in names.items()}
         exec(source, namespace)  # noqa: S102 (only names made here)
         read_state = namespace["read_state"]
         # The lists change in place: the state keeps copies.

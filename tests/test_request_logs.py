@@ -409,6 +409,22 @@ class TestDirectLines:
             logger.propagate = False
         assert logs.writer_of(logger) is handler
 
+    def test_the_level_is_found_again_after_a_logger_comes_between(self):
+        """A logger made later between a logger of no level and its ancestor gives it its
+        effective level, though no record passes through it (the child does not propagate)."""
+        child = logging.getLogger("tests.levels.between.child")
+        child.propagate = False
+        handler = ConsoleHandler(io.StringIO())
+        handler.setFormatter(JsonLineFormatter())
+        child.addHandler(handler)
+        try:
+            assert logs.writer_of(child) is handler
+            logging.getLogger("tests.levels.between").setLevel(logging.WARNING)
+            assert logs.writer_of(child) is None
+        finally:
+            child.removeHandler(handler)
+            logging.getLogger("tests.levels.between").setLevel(logging.NOTSET)
+
     def test_the_writer_is_found_again_after_a_logger_comes_between(self, shaped):
         """A logger made later between a logger and the ancestor holding the handler becomes
         its parent: a handler added to it sees the lines."""
