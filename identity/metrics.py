@@ -96,9 +96,10 @@ def labelled(metric, *values: str):
 class Tally:
     """Counter increments and histogram observations of this process, added to their metrics
     together: by the batch thread (identity/batches.py) within ``flush_interval`` seconds, before
-    this process answers a scrape, and when it exits. A count or an observation then costs a
-    dict update instead of locked writes to the multiprocess file; a scrape sees the other
-    workers' latest samples at most that late."""
+    this process answers a scrape, and when it exits. An observation then costs a dict update
+    instead of locked writes to the multiprocess file, and a count (:func:`count`) or a
+    replayed answer's samples one append to a queue that the thread empties here; a scrape sees
+    the other workers' latest samples at most that late."""
 
     flush_interval = 0.1  # seconds
 
@@ -109,9 +110,6 @@ class Tally:
         self._since = 0.0  # time.monotonic() of the first of them
         batches.flusher.watch(self)
         atexit.register(self.flush)
-
-    def add(self, child) -> None:
-        self.record((child,))
 
     def record(self, counted: tuple = (), timed=None, amount: float = 0.0) -> None:
         """Add one to each counter child of ``counted`` and, when ``timed`` (a histogram child)
@@ -137,7 +135,7 @@ class Tally:
                     observations.add(amount)
 
     def flush(self) -> None:
-        batches.drain()  # the counts of replayed answers not added yet
+        batches.drain()  # the counts handed over (count(), replayed answers) not added yet
         with self._lock:
             counts, self._counts = self._counts, {}
             observed, self._observed = self._observed, {}
@@ -184,8 +182,16 @@ tally = Tally()
 
 
 def count(metric, *values: str) -> None:
-    """Add one to the counter ``metric`` of labels ``values`` (see :class:`Tally`)."""
-    tally.add(labelled(metric, *values))
+    """Add one to the counter ``metric`` of labels ``values``: handed to the batch thread with one
+    append (no lock: a cache lookup is counted on every request), added by :class:`Tally`."""
+    _counts.append(labelled(metric, *values))
+
+
+def _add_counts(children: list, since: float) -> None:
+    tally.record_many(((tuple(children), None, 0.0),), since)
+
+
+_counts = batches.Deferred(_add_counts)
 
 
 def observe_request(counted: tuple, timed, duration: float) -> None:
