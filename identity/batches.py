@@ -6,15 +6,22 @@ a replayed answer; keeping them a moment and doing them together costs a list ap
 update per request. Each batch says how long its work may wait (``flush_interval``); the thread
 does it when due, and every batch also does it at once when it must (a warning, a scrape, the
 process exiting).
+
+Work handed over by a replayed answer (introspection/replay.py) waits in a :class:`Deferred`
+queue: one append on the request path, its lines formatted and its counts added by the thread.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
+import traceback
 import weakref
-from typing import Protocol
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
 
 
 class Batch(Protocol):
@@ -50,14 +57,65 @@ class Flusher:
         while True:
             batches = list(self.batches)
             time.sleep(min([batch.flush_interval for batch in batches] + [self.LONGEST_SLEEP]))
+            drain()  # into the batches, which then write what is due
             now = time.monotonic()
             for batch in batches:
                 batch.flush_if_due(now)
 
     def _forked(self) -> None:
+        for queue in _queues:
+            queue.items.clear()
         for batch in self.batches:
             batch.forget_waiting()
         self.thread = None
 
 
 flusher = Flusher()
+
+
+class Deferred:
+    """Items the request path hands over with one append (no lock, no formatting), passed to
+    ``work(items, since)`` by :func:`drain`: by the batch thread at each turn, and by whatever
+    must see them done first (a log handler before it takes or writes a line, so that lines
+    stay in order; a scrape, before it reads the counts; the process exiting). ``since`` is the
+    ``time.monotonic()`` of the first of them, so that their batches are written as though
+    they had waited there."""
+
+    def __init__(self, work: Callable[[list[Any], float], None]) -> None:
+        self.items: deque[Any] = deque()
+        self.since = 0.0
+        self.work = work
+        _queues.append(self)
+
+    def append(self, item: Any) -> None:
+        if not self.items:  # the first of a batch
+            self.since = time.monotonic()
+            flusher.ensure_running()
+        self.items.append(item)
+
+    def drain(self) -> None:
+        # Popped one at a time (each pop is atomic): no lock to order against the handlers'. As
+        # many as wait now: what is appended meanwhile waits for the next drain.
+        items, since, pop = [], self.since, self.items.popleft
+        try:
+            for _ in range(len(self.items)):
+                items.append(pop())
+        except IndexError:  # another thread drained them
+            pass
+        if not items:
+            return
+        try:
+            self.work(items, since)
+        except Exception:  # as logging.Handler.handleError: never raise into a request's line
+            print("--- Error in the work of a batch: its items are lost ---", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+
+
+_queues: list[Deferred] = []
+
+
+def drain() -> None:
+    """Do the work every :class:`Deferred` queue holds (nothing to do: a length check each)."""
+    for queue in _queues:
+        if queue.items:
+            queue.drain()

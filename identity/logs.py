@@ -40,12 +40,14 @@ def _iso_time(created: float) -> str:
     """Return ``created`` as ISO 8601 UTC with milliseconds (``2026-12-01T22:00:00.123Z``)."""
     global _second, _millisecond
     millisecond = int(created * 1000)
-    if millisecond != _millisecond[0]:  # a request's lines share theirs
+    last = _millisecond  # read once: the batch thread formats times too
+    if millisecond != last[0]:  # a request's lines share theirs
         second, fraction = divmod(millisecond, 1000)
-        if second != _second[0]:  # one strftime a second, not one a line
-            _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
-        _millisecond = (millisecond, f"{_second[1]}.{fraction:03d}Z")
-    return _millisecond[1]
+        day_time = _second
+        if second != day_time[0]:  # one strftime a second, not one a line
+            day_time = _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        last = _millisecond = (millisecond, f"{day_time[1]}.{fraction:03d}Z")
+    return last[1]
 
 
 def _values(record: logging.LogRecord) -> tuple[float, str, str, str, dict]:
@@ -173,15 +175,21 @@ class LineWriting(logging.Handler):
     def open_stream(self) -> None:
         """Make ``self.stream`` ready for the next write (a file handler reopens a moved file)."""
 
+    def handle(self, record: logging.LogRecord) -> logging.LogRecord | bool:
+        batches.drain()  # the lines handed over before this one go first (not under our lock)
+        return super().handle(record)
+
     def emit(self, record: logging.LogRecord) -> None:
         try:
             line = self.format(record)
         except Exception:
             self.handleError(record)
             return
-        self.write_line(line, at_once=record.levelno >= logging.WARNING)
+        self.write_line(line, at_once=record.levelno >= logging.WARNING, drained=True)
 
-    def write_line(self, line: str, *, at_once: bool = False) -> None:
+    def write_line(self, line: str, *, at_once: bool = False, drained: bool = False) -> None:
+        if not drained:
+            batches.drain()
         text = line + self.terminator  # type: ignore[attr-defined]
         with self.lock:  # type: ignore[union-attr]
             if not self._waiting:
@@ -193,7 +201,19 @@ class LineWriting(logging.Handler):
             else:
                 batches.flusher.ensure_running()
 
+    def add_text(self, text: str, since: float) -> None:
+        """Keep ``text``, whole lines formatted by the batch thread (:func:`write_prepared`),
+        written as though they had waited since ``since`` (``time.monotonic()``)."""
+        with self.lock:  # type: ignore[union-attr]
+            if not self._waiting or since < self._waiting_since:
+                self._waiting_since = since
+            self._waiting.append(text)
+            self._waiting_size += len(text)
+            if self._waiting_size >= self.MAX_WAITING:
+                self._write_waiting()
+
     def flush(self) -> None:
+        batches.drain()  # lines handed over and not formatted yet: before the process exits too
         with self.lock:  # type: ignore[union-attr]
             self._write_waiting()
 
@@ -276,7 +296,7 @@ def info(logger: logging.Logger, message: str, extra: dict) -> None:
     """
     if not logger.isEnabledFor(logging.INFO):
         return
-    handler = _sole_writer(logger)
+    handler = writer_of(logger)
     if handler is None:
         logger.info(message, extra=extra)
         return
@@ -294,22 +314,42 @@ _DURATION_MARK = 1e-300
 class PreparedLine:
     """A line of ``logger`` formatted ahead of time but for its time, request id and duration:
     what a replayed answer writes (introspection/replay.py), with the text of the line its
-    request would have written, at the cost of one ``%`` (printf-style formatting scans past a
-    JSON line's braces, which ``str.format`` parses as escapes: half the time, or less)."""
+    request would have written, at the cost of one join of its pieces (half the time of a ``%``
+    template, which scans every character of the line; ``str.format`` parses a JSON line's
+    braces as escapes: slower still)."""
 
-    def __init__(self, logger: logging.Logger, handler: LineWriting, template: str, order: tuple[int, ...]):
-        # ``template``: the line, ``%`` doubled, with a ``%s`` or ``%r`` for each value it leaves
-        # open; ``order``: which of (time, request id, duration) each of them is, in turn.
-        self.logger, self.handler, self.template = logger, handler, template
-        self._pick = operator.itemgetter(*order)  # one index: the value itself, as ``%`` takes it
+    def __init__(
+        self, logger: logging.Logger, handler: LineWriting, parts: tuple[str, ...], order: tuple[int, ...]
+    ):
+        # ``parts``: the line's text around the values it leaves open; ``order``: which of (time,
+        # request id, duration) each of those is, in turn.
+        self.logger, self.handler, self.parts = logger, handler, parts
+        self.terminator: str = handler.terminator  # type: ignore[attr-defined]
+        # Picks from ``parts + values`` the pieces of the line, in turn.
+        count = len(parts)
+        pieces = [index for at, value in enumerate(order) for index in (at, count + value)]
+        self._pieces = operator.itemgetter(*pieces, count - 1)
+
+    def current(self) -> bool:
+        """Whether ``logger``'s INFO lines still go to that handler alone (when not, write the
+        line the usual way: a handler or filter added since sees it)."""
+        return writer_of(self.logger) is self.handler
+
+    def pieces(self, when: str, rid: str, duration: str) -> tuple[str, ...]:
+        """The pieces of the line of a request served at ``when`` (its formatted time) under the
+        id ``rid``, a well-formed request id (identity/request_id.py), whose characters JSON
+        writes as they are, in ``duration`` (its ``repr``)."""
+        return self._pieces((*self.parts, when, rid, duration))
+
+    def text(self, created: float, rid: str, duration_ms: float = 0.0) -> str:
+        """The line of a request served at ``created`` (``time.time()``)."""
+        return "".join(self.pieces(_iso_time(created), rid, repr(duration_ms)))
 
     def write(self, created: float, rid: str, duration_ms: float = 0.0) -> bool:
-        """Write the line; False (nothing written) when ``logger``'s lines no longer go to that
-        handler alone or not at INFO: write it the usual way then. ``rid`` is a well-formed
-        request id (identity/request_id.py), whose characters JSON writes as they are."""
-        if not self.logger.isEnabledFor(logging.INFO) or _sole_writer(self.logger) is not self.handler:
+        """Write the line; False (nothing written) when it is no longer :meth:`current`."""
+        if not self.current():
             return False
-        self.handler.write_line(self.template % self._pick((_iso_time(created), rid, duration_ms)))
+        self.handler.write_line(self.text(created, rid, duration_ms))
         return True
 
 
@@ -324,20 +364,119 @@ def prepare(logger: logging.Logger, message: str, extra: dict, domain: str | Non
     if "duration_ms" in extra:
         attributes["duration_ms"] = _DURATION_MARK
     text = formatter.line(_TIME_MARK, "INFO", logger.name, message, attributes)  # type: ignore[union-attr]
-    # What stands for each open value in ``text``: (its index in PreparedLine.write's values, its
-    # text, its conversion).
-    marks = [(0, _iso_time(_TIME_MARK), "%s"), (1, _encode(_ID_MARK)[1:-1], "%s")]
+    # What stands for each open value in ``text``: (its index in PreparedLine.text's values, its text).
+    marks = [(0, _iso_time(_TIME_MARK)), (1, _encode(_ID_MARK)[1:-1])]
     if "duration_ms" in extra:
-        marks.append((2, repr(_DURATION_MARK), "%r"))
-    found = sorted((text.find(value), index, value, conversion) for index, value, conversion in marks)
-    if any(at < 0 or text.count(value) != 1 for at, _, value, _ in found):
+        marks.append((2, repr(_DURATION_MARK)))
+    found = sorted((text.find(value), index, value) for index, value in marks)
+    if any(at < 0 or text.count(value) != 1 for at, _, value in found):
         return None
-    template, start = "", 0
-    for at, _, value, conversion in found:
-        template += text[start:at].replace("%", "%%") + conversion
+    parts, start = [], 0
+    for at, _, value in found:
+        parts.append(text[start:at])
         start = at + len(value)
-    template += text[start:].replace("%", "%%")
-    return PreparedLine(logger, handler, template, tuple(index for _, index, _, _ in found))
+    parts.append(text[start:])
+    return PreparedLine(logger, handler, tuple(parts), tuple(index for _, index, _ in found))
+
+
+def write_prepared(requests: list[tuple[tuple[PreparedLine, ...], float, str, float]], since: float) -> None:
+    """Write the prepared lines of ``requests``, each ``(lines, created, rid, duration_ms)``, made
+    by the batch thread for requests since ``since`` (``time.monotonic()``): the pieces of all
+    of a handler's lines joined at once, one text a handler (a third less than a join a line)."""
+    texts: dict[LineWriting, list[str]] = {}
+    for lines, created, rid, duration_ms in requests:
+        when, duration = _iso_time(created), repr(duration_ms)
+        for line in lines:
+            pieces = texts.get(line.handler)
+            if pieces is None:
+                pieces = texts[line.handler] = []
+            pieces += line.pieces(when, rid, duration)
+            pieces.append(line.terminator)
+    for handler, pieces in texts.items():
+        handler.add_text("".join(pieces), since)
+
+
+def writer_of(logger: logging.Logger) -> LineWriting | None:
+    """Return the handler of ours that alone writes ``logger``'s INFO lines (:func:`_sole_writer`),
+    None when it writes none or another handler or a filter would see them (:class:`Route`)."""
+    return route((logger,)).writers()[0]
+
+
+def route(loggers: tuple[logging.Logger, ...]) -> Route:
+    """Return the :class:`Route` of ``loggers``, one for the process (each replayed answer's
+    pair of loggers is the same pair: one function made, not one an answer)."""
+    found = _routes.get(loggers)
+    if found is None:
+        found = _routes[loggers] = Route(loggers)
+    return found
+
+
+class Route:
+    """The handlers of ours that alone write the INFO lines of ``loggers`` (:func:`_sole_writer`;
+    None for a logger that writes no INFO line, or whose records another handler or a filter
+    would see), found again whenever anything they were found from has changed since: the
+    ``logging.disable`` level; each logger's ``disabled``, the levels on the way to its first
+    ancestor with one set (its effective level); for it and each ancestor its records reach,
+    handlers, filters, ``propagate`` and parent (a logger created later between it and its
+    ancestor changes it); and each of those handlers' level, formatter and filters.
+
+    All of it is read by one function made for these objects, a tuple of attribute loads, and
+    compared with the one read last time: the check that a handler or filter added since (an
+    operator's, a test's capture) sees the records, for less than the cost of one walk of the
+    loggers for all of them (docs/operations.md#cost).
+    """
+
+    def __init__(self, loggers: tuple[logging.Logger, ...]) -> None:
+        self.loggers = loggers
+        self._found: tuple = (None, (), ())  # (what reads the state, the state, the writers)
+
+    def writers(self) -> tuple[LineWriting | None, ...]:
+        read_state, state, writers = self._found  # one read: another thread may find them again
+        if read_state is None or read_state() != state:
+            writers = self._find()
+        return writers
+
+    def _find(self) -> tuple[LineWriting | None, ...]:
+        writers = tuple(
+            _sole_writer(logger) if logger.isEnabledFor(logging.INFO) else None for logger in self.loggers
+        )
+        names: dict[object, str] = {logging.Logger.manager: "manager"}  # each object read, its name
+        values: list[str] = ["manager.disable"]
+
+        def read(each: object, *attributes: str) -> None:
+            name = names.setdefault(each, f"each{len(names)}")
+            values.extend(f"{name}.{attribute}" for attribute in attributes)
+
+        for logger in self.loggers:
+            read(logger, "disabled")
+            current: logging.Logger | None = logger
+            while current is not None:  # to the first level set: the effective level
+                read(current, "level")
+                if current.level or current.parent is None:
+                    break
+                read(current, "parent")
+                current = current.parent
+            current = logger
+            while current is not None:  # to the last handlers its records reach
+                read(current, "handlers", "filters")
+                if current.parent is not None:
+                    read(current, "propagate", *(("parent",) if current.propagate else ()))
+                for handler in current.handlers:
+                    read(handler, "level", "formatter", "filters")
+                current = current.parent if current.propagate else None
+        # A function made for these objects (as dataclasses makes __init__): a tuple of plain
+        # attribute loads, which Python specializes, costs a third of an attrgetter's walk.
+        source = f"def read_state():\n    return ({', '.join(dict.fromkeys(values))},)\n"
+        namespace = {name: each for each, name in names.items()}
+        exec(source, namespace)  # noqa: S102 (only names made here)
+        read_state = namespace["read_state"]
+        # The lists change in place: the state keeps copies.
+        state = tuple([*value] if isinstance(value, list) else value for value in read_state())
+        self._found = (read_state, state, writers)
+        return writers
+
+
+_routes: dict[tuple[logging.Logger, ...], Route] = {}
 
 
 def _sole_writer(logger: logging.Logger) -> LineWriting | None:

@@ -14,6 +14,7 @@ import ipaddress
 import os
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import connection
@@ -95,9 +96,10 @@ def labelled(metric, *values: str):
 class Tally:
     """Counter increments and histogram observations of this process, added to their metrics
     together: by the batch thread (identity/batches.py) within ``flush_interval`` seconds, before
-    this process answers a scrape, and when it exits. A count or an observation then costs a
-    dict update instead of locked writes to the multiprocess file; a scrape sees the other
-    workers' latest samples at most that late."""
+    this process answers a scrape, and when it exits. An observation then costs a dict update
+    instead of locked writes to the multiprocess file, and a count (:func:`count`) or a
+    replayed answer's samples one append to a queue that the thread empties here; a scrape sees
+    the other workers' latest samples at most that late."""
 
     flush_interval = 0.1  # seconds
 
@@ -109,26 +111,31 @@ class Tally:
         batches.flusher.watch(self)
         atexit.register(self.flush)
 
-    def add(self, child) -> None:
-        self.record((child,))
-
     def record(self, counted: tuple = (), timed=None, amount: float = 0.0) -> None:
         """Add one to each counter child of ``counted`` and, when ``timed`` (a histogram child)
         is given, observe ``amount`` in it: a request's samples under one lock."""
+        self.record_many(((counted, timed, amount),))
+
+    def record_many(self, samples: Iterable[tuple[tuple, Any, float]], since: float | None = None) -> None:
+        """:meth:`record` each of ``samples``, taken since ``since`` (``time.monotonic()``; None: now)."""
         with self._lock:
             if not self._counts and not self._observed:  # the first sample of a batch
-                self._since = time.monotonic()
+                self._since = time.monotonic() if since is None else since
                 batches.flusher.ensure_running()
-            counts = self._counts
-            for child in counted:
-                counts[child] = counts.get(child, 0) + 1
-            if timed is not None:
-                observations = self._observed.get(timed)
-                if observations is None:
-                    observations = self._observed[timed] = _Observations(timed)
-                observations.add(amount)
+            elif since is not None and since < self._since:
+                self._since = since
+            counts, observed = self._counts, self._observed
+            for counted, timed, amount in samples:
+                for child in counted:
+                    counts[child] = counts.get(child, 0) + 1
+                if timed is not None:
+                    observations = observed.get(timed)
+                    if observations is None:
+                        observations = observed[timed] = _Observations(timed)
+                    observations.add(amount)
 
     def flush(self) -> None:
+        batches.drain()  # the counts handed over (count(), replayed answers) not added yet
         with self._lock:
             counts, self._counts = self._counts, {}
             observed, self._observed = self._observed, {}
@@ -175,8 +182,16 @@ tally = Tally()
 
 
 def count(metric, *values: str) -> None:
-    """Add one to the counter ``metric`` of labels ``values`` (see :class:`Tally`)."""
-    tally.add(labelled(metric, *values))
+    """Add one to the counter ``metric`` of labels ``values``: handed to the batch thread with one
+    append (no lock: a cache lookup is counted on every request), added by :class:`Tally`."""
+    _counts.append(labelled(metric, *values))
+
+
+def _add_counts(children: list, since: float) -> None:
+    tally.record_many(((tuple(children), None, 0.0),), since)
+
+
+_counts = batches.Deferred(_add_counts)
 
 
 def observe_request(counted: tuple, timed, duration: float) -> None:

@@ -1,24 +1,27 @@
 """Give every request an id, and write its log line and its metrics (docs/operations.md).
 
 The id is the caller's ``X-Request-ID`` when it is well-formed (1 to 128 characters of
-``A-Z a-z 0-9 . _ -``), else a new random one; it is echoed in the response and carried by every
-log line and audit event written while the request is served. It is set when Django signals
-``request_started`` and cleared on ``request_finished``: Django's own lines about the response
-(``django.request``'s "Not Found: ...") are written after the middleware has returned.
+``A-Z a-z 0-9 . _ -``), else a new random one (32 hex digits); it is echoed in the response and
+carried by every log line and audit event written while the request is served. It is set when
+Django signals ``request_started`` and cleared on ``request_finished``: Django's own lines about
+the response (``django.request``'s "Not Found: ...") are written after the middleware has
+returned.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import random
 import re
 import time
+from typing import Any
 
 from django.core.signals import request_finished, request_started
 from django.dispatch import receiver
 
 from deployment.current import get_deployment
-from identity import logs, metrics
+from identity import batches, logs, metrics
 from tenants.middleware import UNTENANTED_PATHS
 from tenants.resolver import split_tenant_path
 
@@ -29,11 +32,19 @@ UNMATCHED = "unmatched"  # the endpoint label of a request no URL pattern matche
 logger = logging.getLogger("identity.request")
 
 
+# New ids need to be unique, not secret (nothing is authorized by one): 128 bits of a generator
+# of this process's own, seeded from os.urandom when it is made and anew in each forked worker,
+# which costs less than reading 16 bytes from the kernel per request. Not a counter: a caller
+# would read from the ids how many requests the server answered between two of its own.
+_ids = random.Random()  # noqa: S311 (see above)
+os.register_at_fork(after_in_child=_ids.seed)
+
+
 def request_id_for(header: str | None) -> str:
     """Return ``header`` when it is a well-formed request id, else a new one."""
     if header and WELL_FORMED.fullmatch(header):
         return header
-    return os.urandom(16).hex()
+    return _ids.randbytes(16).hex()
 
 
 def endpoint_of(request) -> str:
@@ -120,3 +131,51 @@ def _line(method: str, path: str, status: int, duration_ms: float) -> tuple[str,
     """The message and fields of a request line."""
     fields = {"method": method, "path": path, "status": status, "duration_ms": duration_ms}
     return f"{method} {path} {status}", fields
+
+
+class Replayed:
+    """What a replayed answer (introspection/replay.py) writes and counts at each replay, made
+    once: its lines made ahead (:func:`identity.logs.prepare`) and the counter children and
+    histogram child it moves (:func:`identity.metrics.request_samples`).
+
+    A replay hands them over in one tuple (:meth:`record`); the batch thread formats the lines
+    and adds the counts (identity/batches.py :class:`~identity.batches.Deferred`), before any
+    other line of the process is written and before a scrape reads the counts."""
+
+    def __init__(self, lines: tuple[logs.PreparedLine, ...], samples: tuple[tuple[Any, ...], Any]):
+        self.lines = lines
+        self.counted, self.timed = samples
+        self.route = logs.route(tuple(line.logger for line in lines))
+        self.writers = tuple(line.handler for line in lines)
+        self.batched = all(line.handler.flush_interval > 0 for line in lines)
+
+    def deferrable(self) -> bool:
+        """Whether each line still goes to its handler alone at INFO, a handler that writes in
+        batches: checked at each request (one :class:`~identity.logs.Route` check for all),
+        so that a handler or filter added since (an operator's, a test's capture) sees the
+        request's lines through the usual way."""
+        return self.batched and self.route.writers() == self.writers
+
+    def record(self, rid: str, started: float) -> None:
+        """Hand over the lines and samples of a request served since ``started``
+        (``time.perf_counter()``) under the id ``rid``."""
+        duration = time.perf_counter() - started
+        _replays.append((self, time.time(), rid, duration))
+        metrics.observe_db_pool()  # now and then, in the request's thread (its connection)
+
+
+def _write_replayed(items: list[tuple[Replayed, float, str, float]], since: float) -> None:
+    """Write the lines and add the samples of replayed requests (on the batch thread)."""
+    logs.write_prepared(
+        [
+            (replayed.lines, created, rid, round(duration * 1000, 3))
+            for replayed, created, rid, duration in items
+        ],
+        since,
+    )
+    metrics.tally.record_many(
+        [(replayed.counted, replayed.timed, duration) for replayed, _, _, duration in items], since
+    )
+
+
+_replays = batches.Deferred(_write_replayed)

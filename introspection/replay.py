@@ -113,6 +113,13 @@ class Answer:
         """Its audit event made ahead, when it can be."""
         return None if self.path is None else decision.prepare(self.decision)
 
+    @cached_property
+    def replayed(self) -> request_id.Replayed | None:
+        """Its lines made ahead and its samples, handed to the batch thread at each replay."""
+        if self.request_line is None or self.audit_line is None:
+            return None
+        return request_id.Replayed((self.request_line, self.audit_line), self.samples)
+
 
 @dataclass
 class _Pending:
@@ -296,6 +303,13 @@ def serve(
     """
     started = time.perf_counter()
     observed = get_deployment().observability.enabled
+    if observed and prepare is None and (replayed := answer.replayed) is not None and replayed.deferrable():
+        # Its lines and counts are done by the batch thread: nothing is logged while it is
+        # served, so the id needs no binding (docs/operations.md#cost).
+        rid = request_id.request_id_for(environ.get("HTTP_X_REQUEST_ID"))
+        start_response(answer.status, [*answer.headers, (request_id.HEADER, rid)])
+        replayed.record(rid, started)
+        return [answer.body]
     if observed:
         rid = request_id.request_id_for(environ.get("HTTP_X_REQUEST_ID"))
         request_id.bind(rid, answer.tenant)

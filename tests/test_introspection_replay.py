@@ -8,13 +8,17 @@ Django's handler); whether Django saw a request is told by its ``request_started
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import time
 
 import pytest
 from django.test import RequestFactory
 
 from deployment import ThrottleConfig
+from identity import logs
+from identity.logs import AuditFormatter, ConsoleHandler, JsonLineFormatter, RequestContextFilter
 from identity.models import AccessToken, Client
 from identity.models.tokens import token_checksum
 from identity.services import clients as client_services
@@ -138,6 +142,147 @@ class TestReplay:
         finally:
             cache.trusted = lambda: True
         assert len(django_saw) == 3
+
+
+class ServerLogs:
+    """The request and audit loggers shaped as the server's (``identity.logs.logging_config``):
+    each logger's lines go to one handler of ours alone, which keeps them until flushed (none
+    reaches pytest's capture, which the server does not have)."""
+
+    NAMES = ("identity.request", "audit")
+
+    def __init__(self, monkeypatch):
+        self.handlers = {}
+        for name, formatter in zip(self.NAMES, (JsonLineFormatter, AuditFormatter), strict=True):
+            handler = ConsoleHandler(io.StringIO(), flush_interval=60)
+            handler.setFormatter(formatter())
+            handler.addFilter(RequestContextFilter())
+            monkeypatch.setattr(logging.getLogger(name), "propagate", False)
+            monkeypatch.setattr(logging.getLogger(name), "handlers", [handler])
+            self.handlers[name] = handler
+
+    def written(self, name: str) -> list[dict]:
+        """The lines of logger ``name`` written so far (nothing flushed)."""
+        return [json.loads(line) for line in self.handlers[name].stream.getvalue().splitlines()]
+
+    def lines(self, name: str) -> list[dict]:
+        """Every line of logger ``name``, the waiting ones flushed first."""
+        self.handlers[name].flush()
+        return self.written(name)
+
+
+@pytest.fixture
+def server_logs(monkeypatch):
+    shaped = ServerLogs(monkeypatch)
+    yield shaped
+    for handler in shaped.handlers.values():
+        handler.close()
+
+
+class Seen(logging.Handler):
+    """The records that reach it."""
+
+    def __init__(self):
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+def not_on_the_request_path(*args, **kwargs):
+    raise AssertionError("a line was written on the request path")
+
+
+class TestHandedToTheBatchThread:
+    """With the server's logging, a replayed answer hands its request line, audit event and
+    counts to the batch thread in one append (identity/request_id.py ``Replayed``): the same
+    lines and counts, no later than a line written after them, a scrape or the process's exit,
+    and written the usual way as soon as anything else would see them."""
+
+    def test_the_lines_are_the_usual_ones(self, world, server_logs, monkeypatch):
+        call(world.token, HTTP_X_REQUEST_ID="req-django")  # Django's answer, its lines the usual way
+        monkeypatch.setattr(logs, "info", not_on_the_request_path)
+        monkeypatch.setattr(logs.PreparedLine, "write", not_on_the_request_path)
+        headers = call(world.token, HTTP_X_REQUEST_ID="req-replayed")[1]
+        generated = call(world.token)[1]["X-Request-ID"]
+        assert headers["X-Request-ID"] == "req-replayed"
+        for name in ServerLogs.NAMES:
+            django, replayed, other = server_logs.lines(name)
+            assert replayed == {
+                **django,
+                "time": replayed["time"],
+                "request_id": "req-replayed",
+                **({"duration_ms": replayed["duration_ms"]} if name == "identity.request" else {}),
+            }
+            assert replayed["time"].endswith("Z") and other["request_id"] == generated
+        for logged in server_logs.lines("identity.request") + server_logs.lines("audit"):
+            assert world.token not in json.dumps(logged)
+
+    def test_every_answer_shares_one_check(self, world, server_logs):
+        """One check (identity.logs.Route) for the pair of loggers, not one an answer: each holds
+        a function made for it, and the cache holds up to 100,000 answers."""
+        other = make_token(world.clients[SUPER])
+        for token in (world.token, world.token, other, other):
+            call(token)
+        kept = [entry.value for entry in cache._entries.values() if isinstance(entry.value, Answer)]
+        assert len(kept) == 2
+        assert kept[0].replayed.route is kept[1].replayed.route
+
+    def test_the_counts_are_added_before_a_scrape(self, world, server_logs):
+        call(world.token)
+        assert added(METRICS, lambda: call(world.token))[1] == dict.fromkeys(METRICS, 1.0)
+
+    @pytest.mark.parametrize("change", ["handler", "filter", "handler's filter", "level"])
+    def test_written_the_usual_way_once_anything_else_would_see_them(
+        self, world, server_logs, monkeypatch, change
+    ):
+        """Checked at each request: the replay before the change had its lines handed over."""
+        call(world.token)
+        call(world.token)
+        seen = Seen()
+        levels = {}
+        for name in ServerLogs.NAMES:
+            logger, handler = logging.getLogger(name), server_logs.handlers[name]
+            monkeypatch.setattr(logger, "filters", [])  # what is added to them goes with the test
+            levels[logger] = logger.level
+            if change == "handler":
+                logger.addHandler(seen)
+            elif change == "filter":
+                logger.addFilter(seen.handle)
+            elif change == "handler's filter":
+                handler.addFilter(seen.handle)
+            else:
+                logger.setLevel(logging.WARNING)
+        try:
+            call(world.token)
+        finally:
+            for logger, level in levels.items():
+                logger.setLevel(level)
+        wanted = set() if change == "level" else set(ServerLogs.NAMES)
+        assert {record.name for record in seen.records} == wanted
+        assert len(server_logs.lines("identity.request")) == (2 if change == "level" else 3)
+
+    @pytest.mark.parametrize("later", ["direct", "warning"])
+    def test_a_later_line_comes_after_them(self, world, server_logs, later):
+        call(world.token)
+        call(world.token)
+        logger = logging.getLogger("identity.request")
+        if later == "direct":
+            logs.info(logger, "later", {})
+            written = server_logs.lines("identity.request")
+        else:
+            logger.warning("later")  # written at once, with what waits before it
+            written = server_logs.written("identity.request")
+        assert [line["message"] for line in written] == ["POST /oauth2/introspect 200"] * 2 + ["later"]
+
+    def test_without_batches_each_line_is_written_at_once(self, world, server_logs, monkeypatch):
+        """``[logging] flush_interval = 0`` writes each line at once: a replay's too."""
+        for handler in server_logs.handlers.values():
+            monkeypatch.setattr(handler, "flush_interval", 0)
+        call(world.token)
+        call(world.token)
+        assert len(server_logs.written("identity.request")) == len(server_logs.written("audit")) == 2
 
 
 # A change to each row the answer was built from: (change, caller, answer after it).

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from identity import batches
 from identity.logs import AuditFileHandler, AuditFormatter
 from tests.support.polling import wait_for
 
@@ -112,6 +113,47 @@ class TestBatches:
         )
         subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
         assert "last words" in path.read_text()
+
+    def test_lines_handed_over_are_written_when_the_process_exits(self, tmp_path):
+        """A replayed answer's lines wait in a queue (identity.batches.Deferred) until the batch
+        thread formats them: the last ones are written at exit (``logging.shutdown`` flushes)."""
+        path = tmp_path / "audit.jsonl"
+        code = (
+            "import logging; from identity import batches; from identity.logs import AuditFileHandler; "
+            f"handler = AuditFileHandler({str(path)!r}, flush_interval=60); "
+            "logging.getLogger('audit').addHandler(handler); "
+            "queue = batches.Deferred(lambda items, since: handler.add_text(''.join(items), since)); "
+            "queue.append('handed over\\n')"
+        )
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+        assert path.read_text() == "handed over\n"
+
+    def test_a_failing_batch_raises_into_no_line(self, batched, capsys):
+        """What drains the queue may be a request writing its own line: a batch whose work
+        fails is reported on stderr (as logging reports a handler's failure) and dropped."""
+        handler, path = batched(60)
+
+        def fail(items, since):
+            raise ValueError("boom")
+
+        batches.Deferred(fail).append("lost")
+        write(handler, "the-request's-own")
+        handler.flush()
+        assert "the-request's-own" in path.read_text()
+        assert "ValueError: boom" in capsys.readouterr().err
+
+    def test_a_forked_child_leaves_what_was_handed_over_to_the_parent(self, batched):
+        handler, path = batched(60)
+        queue = batches.Deferred(lambda items, since: handler.add_text("".join(items), since))
+        queue.append("the-parents\n")
+        child = os.fork()
+        if child == 0:
+            handler.flush()
+            os._exit(0)
+        os.waitpid(child, 0)
+        assert path.read_text() == ""
+        handler.flush()
+        assert path.read_text() == "the-parents\n"
 
     def test_a_forked_child_leaves_the_parents_lines_to_the_parent(self, batched):
         handler, path = batched(60)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import sys
 import time
 
@@ -97,6 +98,20 @@ class TestRequestId:
 
     def test_generated_ids_differ(self, client, world):
         assert client.get("/health/live")["X-Request-ID"] != client.get("/health/live")["X-Request-ID"]
+
+    def test_a_forked_worker_makes_ids_of_its_own(self):
+        """New ids come from a generator of the process, seeded anew in each forked worker: a
+        worker forked from the same parent as another never repeats its ids."""
+        reading, writing = os.pipe()
+        child = os.fork()
+        if child == 0:
+            os.write(writing, request_id_for(None).encode())
+            os._exit(0)
+        os.waitpid(child, 0)
+        theirs = os.read(reading, 64).decode()
+        os.close(reading)
+        os.close(writing)
+        assert len(theirs) == 32 and theirs != request_id_for(None)
 
     def test_every_line_of_a_request_carries_it(self, client, world, json_lines):
         """Django's own "Unauthorized: ..." line is written after the middleware returned: it too."""
@@ -340,6 +355,89 @@ class TestDirectLines:
         finally:
             logger.setLevel(logging.NOTSET)
         assert stream.getvalue() == ""
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            "a handler on the logger",
+            "a filter on the logger",
+            "a filter on the handler",
+            "the handler above INFO",
+            "a formatter without lines",
+            "propagating to the root's handlers",
+            "the logger above INFO",
+            "the logger disabled",
+            "logging switched off",
+        ],
+    )
+    def test_the_writer_is_found_again_after_a_change(self, shaped, change):
+        """The one handler is remembered while nothing it was found from changes (identity.logs
+        Route): each change on the way makes the line go through the record again."""
+        logger, handler, _ = shaped
+        handler.setFormatter(JsonLineFormatter())
+        assert logs.writer_of(logger) is handler
+        formatter = handler.formatter
+        if change == "a handler on the logger":
+            logger.addHandler(Lines())
+        elif change == "a filter on the logger":
+            logger.addFilter(lambda record: True)
+        elif change == "a filter on the handler":
+            handler.addFilter(lambda record: True)
+        elif change == "the handler above INFO":
+            handler.setLevel(logging.WARNING)
+        elif change == "a formatter without lines":
+            handler.setFormatter(logging.Formatter())
+        elif change == "the logger above INFO":
+            logger.setLevel(logging.WARNING)
+        elif change == "the logger disabled":
+            logger.disabled = True
+        elif change == "logging switched off":
+            logging.disable(logging.INFO)
+        else:
+            logger.propagate = True  # pytest's capture handlers are the root's
+        try:
+            assert logs.writer_of(logger) is None
+        finally:
+            logging.disable(logging.NOTSET)
+            logger.setLevel(logging.NOTSET)
+            logger.disabled = False
+            logger.handlers[1:] = []
+            logger.filters.clear()
+            handler.filters[1:] = []
+            handler.setLevel(logging.NOTSET)
+            handler.setFormatter(formatter)
+            logger.propagate = False
+        assert logs.writer_of(logger) is handler
+
+    def test_the_level_is_found_again_after_a_logger_comes_between(self):
+        """A logger made later between a logger of no level and its ancestor gives it its
+        effective level, though no record passes through it (the child does not propagate)."""
+        child = logging.getLogger("tests.levels.between.child")
+        child.propagate = False
+        handler = ConsoleHandler(io.StringIO())
+        handler.setFormatter(JsonLineFormatter())
+        child.addHandler(handler)
+        try:
+            assert logs.writer_of(child) is handler
+            logging.getLogger("tests.levels.between").setLevel(logging.WARNING)
+            assert logs.writer_of(child) is None
+        finally:
+            child.removeHandler(handler)
+            logging.getLogger("tests.levels.between").setLevel(logging.NOTSET)
+
+    def test_the_writer_is_found_again_after_a_logger_comes_between(self, shaped):
+        """A logger made later between a logger and the ancestor holding the handler becomes
+        its parent: a handler added to it sees the lines."""
+        _, handler, _ = shaped
+        handler.setFormatter(JsonLineFormatter())
+        child = logging.getLogger("tests.shaped.between.child")
+        assert logs.writer_of(child) is handler
+        between = logging.getLogger("tests.shaped.between")
+        between.addHandler(Lines())
+        try:
+            assert logs.writer_of(child) is None
+        finally:
+            between.handlers.clear()
 
     def test_the_servers_handlers_take_the_direct_way(self, tmp_path):
         config = logging_config(loads(BASE, path=tmp_path / "deployment.toml"))
