@@ -31,8 +31,9 @@ change dropped it); a throttling block refuses the caller (Django's path refuses
 holds anything but ``token`` and ``token_type_hint`` (``appTenant`` and ``response_as_jwt``
 change the caller or the answer's format), or a form the request-limits middleware refuses
 (``identity.middleware.read_form``); the token's client has introspection scripts (they get
-the request); the database fails (Django answers an outage 503). A pass is kept only from a
-request whose body is such a form too.
+the request); the database fails (Django answers an outage 503), or anything else does (logged:
+Django's path answers, never the WSGI server's HTML 500). A pass is kept only from a request
+whose body is such a form too.
 """
 
 from __future__ import annotations

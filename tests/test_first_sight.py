@@ -15,6 +15,7 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 import pytest
+from django.db import InterfaceError
 from django.test import RequestFactory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -26,6 +27,7 @@ from identity.services import clients as client_services
 from identity.services import tenants as tenant_services
 from identity.services import tokens as token_services
 from identity.services import users as user_services
+from introspection import first_sight, lookup
 from tenants.cache import cache
 from tests.support.auth import basic
 from tests.support.introspection import (
@@ -339,3 +341,40 @@ def test_a_throttle_block_refuses_a_first_sight(world, deployment_override, limi
         assert call({"token": "x"}, guess, **where)[0].startswith("401")
     assert call({"token": "x"}, guess, **where)[0].startswith("429")
     assert call({"token": user_token(world)}, VIEWER)[0].startswith("429")
+
+
+class TestFailures:
+    """A first sight that fails is answered as Django's path answers it: JSON, never the WSGI
+    server's HTML 500 page."""
+
+    def test_a_connection_error_outside_database_error_is_djangos_503(self, world, monkeypatch):
+        """Regression: Django's ``InterfaceError`` (psycopg's "the cursor is closed", "the
+        connection is in status ...") is no ``DatabaseError``; a first sight's read raising it
+        escaped the replay layer (gunicorn's HTML 500), where Django's path answers an outage."""
+        let_through(world)
+        form = {"token": user_token(world)}
+
+        def closed(*values):
+            raise InterfaceError("the cursor is closed")
+
+        monkeypatch.setattr(lookup._ACCESS_TOKEN, "first", closed)
+        answer = call(form)
+        assert answer[0].startswith("503")
+        assert json.loads(answer[2])["error"] == "temporarily_unavailable"
+        assert comparable(answer)[:2] == comparable(through_django(form))[:2]
+
+    def test_a_bug_of_the_first_sight_is_left_to_django(self, world, django_saw, monkeypatch, caplog):
+        """Regression: an exception of the first sight's own code (here its claims) escaped the
+        replay layer as the WSGI server's HTML 500; Django answers the request instead."""
+        let_through(world)
+        form = {"token": user_token(world)}
+
+        def broken(*args):
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(first_sight, "active_claims", broken)
+        seen = len(django_saw)
+        answer = call(form)
+        assert len(django_saw) == seen + 1
+        assert comparable(answer) == comparable(through_django(form))
+        assert form["token"] not in caplog.text
