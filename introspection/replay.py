@@ -188,7 +188,9 @@ class AnswerReplay:
             passed = cache.lookup("pass", shape)
             asked = (
                 None
-                if passed is MISSING or throttle.any_blocked(passed.answer.blocks)
+                if passed is MISSING
+                or throttle.any_blocked(passed.answer.blocks)
+                or not first_sight.caller_is_cached(passed.caller, environ.get("HTTP_AUTHORIZATION", ""))
                 else first_sight.token_of(environ, body)
             )
             if asked is not None:
