@@ -27,12 +27,14 @@ is used, so that the pool checks it when it lends it again; a failed read hands 
 when they start, as they hand back their own.
 
 Django answers instead when: no pass is kept for the shape (the caller's first request, or a
-change dropped it); a throttling block refuses the caller (Django's path refuses it); the body
+change dropped it); a throttling block refuses the caller (Django's path refuses it); the
+caller's credential is no longer in the verified-caller cache (:func:`caller_is_cached`); the body
 holds anything but ``token`` and ``token_type_hint`` (``appTenant`` and ``response_as_jwt``
 change the caller or the answer's format), or a form the request-limits middleware refuses
 (``identity.middleware.read_form``); the token's client has introspection scripts (they get
-the request); the database fails (Django answers an outage 503). A pass is kept only from a
-request whose body is such a form too.
+the request); the database fails (Django answers an outage 503), or anything else does (logged:
+Django's path answers, never the WSGI server's HTML 500). A pass is kept only from a request
+whose body is such a form too.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ from deployment.current import get_deployment
 from identity.middleware import read_form
 from identity.oauth.scripts import scripts_for
 from introspection import audit as decision
-from introspection import gates
-from introspection.authentication import Caller
+from introspection import authentication, gates
+from introspection.authentication import Caller, basic_credentials
+from introspection.errors import AuthenticationFailed
 from introspection.lookup import find_token
 from introspection.responses import INACTIVE, active_claims, json_body
 from tenants.errors import ApiError
@@ -99,6 +102,26 @@ def token_of(environ: dict[str, Any], body: bytes) -> tuple[str, str] | None:
     if not token or not posted.keys() <= PARAMETERS:
         return None
     return token, posted.get("token_type_hint", "")
+
+
+def caller_is_cached(caller: Caller, header: str) -> bool:
+    """Whether the credential of ``header`` (the pass's caller's) is still in the verified-caller
+    cache, as Django's path finds it (``introspection.throttling.claimed_identities``). Django
+    checks one that is not for real, its throttling counters with it (docs/security.md); the
+    entry, read by Django's path alone, may leave the cache before the pass that first sights
+    keep reading."""
+    payload = header.strip().partition(" ")[2].strip()
+    try:
+        if caller.kind == "bearer":
+            return authentication.is_known("bearer", payload)
+        if caller.kind == "user":
+            return authentication.is_known("user", *basic_credentials(payload, form_encoded=False))
+        if caller.kind == "client":
+            client_id, secret = basic_credentials(payload, form_encoded=True)
+            return authentication.is_known("client", str(caller.tenant.pk), client_id, secret)
+    except AuthenticationFailed:
+        return False
+    return caller.kind == "anonymous"  # no credential: nothing is checked or counted
 
 
 def decide(passed: Pass, token: str, hint: str) -> Decided | None:

@@ -15,24 +15,28 @@ from collections.abc import Callable
 from urllib.parse import urlencode
 
 import pytest
+from django.db import InterfaceError
 from django.test import RequestFactory
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from deployment import ThrottleConfig
+from deployment import CacheConfig, ThrottleConfig
+from identity import throttle
 from identity.models import AccessToken, Client
 from identity.models.tokens import token_checksum
 from identity.services import clients as client_services
 from identity.services import tenants as tenant_services
 from identity.services import tokens as token_services
 from identity.services import users as user_services
+from introspection import authentication, first_sight, lookup
 from tenants.cache import cache
-from tests.support.auth import basic
+from tests.support.auth import basic, bearer
 from tests.support.introspection import (
     CLIENT_AND_USER_CALLERS,
     CLIENT_ID,
     CLIENT_SECRET,
     ENDPOINT,
+    EVERY_HANDLER,
     FOO,
     SUPER,
     configured,
@@ -146,6 +150,29 @@ class TestAnsweredAsDjangoAnswers:
         assert len(django_saw) == seen, "Django answered a first sight of a caller it let through"
         assert json.loads(first_sight[2])["active"] is active
         assert comparable(first_sight) == comparable(through_django(form))
+
+    @pytest.mark.parametrize("kind", ["client", "user", "bearer", "anonymous"])
+    def test_each_kind_of_caller(self, world, django_saw, deployment_override, kind):
+        """Each kind of caller is answered by its pass (as long as its credential is cached)."""
+        deployment_override(
+            resource=configured(EVERY_HANDLER).resource,
+            oauth=configured("[oauth.introspect]\nskip_authorization = true").oauth,
+        )
+        holders_token = make_token(
+            world.clients[SUPER], user=world.users[SUPER]["admin"], scope="internal_oauth2_introspect"
+        )
+        auth = {
+            "client": CLIENT,
+            "user": VIEWER,
+            "bearer": bearer(holders_token),
+            "anonymous": "",
+        }[kind]
+        let_through(world, auth)
+        seen = len(django_saw)
+        form = {"token": user_token(world)}
+        first_sight = call(form, auth)
+        assert len(django_saw) == seen, "Django answered a first sight of a caller it let through"
+        assert comparable(first_sight) == comparable(through_django(form, auth))
 
     def test_the_issuer_is_the_one_the_caller_reaches(self, world, django_saw, deployment_override):
         """``iss`` follows the host a trusted proxy names, as in Django's answer."""
@@ -338,4 +365,57 @@ def test_a_throttle_block_refuses_a_first_sight(world, deployment_override, limi
     for _ in range(2):
         assert call({"token": "x"}, guess, **where)[0].startswith("401")
     assert call({"token": "x"}, guess, **where)[0].startswith("429")
+    assert call({"token": user_token(world)}, VIEWER)[0].startswith("429")
+
+
+class TestFailures:
+    """A first sight that fails is answered as Django's path answers it: JSON, never the WSGI
+    server's HTML 500 page."""
+
+    def test_a_connection_error_outside_database_error_is_djangos_503(self, world, monkeypatch):
+        """Regression: Django's ``InterfaceError`` (psycopg's "the cursor is closed", "the
+        connection is in status ...") is no ``DatabaseError``; a first sight's read raising it
+        escaped the replay layer (gunicorn's HTML 500), where Django's path answers an outage."""
+        let_through(world)
+        form = {"token": user_token(world)}
+
+        def closed(*values):
+            raise InterfaceError("the cursor is closed")
+
+        monkeypatch.setattr(lookup._ACCESS_TOKEN, "first", closed)
+        answer = call(form)
+        assert answer[0].startswith("503")
+        assert json.loads(answer[2])["error"] == "temporarily_unavailable"
+        assert comparable(answer)[:2] == comparable(through_django(form))[:2]
+
+    def test_a_bug_of_the_first_sight_is_left_to_django(self, world, django_saw, monkeypatch, caplog):
+        """Regression: an exception of the first sight's own code (here its claims) escaped the
+        replay layer as the WSGI server's HTML 500; Django answers the request instead."""
+        let_through(world)
+        form = {"token": user_token(world)}
+
+        def broken(*args):
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(first_sight, "active_claims", broken)
+        seen = len(django_saw)
+        answer = call(form)
+        assert len(django_saw) == seen + 1
+        assert comparable(answer) == comparable(through_django(form))
+        assert form["token"] not in caplog.text
+
+
+def test_a_pass_serves_its_caller_only_while_the_caller_is_cached(world, deployment_override):
+    """Regression: a pass outlived its caller's verified-caller entry (read by Django's path
+    alone, that entry left the cache first, pushed out by what first sights keep). Django then
+    checks the credential for real, and its throttling counters with it: over ``per_identity``
+    (counted by another process), it answers 429; the pass went on answering 200."""
+    deployment_override(cache=CacheConfig(max_entries=100), throttle=ThrottleConfig(per_identity=2))
+    let_through(world, VIEWER)
+    for n in range(99):  # other requests' entries push out all but the newest one: the pass
+        cache.put(("other", n), n, [])
+    assert not authentication.is_known("user", "viewer", "viewer-pw")
+    elsewhere = RequestFactory().post(ENDPOINT[SUPER])  # the same address, another worker
+    for _ in range(2):
+        throttle.failed(elsewhere, throttle.user_identity(SUPER, "viewer"))
     assert call({"token": user_token(world)}, VIEWER)[0].startswith("429")
