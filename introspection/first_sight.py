@@ -39,6 +39,7 @@ whose body is such a form too.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,7 @@ PARAMETERS = frozenset({"token", "token_type_hint"})
 # Seconds a first sight's connection is kept for the next: the pool's own window for lending a
 # connection again unchecked (identity/postgresql/base.py IDLE_CHECK_SECONDS).
 KEEP_SECONDS = 0.5
+_MAIN = threading.main_thread()
 
 
 @dataclass(frozen=True)
@@ -161,9 +163,11 @@ class KeptConnection:
             self.lent = now  # the read borrows one
 
     def keep(self, *, failed: bool) -> None:
-        """After a first sight: keep the connection for the next, unless it failed or is due back."""
+        """After a first sight: keep the connection for the next, unless it failed or is due back,
+        or this is not the process's main thread (a gunicorn sync worker serves there; a
+        threaded server, such as ``runserver``'s thread a request, would never hand it back)."""
         self.used = time.monotonic()
-        if failed or self.used - self.lent > KEEP_SECONDS:
+        if failed or self.used - self.lent > KEEP_SECONDS or threading.current_thread() is not _MAIN:
             self.hand_back()
 
     def hand_back(self) -> None:

@@ -106,7 +106,9 @@ def _cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
     """Django's cursor on ``connection``; on PostgreSQL, one that sends the values apart from the
     SQL (psycopg's ``Cursor``, server-side binding) instead of Django's default ``ClientCursor``,
     which quotes each value into the SQL text in Python: about 35 µs more per first sight, in one
-    process (docs/performance.md). Wrapped as Django wraps its own (errors, query logging)."""
+    process (docs/performance.md). Wrapped as Django wraps its own (errors, query logging). Never
+    a prepared statement: Django sets the connections' ``prepare_threshold`` to None (PgBouncer
+    in transaction mode loses them)."""
     if connection.vendor != "postgresql":
         return connection.cursor()
     connection.ensure_connection()

@@ -9,6 +9,7 @@ which keeps a test transaction's connection: here connections come and go as in 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from unittest import mock
 from urllib.parse import urlencode
@@ -121,3 +122,20 @@ def test_a_kept_connection_the_database_dropped_costs_no_request(world):
     assert terminate() >= 1
     # The kept connection fails its read: Django answers, on a connection the pool checked.
     assert introspect(third)["active"] is True
+
+
+def test_a_connection_is_kept_by_the_main_thread_only(world):
+    """A threaded server (``runserver``: a thread a request) would never hand it back."""
+    first, second = tokens(world, 2)
+    introspect(first)
+    held = []
+
+    def serve() -> None:
+        assert introspect(second)["active"] is True  # a first sight, in this thread
+        held.append(connection.connection is not None)
+        close_old_connections()
+
+    worker = threading.Thread(target=serve)
+    worker.start()
+    worker.join()
+    assert held == [False]
