@@ -196,8 +196,12 @@ def is_known(kind: str, *credential: str) -> bool:
     ``kind`` is "user" (login, password), "client" (tenant id, client id, secret) or "bearer"
     (the token).
     """
-    key = token_checksum(credential[0]) if kind == "bearer" else keyed_digest(*credential)
-    return cache.get((f"caller-{kind}", key)) is not MISSING
+    return cache.get(entry_key(kind, *credential)) is not MISSING
+
+
+def entry_key(kind: str, *credential: str) -> tuple[str, str | bytes]:
+    """The cache key of a verified caller's entry (see :func:`is_known` for ``credential``)."""
+    return f"caller-{kind}", token_checksum(credential[0]) if kind == "bearer" else keyed_digest(*credential)
 
 
 def _role_tags(user: User) -> list[Tag]:

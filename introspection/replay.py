@@ -43,6 +43,7 @@ from identity import logs, metrics, request_id, throttle
 from introspection import audit as decision
 from introspection import first_sight
 from introspection.authentication import Caller
+from introspection.errors import AuthenticationFailed
 from tenants import changes
 from tenants.cache import MISSING, Reads, cache, keyed_digest, reading
 from tenants.models import Tenant
@@ -153,7 +154,11 @@ def keep(
     pending = request.META.get(_PENDING)  # Django's META is the WSGI environ
     if pending is not None:
         pending.endpoint, pending.decision, pending.blocks = endpoint, decision_fields, blocks
-        pending.passed = first_sight.Pass(caller, path_tenant, origin, None)
+        try:
+            entry = first_sight.caller_entry(caller, request.META.get("HTTP_AUTHORIZATION", ""))
+        except AuthenticationFailed:  # not the credential Django read: no pass
+            return
+        pending.passed = first_sight.Pass(caller, path_tenant, origin, None, entry)
 
 
 kept = first_sight.KeptConnection()  # the process's (a worker serves one request at a time)
@@ -197,7 +202,7 @@ class AnswerReplay:
                 None
                 if passed is MISSING
                 or throttle.any_blocked(passed.answer.blocks)
-                or not first_sight.caller_is_cached(passed.caller, environ.get("HTTP_AUTHORIZATION", ""))
+                or not passed.caller_cached()
                 else first_sight.token_of(environ, body)
             )
             if asked is not None:
