@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpResponse
 from django.http.multipartparser import MultiPartParserError
+from django.utils.http import parse_header_parameters
 
 from deployment.current import get_deployment
 from tenants.errors import ApiError, error_response
@@ -120,12 +121,9 @@ def read_form(query: str, content_type: str, body: bytes | None, max_fields: int
     parameters = dict(_parse(query, max_fields, "query"))
     if body is None:
         return parameters, {}
-    content_type, _, options = content_type.partition(";")
-    content_type = content_type.strip().lower()
-    params = {}
-    for option in options.split(";"):
-        name, _, value = option.strip().partition("=")
-        params[name.lower()] = value.strip().strip('"')
+    # Read as Django reads it (quoted parameters, RFC 2231), so that the charset checked here is
+    # the one Django decodes the body with.
+    content_type, params = read_content_type(content_type)
     if params.get("charset", "utf-8").lower() not in ("utf-8", "utf8"):
         raise UnsupportedContent("the only charset taken is UTF-8 (RFC 6749 Appendix B)")
     if content_type == FORM_TYPE:
@@ -133,6 +131,33 @@ def read_form(query: str, content_type: str, body: bytes | None, max_fields: int
     if content_type == MULTIPART_TYPE and params.get("boundary"):
         return None
     raise UnsupportedContent(f"send the parameters as {FORM_TYPE} (RFC 6749 §3.2)")
+
+
+def read_content_type(header: str) -> tuple[str, dict[str, str]]:
+    """Return the media type and the parameters of a ``Content-Type`` as Django's request reads
+    them; raise UnsupportedContent for one Django's parser refuses."""
+    try:
+        return parse_header_parameters(header)
+    except ValueError:  # an RFC 2231 parameter naming an unknown charset
+        raise UnsupportedContent("the Content-Type header is unreadable") from None
+
+
+class ContentTypeGuard:
+    """The WSGI layer in front of Django's handler (``identity/wsgi.py``) that answers a request
+    whose ``Content-Type`` Django cannot read: Django's request object raises ``ValueError``
+    before any middleware runs, and the WSGI server answered its HTML 500."""
+
+    def __init__(self, application):
+        self.application = application
+
+    def __call__(self, environ, start_response):
+        try:
+            read_content_type(environ.get("CONTENT_TYPE", ""))
+        except UnsupportedContent as exc:
+            response = error_response(exc)
+            start_response(f"{response.status_code} {response.reason_phrase}", [*response.items()])
+            return [response.content]
+        return self.application(environ, start_response)
 
 
 def _parse(data: bytes | str, max_fields: int, where: str) -> list[tuple[str, str]]:

@@ -15,14 +15,15 @@ from urllib.parse import urlencode
 
 import pytest
 from django.http import HttpResponse
-from django.test import override_settings
+from django.test import RequestFactory, override_settings
 from django.views.debug import technical_500_response
 
 from identity.middleware import JsonErrorsMiddleware
 from identity.oauth import discovery
-from tests.support.auth import basic_auth
+from tests.support.auth import basic, basic_auth
 from tests.support.oauth import DEMO
 from tests.support.worlds import oauth_world
+from tests.support.wsgi import send, server_application
 
 pytestmark = pytest.mark.django_db
 
@@ -44,6 +45,8 @@ BAD_BODIES = [
     ("multipart/form-data; boundary=", b"token=abc", 400, "invalid_request"),
     (f"{FORM}; charset=utf-16", "token=abc".encode("utf-16"), 400, "invalid_request"),
     (f"{FORM}; charset=latin-1", b"token=\xe9", 400, "invalid_request"),
+    # Regression: a ";" inside a quoted parameter hid the charset Django decodes with (latin-1).
+    (f'{FORM}; charset=latin-1; x="a;charset=utf-8"', b"token=\xc3\xa9", 400, "invalid_request"),
     (FORM, b"token=\xff\xfe", 400, "invalid_request"),  # undecodable bytes
     (FORM, b"token=%ff%fe", 400, "invalid_request"),  # undecodable once unquoted
     # Regression (fuzzing, PostgreSQL): a NUL reached the client lookup, which PostgreSQL refused (500).
@@ -208,3 +211,17 @@ class TestServerErrors:
             assert response.content == b'{"error": "server_error"}'
         else:
             assert "RuntimeError" in response.content.decode()
+
+
+@pytest.mark.parametrize("path", ["/oauth2/token", "/oauth2/introspect", "/api/v1/tenants"])
+def test_a_content_type_django_cannot_read_is_a_json_400(world, path):
+    """Regression: an RFC 2231 parameter naming an unknown charset made Django's request object
+    raise before any middleware, and the WSGI server answered its HTML 500."""
+    request = RequestFactory().post(
+        path, b"token=abc", FORM, secure=True, HTTP_AUTHORIZATION=basic("admin", "admin")
+    )
+    request.environ["CONTENT_TYPE"] = f"{FORM}; charset*=nosuch''utf-8"
+    status, headers, body = send(server_application(), request)
+    assert status.startswith("400"), body[:200]
+    assert headers["Content-Type"] == "application/json" and headers["Cache-Control"] == "no-store"
+    assert json.loads(body)["error"] == "invalid_request"

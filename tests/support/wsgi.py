@@ -8,6 +8,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.http import HttpRequest
 
+from identity.middleware import ContentTypeGuard
 from introspection import first_sight
 from introspection.replay import AnswerReplay
 from introspection.throttle_gate import ThrottleGate
@@ -15,7 +16,7 @@ from introspection.throttle_gate import ThrottleGate
 
 def server_application() -> AnswerReplay:
     """Return the application a worker runs, composed as ``identity/wsgi.py`` composes it."""
-    return AnswerReplay(ThrottleGate(WSGIHandler()))
+    return AnswerReplay(ThrottleGate(ContentTypeGuard(WSGIHandler())))
 
 
 def send(application, request: HttpRequest) -> tuple[str, dict[str, str], bytes]:
