@@ -9,6 +9,7 @@ HTML. Request bodies are limited by ``[server] max_body_bytes`` (413, decided fr
 
 from __future__ import annotations
 
+import functools
 from http import HTTPStatus
 from urllib.parse import parse_qsl
 
@@ -133,9 +134,11 @@ def read_form(query: str, content_type: str, body: bytes | None, max_fields: int
     raise UnsupportedContent(f"send the parameters as {FORM_TYPE} (RFC 6749 §3.2)")
 
 
+@functools.lru_cache(maxsize=256)
 def read_content_type(header: str) -> tuple[str, dict[str, str]]:
     """Return the media type and the parameters of a ``Content-Type`` as Django's request reads
-    them; raise UnsupportedContent for one Django's parser refuses."""
+    them (not to be changed: one result for each value, parsed once, as clients send the same
+    few); raise UnsupportedContent for one Django's parser refuses."""
     try:
         return parse_header_parameters(header)
     except ValueError:  # an RFC 2231 parameter naming an unknown charset

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import unquote_plus
@@ -48,6 +49,9 @@ class Caller:
     name: str  # fully qualified username, or client id
     permissions: frozenset[str] = field(default_factory=frozenset)  # user callers
     scopes: frozenset[str] = field(default_factory=frozenset)  # bearer callers
+    # The key of its verified credential's cache entry (None: anonymous, nothing verified). A
+    # caller's pass answers only while that entry is cached (introspection/first_sight.py).
+    entry: Hashable | None = field(default=None, repr=False, compare=False)
 
     @property
     def audience(self) -> str | None:
@@ -181,10 +185,15 @@ class OAuthAuthentication:
 
 
 def _cached_caller(kind: str, key: bytes | str, verify: Callable[[], Verified]) -> Caller:
-    """Return the caller that ``verify()`` builds, from the cache when this credential was seen."""
+    """Return the caller that ``verify()`` builds, from the cache when this credential was seen;
+    it knows its entry's key."""
+
+    def verified() -> Verified:
+        caller, tags, lifetime = verify()
+        return dataclasses.replace(caller, entry=(kind, key)), tags, lifetime
 
     try:
-        found = cached(kind, key, verify, lambda found: found[1], lambda found: found[2])
+        found = cached(kind, key, verified, lambda found: found[1], lambda found: found[2])
     except _Refused:
         raise AuthenticationFailed() from None
     return found[0]
@@ -196,12 +205,8 @@ def is_known(kind: str, *credential: str) -> bool:
     ``kind`` is "user" (login, password), "client" (tenant id, client id, secret) or "bearer"
     (the token).
     """
-    return cache.get(entry_key(kind, *credential)) is not MISSING
-
-
-def entry_key(kind: str, *credential: str) -> tuple[str, str | bytes]:
-    """The cache key of a verified caller's entry (see :func:`is_known` for ``credential``)."""
-    return f"caller-{kind}", token_checksum(credential[0]) if kind == "bearer" else keyed_digest(*credential)
+    key = token_checksum(credential[0]) if kind == "bearer" else keyed_digest(*credential)
+    return cache.get((f"caller-{kind}", key)) is not MISSING
 
 
 def _role_tags(user: User) -> list[Tag]:

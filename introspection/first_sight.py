@@ -28,7 +28,7 @@ when they start, as they hand back their own.
 
 Django answers instead when: no pass is kept for the shape (the caller's first request, or a
 change dropped it); a throttling block refuses the caller (Django's path refuses it); the
-caller's credential is no longer in the verified-caller cache (:func:`caller_entry`); the body
+caller's credential is no longer in the verified-caller cache (:meth:`Pass.caller_cached`); the body
 holds anything but ``token`` and ``token_type_hint`` (``appTenant`` and ``response_as_jwt``
 change the caller or the answer's format), or a form the request-limits middleware refuses
 (``identity.middleware.read_form``); the token's client has introspection scripts (they get
@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,8 +50,8 @@ from deployment.current import get_deployment
 from identity.middleware import read_form
 from identity.oauth.scripts import scripts_for
 from introspection import audit as decision
-from introspection import authentication, gates
-from introspection.authentication import Caller, basic_credentials
+from introspection import gates
+from introspection.authentication import Caller
 from introspection.lookup import find_token
 from introspection.responses import INACTIVE, active_claims, json_body
 from tenants.cache import MISSING, cache
@@ -75,11 +74,15 @@ class Pass:
     path_tenant: Tenant
     origin: str  # identity.oauth.issuer.server_origin of the request: the issuer's start
     answer: Any  # introspection.replay.Answer
-    caller_entry: Hashable | None = None  # its verified credential's cache key (caller_entry())
 
     def caller_cached(self) -> bool:
-        """Whether its caller's verified credential is still cached (:func:`caller_entry`)."""
-        return self.caller_entry is None or cache.get(self.caller_entry) is not MISSING
+        """Whether its caller's verified credential is still in the verified-caller cache, as
+        Django's path finds it (``introspection.throttling.claimed_identities``): Django checks
+        one that is not for real, its throttling counters with it (docs/security.md), and the
+        entry, read by Django's path alone, may leave the cache before the pass that first
+        sights keep reading. An anonymous caller has none: nothing is checked or counted."""
+        entry = self.caller.entry
+        return entry is None or cache.get(entry) is not MISSING
 
 
 @dataclass(frozen=True)
@@ -110,24 +113,6 @@ def token_of(environ: dict[str, Any], body: bytes) -> tuple[str, str] | None:
     if not token or not posted.keys() <= PARAMETERS:
         return None
     return token, posted.get("token_type_hint", "")
-
-
-def caller_entry(caller: Caller, header: str) -> Hashable | None:
-    """Return the key of the verified-caller cache entry of ``header``, the credential Django
-    just let through as ``caller`` (None for an anonymous caller: nothing is checked or
-    counted). A pass answers only while that entry is cached, as Django's path finds it
-    (``introspection.throttling.claimed_identities``): Django checks a credential that is not
-    for real, its throttling counters with it (docs/security.md), and the entry, read by
-    Django's path alone, may leave the cache before the pass that first sights keep reading."""
-    payload = header.strip().partition(" ")[2].strip()
-    if caller.kind == "bearer":
-        return authentication.entry_key("bearer", payload)
-    if caller.kind == "user":
-        return authentication.entry_key("user", *basic_credentials(payload, form_encoded=False))
-    if caller.kind == "client":
-        client_id, secret = basic_credentials(payload, form_encoded=True)
-        return authentication.entry_key("client", str(caller.tenant.pk), client_id, secret)
-    return None
 
 
 def decide(passed: Pass, token: str, hint: str) -> Decided | None:

@@ -43,7 +43,6 @@ from identity import logs, metrics, request_id, throttle
 from introspection import audit as decision
 from introspection import first_sight
 from introspection.authentication import Caller
-from introspection.errors import AuthenticationFailed
 from tenants import changes
 from tenants.cache import MISSING, Reads, cache, keyed_digest, reading
 from tenants.models import Tenant
@@ -154,11 +153,7 @@ def keep(
     pending = request.META.get(_PENDING)  # Django's META is the WSGI environ
     if pending is not None:
         pending.endpoint, pending.decision, pending.blocks = endpoint, decision_fields, blocks
-        try:
-            entry = first_sight.caller_entry(caller, request.META.get("HTTP_AUTHORIZATION", ""))
-        except AuthenticationFailed:  # not the credential Django read: no pass
-            return
-        pending.passed = first_sight.Pass(caller, path_tenant, origin, None, entry)
+        pending.passed = first_sight.Pass(caller, path_tenant, origin, None)
 
 
 kept = first_sight.KeptConnection()  # the process's (a worker serves one request at a time)

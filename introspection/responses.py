@@ -13,6 +13,7 @@ from django.http import HttpResponse
 
 from deployment import Deployment
 from identity.models import AccessToken, RefreshToken
+from identity.oauth.issuer import issuer_at
 from identity.oauth.subject import subject_claims
 from tenants.models import Tenant
 
@@ -46,7 +47,7 @@ def active_claims(token: AccessToken | RefreshToken, deployment: Deployment, ori
         **subject_claims(token, deployment.oauth),
         "aud": _audience(token.resource),
         # The token's tenant exists (a foreign key) and is active (is_active said so).
-        "iss": origin + cast(Tenant, Tenant.objects.get_by_id(token.tenant_id)).path_prefix,
+        "iss": issuer_at(origin, cast(Tenant, Tenant.objects.get_by_id(token.tenant_id))),
         "jti": str(token.jti),
     }
     return {key: value for key, value in claims.items() if value not in (None, "")}

@@ -32,7 +32,12 @@ def _proxys_own(header: str) -> str:
 
 def issuer(tenant: Tenant, request=None) -> str:
     """Return the issuer identifier of ``tenant``."""
-    return server_origin(request) + tenant.path_prefix
+    return issuer_at(server_origin(request), tenant)
+
+
+def issuer_at(origin: str, tenant: Tenant) -> str:
+    """Return the issuer identifier of ``tenant`` at ``origin`` (:func:`server_origin`)."""
+    return origin + tenant.path_prefix
 
 
 def endpoint(tenant: Tenant, path: str, request=None) -> str:
