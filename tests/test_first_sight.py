@@ -24,12 +24,12 @@ from deployment import CacheConfig, ThrottleConfig
 from identity import throttle
 from identity.models import AccessToken, Client
 from identity.models.tokens import token_checksum
-from identity.services import clients as client_services
 from identity.services import tenants as tenant_services
 from identity.services import tokens as token_services
 from identity.services import users as user_services
 from introspection import authentication, first_sight, lookup
 from tenants.cache import cache
+from tests.support import changes
 from tests.support.auth import basic, bearer
 from tests.support.introspection import (
     CLIENT_AND_USER_CALLERS,
@@ -308,18 +308,6 @@ class TestLeftToDjango:
         assert len(django_saw) == seen + 1
 
 
-def deactivate_calling_client(world):
-    client_services.deactivate_client(world.clients[SUPER], actor="test")
-
-
-def change_viewers_password(world):
-    user_services.set_password(world.users[SUPER]["viewer"], "new-password-1", actor="test")
-
-
-def remove_viewers_permissions(world):
-    user_services.set_roles(world.users[SUPER]["viewer"], [], actor="test")
-
-
 def lock_viewer(world):
     user_services.lock_user(world.users[SUPER]["viewer"], actor="test")
 
@@ -331,9 +319,9 @@ def deactivate_foo(world):
 @pytest.mark.parametrize(
     ("change", "caller", "path", "after"),
     [
-        (deactivate_calling_client, CLIENT, ENDPOINT[SUPER], "401"),
-        (change_viewers_password, VIEWER, ENDPOINT[SUPER], "401"),
-        (remove_viewers_permissions, VIEWER, ENDPOINT[SUPER], "403"),
+        (changes.deactivate_client, CLIENT, ENDPOINT[SUPER], "401"),
+        (changes.change_viewers_password, VIEWER, ENDPOINT[SUPER], "401"),
+        (changes.remove_viewers_permissions, VIEWER, ENDPOINT[SUPER], "403"),
         (lock_viewer, VIEWER, ENDPOINT[SUPER], "401"),
         (deactivate_foo, basic("admin@foo.com", "admin"), ENDPOINT[FOO], "40"),
     ],

@@ -21,12 +21,12 @@ from identity import logs
 from identity.logs import AuditFormatter, ConsoleHandler, JsonLineFormatter, RequestContextFilter
 from identity.models import AccessToken, Client
 from identity.models.tokens import token_checksum
-from identity.services import clients as client_services
 from identity.services import tenants as tenant_services
 from identity.services import tokens as token_services
 from identity.services import users as user_services
 from introspection.replay import Answer
 from tenants.cache import cache
+from tests.support import changes
 from tests.support.auth import basic
 from tests.support.introspection import (
     CLIENT_AND_USER_CALLERS,
@@ -298,18 +298,6 @@ def lock_owner(world):
     user_services.lock_user(world.users[SUPER]["admin"], actor="test")
 
 
-def deactivate_client(world):
-    client_services.deactivate_client(world.clients[SUPER], actor="test")
-
-
-def change_caller_password(world):
-    user_services.set_password(world.users[SUPER]["viewer"], "new-password-1", actor="test")
-
-
-def remove_caller_permissions(world):
-    user_services.set_roles(world.users[SUPER]["viewer"], [], actor="test")
-
-
 def bulk_revoke(world):
     AccessToken.objects.all_tenants().update(revoked=None, scope="changed")
 
@@ -324,9 +312,9 @@ def _token(world) -> AccessToken:
         (revoke, ADMIN, False),
         (delete_token, ADMIN, False),
         (lock_owner, VIEWER, False),
-        (deactivate_client, VIEWER, False),
-        (change_caller_password, VIEWER, 401),
-        (remove_caller_permissions, VIEWER, 403),
+        (changes.deactivate_client, VIEWER, False),
+        (changes.change_viewers_password, VIEWER, 401),
+        (changes.remove_viewers_permissions, VIEWER, 403),
     ],
 )
 def test_a_change_reaches_the_replayed_answer(world, change, caller, after):
