@@ -27,6 +27,7 @@ from bench.load import Measurement, require_wrk, run_wrk
 from bench.modes import INTROSPECT_PATH, MODES, Mode
 from bench.server import BareServer, Server, fresh_server
 from deployment import REPO_ROOT
+from deployment.postgres_url import parse_postgres_url
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -62,6 +63,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         type=Path,
         default=REPO_ROOT / "var" / "bench" / "latest.json",
         help="[var/bench/latest.json]",
+    )
+    parser.add_argument(
+        "--database-config",
+        default="",
+        help="more lines of [database.identity_db], e.g. 'prepared_statements = false'",
     )
     parser.add_argument("--changes", type=int, default=70, help="changes of each kind for the lag [70]")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (config, server log)")
@@ -185,7 +191,7 @@ def main(argv: list[str]) -> int:
         return floor.main(argv[1:])
     args = parse_args(argv)
     require_wrk()
-    server = fresh_server(args.database_url, "identity-bench-")
+    server = fresh_server(args.database_url, "identity-bench-", database_config=args.database_config)
     folder, database = server.folder, server.database
     (folder / "bare").mkdir()
     bare = BareServer(folder / "bare", database)
@@ -244,6 +250,8 @@ def main(argv: list[str]) -> int:
         "worker_class": "sync",
         "tls": False,
         "postgresql": postgres,
+        "database_host": parse_postgres_url(database.url).host,  # an address, or a socket's directory
+        "database_config": args.database_config,
         "django": metadata.version("django"),
         "gunicorn": metadata.version("gunicorn"),
         "elapsed_s": round(time.monotonic() - started),

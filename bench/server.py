@@ -21,15 +21,18 @@ from tests.support.server import Database, RunningServer
 BENCH_ENV = {"DJANGO_SETTINGS_MODULE": "bench.settings", "IDENTITY_BENCH": "1"}
 
 
-def bench_database(admin_url: str) -> Database:
-    """A fresh PostgreSQL database for one benchmark run, on the server ``admin_url`` names."""
-    return Database(admin_url, prefix="identity_bench")
+def bench_database(admin_url: str, config: str = "") -> Database:
+    """A fresh PostgreSQL database for one benchmark run, on the server ``admin_url`` names;
+    ``config``: more lines of its ``[database.identity_db]`` table."""
+    return Database(admin_url, prefix="identity_bench", config=config)
 
 
-def fresh_server(database_url: str, prefix: str, server_class: type[Server] | None = None) -> Server:
+def fresh_server(
+    database_url: str, prefix: str, server_class: type[Server] | None = None, database_config: str = ""
+) -> Server:
     """Return a server (not started) in a new work folder, on a new benchmark database (created;
     the caller drops it)."""
-    database = bench_database(database_url)
+    database = bench_database(database_url, database_config)
     database.create()
     return (server_class or Server)(Path(tempfile.mkdtemp(prefix=prefix)), database)
 

@@ -81,6 +81,9 @@ class IdentityDbConfig:
     pool_min_size: int = 2
     pool_max_size: int = 4
     pool_timeout: float = 10.0
+    # The token's read on a first sight runs as a server-side prepared statement (parsed and
+    # planned once a connection); off for a proxy that loses them (docs/deployment-toml.md).
+    prepared_statements: bool = True
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import re
 import typing
 
 from deployment.domains import is_tenant_domain
+from deployment.postgres_url import parse_postgres_url
 from deployment.schema import (
     AUTH_HANDLERS,
     DATABASE_TYPES,
@@ -52,11 +53,11 @@ def check(deployment: Deployment, fail: Fail) -> None:
         )
     if db.type not in DATABASE_TYPES:
         fail(("database", "identity_db", "type"), f"must be one of {', '.join(DATABASE_TYPES)}")
-    if db.type == "postgres" and not db.url.startswith(("postgresql://", "postgres://")):
-        fail(
-            ("database", "identity_db", "url"),
-            "must look like postgresql://host:port/dbname for type postgres",
-        )
+    if db.type == "postgres":
+        try:
+            parse_postgres_url(db.url)
+        except ValueError as exc:
+            fail(("database", "identity_db", "url"), f"{exc} (type postgres)")
     if not 1 <= db.pool_min_size <= db.pool_max_size:
         fail(("database", "identity_db", "pool_max_size"), "needs 1 <= pool_min_size <= pool_max_size")
     if not is_tenant_domain(deployment.tenant.super_tenant_domain):

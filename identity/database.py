@@ -1,8 +1,7 @@
 """Turn ``[database.identity_db]`` into Django's ``DATABASES`` entry (SQLite or PostgreSQL)."""
 
-from urllib.parse import unquote, urlsplit
-
 from deployment import Deployment, IdentityDbConfig
+from deployment.postgres_url import parse_postgres_url
 
 CONNECT_TIMEOUT_SECONDS = 5  # libpq connect_timeout
 RECONNECT_SECONDS = 5  # psycopg_pool reconnect_timeout
@@ -25,17 +24,18 @@ def database_settings(deployment: Deployment) -> dict:
 
 
 def postgres_settings(db: IdentityDbConfig) -> dict:
-    """Return a psycopg 3 entry with its connection pool, from ``postgresql://host:port/dbname``."""
-    url = urlsplit(db.url)
+    """Return a psycopg 3 entry with its connection pool, from libpq's connection URI
+    (``deployment/postgres_url.py``: a host, an address or a Unix socket's directory)."""
+    url = parse_postgres_url(db.url)
     return {
         # Django's backend, checking a pooled connection before lending it only when it may be
         # broken (identity/postgresql/base.py), not at every lending as CONN_HEALTH_CHECKS does.
         "ENGINE": "identity.postgresql",
-        "NAME": unquote(url.path.lstrip("/")) or "identity",
-        "USER": db.username or unquote(url.username or ""),
-        "PASSWORD": db.password or unquote(url.password or ""),
-        "HOST": url.hostname or "127.0.0.1",
-        "PORT": str(url.port or 5432),
+        "NAME": url.dbname,
+        "USER": db.username or url.user,
+        "PASSWORD": db.password or url.password,
+        "HOST": url.host,
+        "PORT": str(url.port),
         "OPTIONS": {
             "pool": {
                 "min_size": db.pool_min_size,
@@ -46,11 +46,17 @@ def postgres_settings(db: IdentityDbConfig) -> dict:
                 "reconnect_timeout": RECONNECT_SECONDS,
             },
             # Bounded waits on the network: a dead host or a silent link is an error, not a hang.
+            # (libpq ignores the TCP ones on a Unix socket.)
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
             "keepalives": 1,
             "keepalives_idle": 10,
             "keepalives_interval": 5,
             "keepalives_count": 3,
             "tcp_user_timeout": TCP_USER_TIMEOUT_MS,
+            # psycopg prepares a statement at its first run on a connection. Only queries bound by
+            # the server are prepared: Django's own cursors quote values in Python and never are,
+            # so this is the first sight's token read (tenants/prepared.py). None: never.
+            "prepare_threshold": 0 if db.prepared_statements else None,
+            **url.tls,
         },
     }

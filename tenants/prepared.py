@@ -9,7 +9,7 @@ database, and turns the row into a model instance as the ORM's ``ModelIterable``
 backend's and the fields' converters, then ``Model.from_db``. The queryset is the ORM's own,
 with its manager's scope: what runs is exactly what ``queryset.first()`` would run, minus
 its ``ORDER BY`` when the queryset has none (write ``[:1]``). On PostgreSQL the values are
-bound by the server, not quoted into the SQL by the client.
+bound by the server, not quoted into the SQL by the client, and the statement is prepared.
 
 Only plain querysets of one model are accepted (no ``select_related``, no annotations, no
 ``values()``): their rows map to the model's fields one to one.
@@ -106,9 +106,11 @@ def _cursor(connection: BaseDatabaseWrapper) -> CursorWrapper:
     """Django's cursor on ``connection``; on PostgreSQL, one that sends the values apart from the
     SQL (psycopg's ``Cursor``, server-side binding) instead of Django's default ``ClientCursor``,
     which quotes each value into the SQL text in Python: about 35 µs more per first sight, in one
-    process (docs/performance.md). Wrapped as Django wraps its own (errors, query logging). Never
-    a prepared statement: Django sets the connections' ``prepare_threshold`` to None (PgBouncer
-    in transaction mode loses them)."""
+    process (docs/performance.md). Wrapped as Django wraps its own (errors, query logging). With
+    ``[database.identity_db] prepared_statements`` (the default) psycopg runs it as a prepared
+    statement, parsed and planned once a connection: Django's connections have a
+    ``prepare_threshold`` of 0 then (``identity/database.py``), and its own cursors, binding in
+    Python, are never prepared."""
     if connection.vendor != "postgresql":
         return connection.cursor()
     connection.ensure_connection()

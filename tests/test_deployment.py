@@ -85,6 +85,7 @@ DEFAULTS = [
     ("database.identity_db.pool_min_size", 2),
     ("database.identity_db.pool_max_size", 4),
     ("database.identity_db.pool_timeout", 10.0),
+    ("database.identity_db.prepared_statements", True),
     ("tenant.super_tenant_domain", "carbon.super"),
     ("tenant.email_usernames", False),
     ("oauth.validation_response_subject_identifier_format", "fqn"),
@@ -155,6 +156,11 @@ RECOGNISED = [
     ("[database.identity_db]\npool_max_size = 20", "database.identity_db.pool_max_size", 20),
     ("[database.identity_db]\npool_timeout = 2.5", "database.identity_db.pool_timeout", 2.5),
     ("[database.identity_db]\npool_timeout = 7", "database.identity_db.pool_timeout", 7.0),
+    (
+        "[database.identity_db]\nprepared_statements = false",
+        "database.identity_db.prepared_statements",
+        False,
+    ),
     ('[tenant]\nsuper_tenant_domain = "root.example"', "tenant.super_tenant_domain", "root.example"),
     (
         '[oauth]\nvalidation_response_subject_identifier_format = "app_configured"',
@@ -231,6 +237,24 @@ ERRORS = [
         "database.identity_db.url",
         3,
         ["postgresql://"],
+    ),
+    (
+        '[database.identity_db]\ntype = "postgres"\nurl = "postgresql://db:5432/ids?sslmode=maybe"\n',
+        "database.identity_db.url",
+        3,
+        ["sslmode must be one of", "verify-full"],
+    ),
+    (
+        '[database.identity_db]\ntype = "postgres"\nurl = "postgresql://db/ids?options=-c%20x"\n',
+        "database.identity_db.url",
+        3,
+        ["'options'", "host, sslmode"],
+    ),
+    (
+        '[database.identity_db]\ntype = "postgres"\nurl = "postgresql://db:0/ids"\n',
+        "database.identity_db.url",
+        3,
+        ["port '0'", "1 to 65535"],
     ),
     (
         "[database.identity_db]\npool_min_size = 5\npool_max_size = 4\n",
@@ -604,8 +628,42 @@ class TestDatabaseSettings:
                 "keepalives_interval": 5,
                 "keepalives_count": 3,
                 "tcp_user_timeout": 15_000,
+                "prepare_threshold": 0,
             },
         }
+
+    @pytest.mark.parametrize(
+        ("url", "host", "port", "dbname"),
+        [
+            ("postgresql://db.example/ids", "db.example", 5432, "ids"),
+            ("postgres://10.0.0.7:6432/ids", "10.0.0.7", 6432, "ids"),
+            ("postgresql://[2001:db8::1]:5433/ids", "2001:db8::1", 5433, "ids"),
+            ("postgresql://[::1]/ids", "::1", 5432, "ids"),
+            # a Unix socket's directory, as libpq reads it: percent-encoded, or the host parameter
+            ("postgresql://%2Fvar%2Frun%2FPostgreSQL/ids", "/var/run/PostgreSQL", 5432, "ids"),
+            ("postgresql:///ids?host=/run/postgresql", "/run/postgresql", 5432, "ids"),
+            ("postgresql://:5433/ids?host=%2Frun%2Fpg", "/run/pg", 5433, "ids"),
+            ("postgresql://db.example?host=/run/pg", "/run/pg", 5432, "identity"),
+        ],
+    )
+    def test_postgres_hosts(self, url, host, port, dbname):
+        settings = postgres_settings(IdentityDbConfig(type="postgres", url=url))
+        assert (settings["HOST"], settings["PORT"], settings["NAME"]) == (host, str(port), dbname)
+
+    def test_postgres_tls_parameters_reach_libpq(self):
+        url = "postgresql://db.example/ids?sslmode=verify-full&sslrootcert=/etc/ssl/db-ca.pem"
+        options = postgres_settings(IdentityDbConfig(type="postgres", url=url))["OPTIONS"]
+        assert (options["sslmode"], options["sslrootcert"]) == ("verify-full", "/etc/ssl/db-ca.pem")
+
+    def test_prepared_statements_switch_psycopgs_threshold(self):
+        """0: psycopg prepares the server-bound read at its first run; None: never."""
+        settings = {
+            enabled: postgres_settings(
+                IdentityDbConfig(type="postgres", url="postgresql://db/ids", prepared_statements=enabled)
+            )["OPTIONS"]["prepare_threshold"]
+            for enabled in (True, False)
+        }
+        assert settings == {True: 0, False: None}
 
     def test_postgres_credentials_in_the_url(self):
         db = IdentityDbConfig(type="postgres", url="postgresql://u%40x:secret@127.0.0.1/")

@@ -72,12 +72,41 @@ def test_it_runs_the_orms_sql_compiled_once(world, django_assert_num_queries):
                 assert query.first(token_checksum(raw)) is not None
             (ran,) = captured.captured_queries
             if connection.vendor == "postgresql":  # bound by the server: a parameter of the statement
-                assert ran["sql"].endswith('"token_checksum" = $1 LIMIT 1')
+                assert ran["sql"].endswith('"token_checksum" = %s LIMIT 1')  # Django's SQL: it ran prepared
             else:
                 assert token_checksum(raw) in ran["sql"]
     assert as_sql.call_count == 1
     orm_sql, _ = orm_query("x").query.sql_with_params()
     assert ran["sql"].split(" WHERE ")[0] == orm_sql.split(" WHERE ")[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL prepared statement")
+def test_on_postgresql_the_read_is_prepared_once_a_connection(world):
+    """``[database.identity_db] prepared_statements`` (on in the tests' settings): the server
+    parses and plans the read once; each later read only binds the value."""
+    query = PreparedQuery(AccessToken, orm_query)
+    for raw in world.tokens:
+        assert query.first(token_checksum(raw)) is not None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql")
+        statements = [statement for (statement,) in cursor.fetchall()]
+    (prepared,) = [s for s in statements if '"token_checksum" = $1' in s]
+    assert prepared.startswith('SELECT "identity_accesstoken"."id"')
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL prepared statement")
+def test_without_prepared_statements_nothing_is_prepared(world):
+    """``prepared_statements = false`` sets psycopg's ``prepare_threshold`` to None (for a
+    proxy that would lose them): the read is bound by the server, never prepared."""
+    connection.ensure_connection()
+    connection.connection.prepare_threshold = None
+    try:
+        assert PreparedQuery(AccessToken, orm_query).first(token_checksum(world.tokens[0])) is not None
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE NOT from_sql")
+            assert cursor.fetchone() == (0,)
+    finally:
+        connection.connection.prepare_threshold = 0
 
 
 def test_a_value_is_a_parameter_never_sql(world):

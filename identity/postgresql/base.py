@@ -18,6 +18,10 @@ it may be broken:
 A connection lent for the first time is checked too (the pool may have opened it long before).
 A connection that fails its check goes back to the pool, which discards it and opens another,
 and the next one is taken.
+
+A statement run prepared (``[database.identity_db] prepared_statements``: the first sight's
+token read, ``tenants/prepared.py``) leaves psycopg no text of the query, so Django's query log
+would record ``None``: it records the SQL as Django wrote it instead.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import time
 from weakref import WeakKeyDictionary
 
 import psycopg
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, operations
 from psycopg_pool import ConnectionPool
 
 from tenants import changes
@@ -52,7 +56,14 @@ def needs_check(connection: psycopg.Connection) -> bool:
     return time.monotonic() - when > IDLE_CHECK_SECONDS or failures != failures_seen()
 
 
+class DatabaseOperations(operations.DatabaseOperations):
+    def last_executed_query(self, cursor, sql, params):
+        return super().last_executed_query(cursor, sql, params) or sql
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def get_new_connection(self, conn_params):
         while True:
             connection = super().get_new_connection(conn_params)

@@ -25,7 +25,7 @@ import uuid
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import psycopg
 import requests
@@ -54,11 +54,11 @@ class Database:
     """SQLite in the server's folder (``admin_url`` empty), or a PostgreSQL database of its own,
     created on the server that ``admin_url`` names."""
 
-    def __init__(self, admin_url: str = "", *, prefix: str = "identity_bb"):
+    def __init__(self, admin_url: str = "", *, prefix: str = "identity_bb", config: str = ""):
         self.admin_url = admin_url
+        self.config = config  # more lines of [database.identity_db] (PostgreSQL)
         self.name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-        parts = urlsplit(admin_url)
-        self.url = urlunsplit((parts.scheme, parts.netloc, "/" + self.name, "", "")) if admin_url else ""
+        self.url = _on_database(admin_url, self.name) if admin_url else ""
 
     @classmethod
     def for_tests(cls) -> Database:
@@ -69,23 +69,20 @@ class Database:
         if not self.url:
             return '[database.identity_db]\ntype = "sqlite"\nurl = "var/identity.sqlite3"\n'
         parts = urlsplit(self.url)
-        lines = [
-            "[database.identity_db]",
-            'type = "postgres"',
-            f'url = "postgresql://{parts.hostname or "127.0.0.1"}:{parts.port or 5432}/{self.name}"',
-        ]
+        # the admin URL's host, port and parameters (a Unix socket's directory among them)
+        url = parts._replace(scheme="postgresql", netloc=parts.netloc.rpartition("@")[2]).geturl()
+        lines = ["[database.identity_db]", 'type = "postgres"', f'url = "{url}"']
         if parts.username:
             lines.append(f"username = {json.dumps(parts.username)}")
         if parts.password:
             lines.append(f"password = {json.dumps(parts.password)}")
-        return "\n".join(lines) + "\n"
+        return "\n".join([*lines, self.config]) + "\n"
 
     def connect(self, **kwargs) -> psycopg.Connection:
         return psycopg.connect(self.url, **kwargs)
 
     def _admin(self) -> psycopg.Connection:
-        parts = urlsplit(self.admin_url)
-        return psycopg.connect(urlunsplit((parts.scheme, parts.netloc, "/postgres", "", "")), autocommit=True)
+        return psycopg.connect(_on_database(self.admin_url, "postgres"), autocommit=True)
 
     def sqlite_file(self, folder: Path) -> Path:
         """The SQLite database of a server in ``folder`` (``url`` of ``toml()``)."""
@@ -105,6 +102,11 @@ class Database:
         if self.url:
             with self._admin() as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def _on_database(url: str, name: str) -> str:
+    """``url`` (its host, port, credentials and parameters) naming the database ``name``."""
+    return urlsplit(url)._replace(path="/" + name).geturl()
 
 
 class RunningServer:
