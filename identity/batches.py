@@ -74,12 +74,21 @@ flusher = Flusher()
 
 
 class Deferred:
-    """Items the request path hands over with one append (no lock, no formatting), passed to
-    ``work(items, since)`` by :func:`drain`: by the batch thread at each turn, and by whatever
+    """Items the request path hands over with one call (no formatting, no lock), passed to
+    ``work(values, since)`` by :func:`drain`: by the batch thread at each turn, and by whatever
     must see them done first (a log handler before it takes or writes a line, so that lines
     stay in order; a scrape, before it reads the counts; the process exiting). ``since`` is the
     ``time.monotonic()`` of the first of them, so that their batches are written as though
-    they had waited there."""
+    they had waited there.
+
+    An item is the values one :meth:`append` is given (as many for every item of a queue: its
+    ``work`` reads them so), kept in the queue as they are: ``values`` holds those of every
+    item taken, in turn. Not a tuple an item: a tuple holding an object the
+    garbage collector tracks is tracked too, and one that waits for the thread (0.1 s) outlives
+    the collector's young generations; thousands a second reach its oldest one, whose full
+    collections (the whole heap, a pass every few of their number) then cost a replayed request
+    more than the rest of its observability (docs/operations.md#cost). Values alone add nothing
+    for it to track."""
 
     def __init__(self, work: Callable[[list[Any], float], None]) -> None:
         self.items: deque[Any] = deque()
@@ -87,30 +96,36 @@ class Deferred:
         self.work = work
         _queues.append(self)
 
-    def append(self, item: Any) -> None:
+    def append(self, *values: Any) -> None:
+        """Hand over one item, its values (one ``extend``: atomic under the GIL)."""
         if not self.items:  # the first of a batch
             self.since = time.monotonic()
             flusher.ensure_running()
-        self.items.append(item)
+        self.items.extend(values)
 
     def drain(self) -> None:
-        # Popped one at a time (each pop is atomic): no lock to order against the handlers'. As
-        # many as wait now: what is appended meanwhile waits for the next drain.
-        items, since, pop = [], self.since, self.items.popleft
-        try:
-            for _ in range(len(self.items)):
-                items.append(pop())
-        except IndexError:  # another thread drained them
-            pass
-        if not items:
+        # What one drain takes ends at a mark it appends, and is taken in one call of C code,
+        # which no other thread, signal handler or finalizer interrupts (nor an append: each is
+        # one extend): whole items, in order, with no lock. Each drain takes up to the first
+        # mark and removes it, whichever drain appended it; what is appended after waits for
+        # the next drain.
+        if not self.items:
+            return
+        since = self.since
+        self.items.append(_END)
+        values = list(iter(self.items.popleft, _END))
+        if not values:
             return
         try:
-            self.work(items, since)
+            self.work(values, since)
         except Exception:  # as logging.Handler.handleError: never raise into a request's line
             print("--- Error in the work of a batch: its items are lost ---", file=sys.stderr)
             traceback.print_exc(file=sys.stderr)
 
 
+# Ends what one drain takes (compared by identity: a queue's values are never it, and none
+# defines __eq__ in Python, which would run Python code in the middle of a take).
+_END = object()
 _queues: list[Deferred] = []
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from django.conf import settings
@@ -203,6 +204,18 @@ class TestTally:
         finally:
             metrics.tally.flush_interval = type(metrics.tally).flush_interval
 
+    def test_counts_added_at_once_are_each_counted(self):
+        """``Tally.add``: a counter child named n times is added n (the batch thread's way)."""
+        metrics.tally.flush_interval = 60
+        try:
+            before = self.value()
+            child = metrics.labelled(metrics.REQUESTS, *self.LABELS.values())
+            metrics.tally.add([child, child, child], {}, time.monotonic())
+            metrics.tally.flush()
+            assert self.value() == before + 3
+        finally:
+            metrics.tally.flush_interval = type(metrics.tally).flush_interval
+
     def test_nothing_is_lost_when_the_process_exits(self, tmp_path):
         code = (
             "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'tests.settings'; django.setup(); "
@@ -216,9 +229,11 @@ class TestTally:
         labels = {"endpoint": "tests.exit", "method": "GET", "status": "200"}
         assert registry.get_sample_value("identity_http_requests_total", labels) == 1
 
-    def test_observations_added_together_read_as_observed_one_by_one(self):
+    @pytest.mark.parametrize("added", ["one at a time", "many at once"])
+    def test_observations_added_together_read_as_observed_one_by_one(self, added):
         """The one use of prometheus_client's private histogram attributes (metrics._Observations):
-        if a version changes how observe() fills the buckets, this fails."""
+        if a version changes how observe() fills the buckets, this fails. Many at once: the
+        batch thread's way for replayed requests (``add_many``, bucketed by ``Counter``)."""
         amounts = [0.0, 0.0004, 0.001, 0.0010001, 0.003, 0.5, 1.0, 7.0, 10.0, 99.0, -1.0]
 
         def histogram():
@@ -231,8 +246,11 @@ class TestTally:
         for amount in amounts:
             reference.labels("x").observe(amount)
         observations = metrics._Observations(batched.labels("x"))
-        for amount in amounts:
-            observations.add(amount)
+        if added == "many at once":
+            observations.add_many(amounts)
+        else:
+            for amount in amounts:
+                observations.add(amount)
         observations.add_to_histogram()
 
         def samples(registry):

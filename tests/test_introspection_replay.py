@@ -8,6 +8,7 @@ Django's handler); whether Django saw a request is told by its ``request_started
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import logging
@@ -24,7 +25,7 @@ from identity.models.tokens import token_checksum
 from identity.services import tenants as tenant_services
 from identity.services import tokens as token_services
 from identity.services import users as user_services
-from introspection.replay import Answer
+from introspection.replay import Answer, serve
 from tenants.cache import cache
 from tests.support import changes
 from tests.support.auth import basic
@@ -232,6 +233,31 @@ class TestHandedToTheBatchThread:
     def test_the_counts_are_added_before_a_scrape(self, world, server_logs):
         call(world.token)
         assert added(METRICS, lambda: call(world.token))[1] == dict.fromkeys(METRICS, 1.0)
+
+    def test_what_is_handed_over_gives_the_collector_nothing_to_track(self, world, server_logs):
+        """A replay hands over values, not a tuple holding its answer's lines: a tuple tracked
+        by the garbage collector, waiting for the thread, would reach the collector's oldest
+        generation, whose full collections cost more than the rest of a replay's observability
+        (identity.batches.Deferred)."""
+        call(world.token)
+        call(world.token)
+        answer = next(entry.value for entry in cache._entries.values() if isinstance(entry.value, Answer))
+        environ = {"REQUEST_METHOD": "POST", "SCRIPT_NAME": "", "PATH_INFO": ENDPOINT[SUPER]}
+
+        def start_response(status, headers, exc_info=None):
+            return None
+
+        server_logs.lines("audit")  # nothing waits
+        gc.disable()
+        try:
+            before = gc.get_count()[0]
+            for _ in range(100):
+                serve(environ, start_response, answer)
+            added = gc.get_count()[0] - before
+        finally:
+            gc.enable()
+        assert len(server_logs.lines("audit")) == 102
+        assert added < 10
 
     @pytest.mark.parametrize("change", ["handler", "filter", "handler's filter", "level"])
     def test_written_the_usual_way_once_anything_else_would_see_them(

@@ -10,6 +10,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -127,6 +128,44 @@ class TestBatches:
         )
         subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
         assert path.read_text() == "handed over\n"
+
+    def test_drains_at_once_take_whole_items_each_once(self, monkeypatch):
+        """An item is several values in the queue (``Deferred.append``): threads appending and
+        draining at once, switching as often as Python lets them, never split one, lose one or
+        take one twice, and what one drain takes is in the order it was appended."""
+        taken: list[list] = []
+        queue = batches.Deferred(lambda values, since: taken.append(values))
+        monkeypatch.setattr(batches, "_queues", [queue])  # only this queue is drained here
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)
+
+        def work(writer: int) -> None:
+            for number in range(5000):
+                queue.append(writer, number, -number)
+                if number % 3 == 0:
+                    queue.drain()
+
+        try:
+            threads = [threading.Thread(target=work, args=(writer,)) for writer in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        finally:
+            sys.setswitchinterval(switch)
+        queue.drain()
+        every = []
+        for values in taken:
+            assert len(values) % 3 == 0
+            items = [tuple(values[at : at + 3]) for at in range(0, len(values), 3)]
+            assert all(number == -negative for _, number, negative in items)
+            for writer in range(4):
+                numbers = [number for each, number, _ in items if each == writer]
+                assert numbers == sorted(numbers)
+            every += items
+        assert sorted(every) == sorted(
+            (writer, number, -number) for writer in range(4) for number in range(5000)
+        )
 
     def test_a_failing_batch_raises_into_no_line(self, batched, capsys):
         """What drains the queue may be a request writing its own line: a batch whose work

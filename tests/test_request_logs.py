@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import os
+import random
 import sys
 import time
 
@@ -475,6 +476,15 @@ class TestPreparedLines:
         assert prepared.write(now, "rid-7", 1.25)
         usual, made_ahead = stream.getvalue().splitlines()
         assert made_ahead == usual
+
+    def test_durations_read_as_the_usual_lines_write_them(self):
+        """The batch thread formats a replay's duration without ``round`` and ``repr``
+        (``logs.duration_texts``): the same text, ties and tiny and large durations included."""
+        rng = random.Random(7)
+        seconds = [0.0, 5e-8, 5e-7, 1e-6, 1.5e-6, 2.5e-6, 1.0005e-3, 0.0125, 0.01, 2.0, 3.14159, 1234.5678]
+        seconds += [rng.random() * 10 ** rng.randint(-7, 2) for _ in range(5000)]
+        seconds += [rng.randint(0, 10**6) / 10**7 for _ in range(5000)]  # on and about the ties
+        assert list(logs.duration_texts(seconds)) == [repr(round(each * 1000, 3)) for each in seconds]
 
     def test_text_lines_are_not_prepared(self, shaped):
         logger, handler, _ = shaped
