@@ -8,11 +8,12 @@ bench/modes.py):
    enabled = true`` (request ids, a JSON request line, metrics, an audit line per decision) and
    ``false``, and driven with wrk; the cost is ``1 - on / off`` of the median throughput, and
    the median of each round's ``1 - on / off`` (its two runs back to back).
-2. **In one process**: a child process runs the same WSGI application as a worker (the
-   replay layer in front of Django), with the JSON log lines, the audit file and the
-   multiprocess metrics files as under gunicorn, and alternates batches of introspection
-   requests with the switch on and off (no HTTP), timing the CPU each batch takes, the batch
-   thread's work for its lines and counts included (done at its end). On a shared
+2. **In one process each**: two child processes, one started with the switch on and one with
+   it off, run the same WSGI application as a worker (the replay layer in front of Django),
+   with the JSON log lines, the audit file and the multiprocess metrics files as under
+   gunicorn; blocks of introspection requests alternate between them (no HTTP), each timed by
+   its process's CPU, the batch thread's work for its lines and counts included (done at its
+   end). On a shared
    machine this figure moves far less than a throughput: other processes take wall-clock
    time, not this process's CPU. It leaves out PostgreSQL's own CPU, the same on and off, so
    the share it reports is an upper bound of the cost.
@@ -39,7 +40,6 @@ from bench.modes import INTROSPECT_PATH, MODES
 from bench.server import Server, fresh_server
 from deployment import REPO_ROOT
 
-IN_PROCESS_MARKER = "IN_PROCESS_RESULT "
 SWITCH = {True: "[observability]\nenabled = true\n", False: "[observability]\nenabled = false\n"}
 
 
@@ -108,55 +108,93 @@ def measure(server: Server, enabled: bool, callers, token_file: Path, args) -> M
 
 
 def in_process(server: Server, callers, token_file: Path, args) -> dict:
-    """Run :func:`_in_process_child` in a child process on ``server``'s configuration."""
+    """Start one child process per switch, each as a worker starts (its own configuration read
+    at start-up, so that what observability installs then, the cache's lookup observer, the
+    logging configuration, the metrics, is in the "on" child alone), and alternate blocks of
+    requests between them; return each one's CPU per request and the paired cost."""
     mode = MODES[args.mode]
-    server.configure(workers=args.workers, extra=mode.config + SWITCH[True] + args.config)
-    metrics_dir = server.folder / "var" / "metrics-in-process"
-    metrics_dir.mkdir(parents=True, exist_ok=True)
-    env = {**server.env(), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
-    argv = [
-        sys.executable,
-        "-m",
-        "bench.observability",
-        "--child",
-        str(token_file),
-        mode.authorization(callers),
-    ]
-    argv += ["--batches", str(args.batches), "--batch", str(args.batch)]
-    with (server.folder / "in-process.log").open("w") as log:
-        done = subprocess.run(argv, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=log, text=True)
-    line = next((line for line in done.stdout.splitlines() if line.startswith(IN_PROCESS_MARKER)), None)
-    if done.returncode or line is None:
-        raise RuntimeError(f"the in-process measurement failed ({done.returncode}):\n{done.stdout}")
-    return json.loads(line[len(IN_PROCESS_MARKER) :])
+    children: dict[bool, _Child] = {}
+    try:
+        for enabled in (True, False):
+            server.configure(workers=args.workers, extra=mode.config + SWITCH[enabled] + args.config)
+            children[enabled] = _Child(server, enabled, token_file, mode.authorization(callers))
+        for child in children.values():
+            child.run(args.batch)  # warm: the caller cache, the tenant cache, the pool, the answers
+        per_request: dict[bool, list[float]] = {True: [], False: []}
+        for number in range(args.batches):
+            for enabled in (True, False) if number % 2 == 0 else (False, True):
+                per_request[enabled].append(children[enabled].run(args.batch))
+    finally:
+        for child in children.values():
+            child.close()
+    on, off = statistics.median(per_request[True]), statistics.median(per_request[False])
+    result = {"on_cpu_ms_per_request": round(on, 4), "off_cpu_ms_per_request": round(off, 4)}
+    result["cpu_cost"] = round(on / off - 1, 4)
+    # Each on block beside its off block: the machine's drift between blocks, larger on a shared
+    # host than the cost itself, falls on both alike.
+    pairs = zip(per_request[True], per_request[False], strict=True)
+    result["paired_cost_us_per_request"] = round(statistics.median(a - b for a, b in pairs) * 1000, 2)
+    return result
 
 
-def _in_process_child(token_file: Path, authorization: str, batches: int, batch: int) -> None:
-    """Alternate batches of requests with observability on and off; print the CPU per request."""
+class _Child:
+    """A ``--child`` process on the configuration ``server`` has now, answering blocks of
+    requests asked for on its standard input with their CPU per request."""
+
+    def __init__(self, server: Server, enabled: bool, token_file: Path, authorization: str):
+        name = "on" if enabled else "off"
+        metrics_dir = server.folder / "var" / f"metrics-in-process-{name}"
+        metrics_dir.mkdir(parents=True, exist_ok=True)
+        env = {**server.env(), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+        argv = [sys.executable, "-m", "bench.observability", "--child", str(token_file), authorization]
+        self.log = (server.folder / f"in-process-{name}.log").open("w")
+        self.process = subprocess.Popen(
+            argv,
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.log,
+            text=True,
+        )
+        self._answer()  # ready: its configuration is read (the next child's may be written)
+
+    def run(self, count: int) -> float:
+        assert self.process.stdin is not None
+        self.process.stdin.write(f"{count}\n")
+        self.process.stdin.flush()
+        return float(self._answer())
+
+    def _answer(self) -> str:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the in-process child stopped ({self.process.wait()}): see {self.log.name}")
+        return line
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+
+def _in_process_child(token_file: Path, authorization: str) -> None:
+    """Serve blocks of introspection requests through the worker's replay layer, one block for
+    each count read from standard input; answer each with its CPU milliseconds per request."""
     import logging
 
     import django
 
     django.setup()
-    from django.conf import settings
     from django.core.handlers.wsgi import WSGIHandler
     from django.test import RequestFactory
-    from django.test.utils import override_settings
 
     from identity import metrics
     from introspection.replay import AnswerReplay
 
-    observability = dataclasses.replace(settings.DEPLOYMENT.observability, enabled=False)
-    off_settings = override_settings(
-        DEPLOYMENT=dataclasses.replace(settings.DEPLOYMENT, observability=observability),
-        MIDDLEWARE=[
-            name for name in settings.MIDDLEWARE if name != "identity.request_id.RequestIdMiddleware"
-        ],
-    )
     tokens = token_file.read_text().split()
-    applications = {True: AnswerReplay(WSGIHandler())}
-    with off_settings:  # Django's handler reads MIDDLEWARE once, when it is made
-        applications[False] = AnswerReplay(WSGIHandler())
+    application = AnswerReplay(WSGIHandler())
     factory = RequestFactory()
 
     def started(status, headers, exc_info=None):
@@ -164,45 +202,24 @@ def _in_process_child(token_file: Path, authorization: str, batches: int, batch:
             raise RuntimeError(f"introspection answered {status}")
 
     # The batch thread's work for a block is done at its end, inside its time: left to the thread,
-    # it falls in whichever block runs 0.1 s later (an "off" one as often as not), and a median
-    # of blocks leaves out the few that hold it.
+    # it would fall in whichever block runs 0.1 s later.
     handlers = [*logging.getLogger("audit").handlers, *logging.getLogger().handlers]
-
-    def run(enabled: bool, count: int) -> float:
-        if not enabled:
-            off_settings.enable()
-        try:
-            began = time.process_time()
-            for index in range(count):
-                environ = factory.post(
-                    INTROSPECT_PATH, {"token": tokens[index % len(tokens)]}, HTTP_AUTHORIZATION=authorization
-                ).environ
-                result = applications[enabled](environ, started)
-                b"".join(result)
-                if hasattr(result, "close"):
-                    result.close()
-            for handler in handlers:
-                handler.flush()
-            metrics.tally.flush()
-            return (time.process_time() - began) * 1000 / count
-        finally:
-            if not enabled:
-                off_settings.disable()
-
-    for enabled in (True, False):
-        run(enabled, batch)  # warm: the caller cache, the tenant cache, the pool
-    per_request: dict[bool, list[float]] = {True: [], False: []}
-    for number in range(batches):
-        for enabled in (True, False) if number % 2 == 0 else (False, True):
-            per_request[enabled].append(run(enabled, batch))
-    on, off = statistics.median(per_request[True]), statistics.median(per_request[False])
-    result = {"on_cpu_ms_per_request": round(on, 4), "off_cpu_ms_per_request": round(off, 4)}
-    result["cpu_cost"] = round(on / off - 1, 4)
-    # Each on block beside its off block: the machine's drift between batches, larger on a shared
-    # host than the cost itself, falls on both alike.
-    pairs = zip(per_request[True], per_request[False], strict=True)
-    result["paired_cost_us_per_request"] = round(statistics.median(a - b for a, b in pairs) * 1000, 2)
-    print(IN_PROCESS_MARKER + json.dumps(result), flush=True)
+    print("ready", flush=True)
+    for line in sys.stdin:
+        count = int(line)
+        began = time.process_time()
+        for index in range(count):
+            environ = factory.post(
+                INTROSPECT_PATH, {"token": tokens[index % len(tokens)]}, HTTP_AUTHORIZATION=authorization
+            ).environ
+            result = application(environ, started)
+            b"".join(result)
+            if hasattr(result, "close"):
+                result.close()
+        for handler in handlers:
+            handler.flush()
+        metrics.tally.flush()
+        print((time.process_time() - began) * 1000 / count, flush=True)
 
 
 def main(argv: list[str]) -> int:
@@ -210,10 +227,8 @@ def main(argv: list[str]) -> int:
         parser = argparse.ArgumentParser()
         parser.add_argument("token_file", type=Path)
         parser.add_argument("authorization")
-        parser.add_argument("--batches", type=int)
-        parser.add_argument("--batch", type=int)
         child = parser.parse_args(argv[1:])
-        _in_process_child(child.token_file, child.authorization, child.batches, child.batch)
+        _in_process_child(child.token_file, child.authorization)
         return 0
     args = parse_args(argv)
     require_wrk()
