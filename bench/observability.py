@@ -27,7 +27,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -39,6 +38,7 @@ from bench.load import Measurement, require_wrk, run_wrk
 from bench.modes import INTROSPECT_PATH, MODES
 from bench.server import Server, fresh_server
 from deployment import REPO_ROOT
+from tests.support.server import LineProcess
 
 SWITCH = {True: "[observability]\nenabled = true\n", False: "[observability]\nenabled = false\n"}
 
@@ -137,7 +137,7 @@ def in_process(server: Server, callers, token_file: Path, args) -> dict:
     return result
 
 
-class _Child:
+class _Child(LineProcess):
     """A ``--child`` process on the configuration ``server`` has now, answering blocks of
     requests asked for on its standard input with their CPU per request."""
 
@@ -146,37 +146,12 @@ class _Child:
         metrics_dir = server.folder / "var" / f"metrics-in-process-{name}"
         metrics_dir.mkdir(parents=True, exist_ok=True)
         env = {**server.env(), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
-        argv = [sys.executable, "-m", "bench.observability", "--child", str(token_file), authorization]
-        self.log = (server.folder / f"in-process-{name}.log").open("w")
-        self.process = subprocess.Popen(
-            argv,
-            cwd=REPO_ROOT,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            text=True,
-        )
-        self._answer()  # ready: its configuration is read (the next child's may be written)
+        argv = ["bench.observability", "--child", str(token_file), authorization]
+        super().__init__(argv, env, server.folder / f"in-process-{name}.log")
+        self.ask(None)  # ready: its configuration is read (the next child's may be written)
 
     def run(self, count: int) -> float:
-        assert self.process.stdin is not None
-        self.process.stdin.write(f"{count}\n")
-        self.process.stdin.flush()
-        return float(self._answer())
-
-    def _answer(self) -> str:
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the in-process child stopped ({self.process.wait()}): see {self.log.name}")
-        return line
-
-    def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        self.process.wait(timeout=30)
-        self.log.close()
+        return float(self.ask(str(count)))
 
 
 def _in_process_child(token_file: Path, authorization: str) -> None:

@@ -341,14 +341,14 @@ def checked(done: subprocess.CompletedProcess, check: bool) -> subprocess.Comple
     return done
 
 
-class Console:
-    """``python -m tests.support.console`` on a server's configuration; its own log in ``log_path``.
-    A context manager: it closes on leaving."""
+class LineProcess:
+    """``python -m <module> <args>`` answering each line written to its standard input with one
+    line on its standard output; its standard error goes to ``log_path``."""
 
-    def __init__(self, env: dict[str, str], log_path: Path):
+    def __init__(self, argv: list[str], env: dict[str, str], log_path: Path):
         self.log = log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.console"],
+            [sys.executable, "-m", *argv],
             cwd=REPO_ROOT,
             env=env,
             stdin=subprocess.PIPE,
@@ -357,20 +357,34 @@ class Console:
             text=True,
         )
 
-    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        """Run a management command, as ``RunningServer.manage`` does, in the console."""
-        self.process.stdin.write(json.dumps(args) + "\n")
-        self.process.stdin.flush()
+    def ask(self, line: str | None) -> str:
+        """Write ``line`` (None: nothing) and return the process's next line."""
+        if line is not None:
+            self.process.stdin.write(line + "\n")
+            self.process.stdin.flush()
         answer = self.process.stdout.readline()
         if not answer:
-            raise RuntimeError(f"the console exited ({self.process.wait()}); see {self.log.name}")
-        return checked(subprocess.CompletedProcess(["manage.py", *args], **json.loads(answer)), check)
+            raise RuntimeError(f"{self.process.args[2]} exited ({self.process.wait()}); see {self.log.name}")
+        return answer
 
     def close(self) -> None:
         self.process.stdin.close()
         self.process.wait(timeout=30)
         self.process.stdout.close()
         self.log.close()
+
+
+class Console(LineProcess):
+    """``python -m tests.support.console`` on a server's configuration; its own log in ``log_path``.
+    A context manager: it closes on leaving."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        super().__init__(["tests.support.console"], env, log_path)
+
+    def manage(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Run a management command, as ``RunningServer.manage`` does, in the console."""
+        answer = self.ask(json.dumps(args))
+        return checked(subprocess.CompletedProcess(["manage.py", *args], **json.loads(answer)), check)
 
     def __enter__(self) -> Console:
         return self
