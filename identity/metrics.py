@@ -116,18 +116,13 @@ class Tally:
     def record(self, counted: tuple = (), timed=None, amount: float = 0.0) -> None:
         """Add one to each counter child of ``counted`` and, when ``timed`` (a histogram child)
         is given, observe ``amount`` in it: a request's samples under one lock."""
-        self.record_many(((counted, timed, amount),))
-
-    def record_many(self, samples: Iterable[tuple[tuple, Any, float]], since: float | None = None) -> None:
-        """:meth:`record` each of ``samples``, taken since ``since`` (``time.monotonic()``; None: now)."""
         with self._lock:
-            self._starting(since)
+            self._starting(None)
             counts = self._counts
-            for counted, timed, amount in samples:
-                for child in counted:
-                    counts[child] = counts.get(child, 0) + 1
-                if timed is not None:
-                    self._observations(timed).add(amount)
+            for child in counted:
+                counts[child] = counts.get(child, 0) + 1
+            if timed is not None:
+                self._observations(timed).add(amount)
 
     def add(self, counted: Iterable, observed: dict[Any, list[float]], since: float) -> None:
         """Add one to a counter child for each time ``counted`` names it, and observe each of

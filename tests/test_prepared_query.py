@@ -99,14 +99,14 @@ def test_without_prepared_statements_nothing_is_prepared(world):
     """``prepared_statements = false`` sets psycopg's ``prepare_threshold`` to None (for a
     proxy that would lose them): the read is bound by the server, never prepared."""
     connection.ensure_connection()
-    connection.connection.prepare_threshold = None
+    threshold, connection.connection.prepare_threshold = connection.connection.prepare_threshold, None
     try:
         assert PreparedQuery(AccessToken, orm_query).first(token_checksum(world.tokens[0])) is not None
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE NOT from_sql")
             assert cursor.fetchone() == (0,)
     finally:
-        connection.connection.prepare_threshold = 0
+        connection.connection.prepare_threshold = threshold
 
 
 def test_a_value_is_a_parameter_never_sql(world):
