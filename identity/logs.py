@@ -36,6 +36,7 @@ _encode = json.JSONEncoder(default=str).encode
 _encode_compact = json.JSONEncoder(default=str, separators=(",", ":")).encode
 _second: tuple[int, str] = (-1, "")  # the last second formatted, and its text
 _millisecond: tuple[int, str] = (-1, "")  # the last millisecond formatted, and its text
+_FRACTIONS = tuple(f".{fraction:03d}Z" for fraction in range(1000))  # a time's end, made once
 
 
 def _iso_time(created: float) -> str:
@@ -48,7 +49,7 @@ def _iso_time(created: float) -> str:
         day_time = _second
         if second != day_time[0]:  # one strftime a second, not one a line
             day_time = _second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
-        last = _millisecond = (millisecond, f"{day_time[1]}.{fraction:03d}Z")
+        last = _millisecond = (millisecond, day_time[1] + _FRACTIONS[fraction])
     return last[1]
 
 

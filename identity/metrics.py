@@ -15,8 +15,8 @@ import ipaddress
 import os
 import threading
 import time
-from collections.abc import Iterable
-from itertools import repeat
+from collections.abc import Callable, Iterable
+from itertools import chain, repeat
 from typing import Any
 
 from django.db import connection
@@ -110,6 +110,8 @@ class Tally:
         self._counts: dict = {}  # counter child -> increments not added yet
         self._observed: dict = {}  # histogram child -> _Observations not added yet
         self._since = 0.0  # time.monotonic() of the first of them
+        self._totals: list[Callable[[], dict]] = []  # see count_totals
+        self._reported: dict = {}  # counter child -> the part of its total added already
         batches.flusher.watch(self)
         atexit.register(self.flush)
 
@@ -137,6 +139,26 @@ class Tally:
             for timed, amounts in observed.items():
                 self._observations(timed).add_many(amounts)
 
+    def count_totals(self, totals: Callable[[], dict]) -> None:
+        """Add to counter children, whenever the samples are added, what ``totals()`` (a
+        ``{counter child: count since the process started}``) moved since: counts that their
+        owner keeps as plain integers, for less than a call and a hand-over each (the cache's
+        lookups, several on every request's path). Counted from now on."""
+        with self._lock:
+            if totals not in self._totals:
+                self._totals.append(totals)
+                self._reported.update(totals())
+
+    def _moved(self) -> dict:
+        """What the totals moved since they were last added (the caller holds the lock)."""
+        moved = {}
+        for totals in self._totals:
+            for child, total in totals().items():
+                if total != self._reported.get(child, 0):
+                    moved[child] = total - self._reported.get(child, 0)
+                    self._reported[child] = total
+        return moved
+
     def _starting(self, since: float | None) -> None:
         """Note when the samples waiting began (the caller holds the lock)."""
         if not self._counts and not self._observed:  # the first sample of a batch
@@ -156,7 +178,8 @@ class Tally:
         with self._lock:
             counts, self._counts = self._counts, {}
             observed, self._observed = self._observed, {}
-        for child, increments in counts.items():
+            moved = self._moved()
+        for child, increments in chain(counts.items(), moved.items()):
             child.inc(increments)
         for observations in observed.values():
             observations.add_to_histogram()
@@ -167,6 +190,8 @@ class Tally:
 
     def forget_waiting(self) -> None:
         self._counts, self._observed = {}, {}
+        for totals in self._totals:  # the parent's counts so far are the parent's to add
+            self._reported.update(totals())
 
 
 class _Observations:
@@ -235,14 +260,21 @@ def request_samples(endpoint: str, method: str, status: int, outcome: str) -> tu
 def observe_cache_and_bus() -> None:
     """Count the cache's lookups and the change bus's lag and reconnects (tenants.cache/changes)."""
     from tenants import changes
-    from tenants.cache import cache
 
-    def looked_up(kind: str, hit: bool) -> None:
-        count(CACHE_LOOKUPS, kind, "hit" if hit else "miss")
-
-    cache.observer = looked_up
+    tally.count_totals(_cache_lookups)
     changes.observer.on_applied = CHANGE_BUS_LAG.observe
     changes.observer.on_reconnect = CHANGE_BUS_RECONNECTS.inc
+
+
+def _cache_lookups() -> dict:
+    """The cache's lookups so far, by counter child (tenants.cache ``Cache.hits``/``misses``)."""
+    from tenants.cache import cache
+
+    # dict() copies each in one call of C code: a lookup counted meanwhile is not torn.
+    hits, misses = dict(cache.hits), dict(cache.misses)
+    totals = {labelled(CACHE_LOOKUPS, kind, "hit"): count for kind, count in hits.items()}
+    totals.update((labelled(CACHE_LOOKUPS, kind, "miss"), count) for kind, count in misses.items())
+    return totals
 
 
 POOL_EVERY = 1.0  # seconds between two readings of the pool by one process

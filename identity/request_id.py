@@ -41,13 +41,14 @@ logger = logging.getLogger("identity.request")
 # would read from the ids how many requests the server answered between two of its own.
 _ids = random.Random()  # noqa: S311 (see above)
 os.register_at_fork(after_in_child=_ids.seed)
+_bits = _ids.getrandbits  # (randbytes is this and to_bytes, in Python code)
 
 
 def request_id_for(header: str | None) -> str:
     """Return ``header`` when it is a well-formed request id, else a new one."""
     if header and WELL_FORMED.fullmatch(header):
         return header
-    return _ids.randbytes(16).hex()
+    return _bits(128).to_bytes(16, "little").hex()
 
 
 def endpoint_of(request) -> str:
@@ -162,9 +163,7 @@ class Replayed:
     def record(self, rid: str, started: float) -> None:
         """Hand over the lines and samples of a request served since ``started``
         (``time.perf_counter()``) under the id ``rid``."""
-        duration = time.perf_counter() - started
-        _replays.append(self, time.time(), rid, duration)
-        metrics.observe_db_pool()  # now and then, in the request's thread (its connection)
+        _replays.append(self, time.time(), rid, time.perf_counter() - started)
 
 
 def _write_replayed(values: list, since: float) -> None:
@@ -180,6 +179,7 @@ def _write_replayed(values: list, since: float) -> None:
         child: list(compress(durations, map(operator.is_, repeat(child), timed))) for child in set(timed)
     }
     metrics.tally.add(chain.from_iterable(map(attrgetter("counted"), replayed)), observed, since)
+    metrics.observe_db_pool()  # at most once a second (the pool is the process's, not a thread's)
 
 
 _replays = batches.Deferred(_write_replayed)

@@ -229,6 +229,43 @@ class TestTally:
         labels = {"endpoint": "tests.exit", "method": "GET", "status": "200"}
         assert registry.get_sample_value("identity_http_requests_total", labels) == 1
 
+    def test_totals_kept_by_their_owner_are_added_once_each(self):
+        """``Tally.count_totals`` (the cache's lookups): what a total moved is added at each
+        flush, once, whoever flushes; a second registration adds nothing twice; what moved
+        before a fork is the parent's to add, not the child's too."""
+        child = metrics.labelled(metrics.REQUESTS, *self.LABELS.values())
+        counted = {child: 5}
+        tally = metrics.Tally()
+        tally.count_totals(counted.copy)
+        tally.count_totals(counted.copy)  # the same function: one source
+        before = self.value()
+        tally.flush()
+        assert self.value() == before  # counted before it was registered
+        counted[child] = 8
+        tally.flush()
+        tally.flush()
+        assert self.value() == before + 3
+        counted[child] = 10
+        tally.forget_waiting()  # as in a child just forked
+        tally.flush()
+        assert self.value() == before + 3
+
+    def test_the_caches_lookups_reach_the_metric(self):
+        """Each lookup is counted by the cache itself (an integer), added at the next flush."""
+        from tenants.cache import cache
+
+        def lookups(result: str) -> float:
+            labels = {"kind": "tests.tally", "result": result}
+            return REGISTRY.get_sample_value("identity_cache_lookups_total", labels) or 0.0
+
+        before = (lookups("hit"), lookups("miss"))
+        cache.lookup("tests.tally", "absent")
+        cache.put(("tests.tally", "present"), 1, [("tests.tally", 1)])
+        for _ in range(3):
+            cache.lookup("tests.tally", "present")
+        metrics.tally.flush()
+        assert (lookups("hit"), lookups("miss")) == (before[0] + 3, before[1] + 1)
+
     @pytest.mark.parametrize("added", ["one at a time", "many at once"])
     def test_observations_added_together_read_as_observed_one_by_one(self, added):
         """The one use of prometheus_client's private histogram attributes (metrics._Observations):
