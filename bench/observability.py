@@ -1,22 +1,26 @@
 """``python -m bench.observability``: what logging, metrics and audit cost the warm introspection
 endpoint (docs/operations.md#cost).
 
-Two measurements on the benchmark's data (PostgreSQL, the ``client`` caller mode of
+Three measurements on the benchmark's data (PostgreSQL, the ``client`` caller mode of
 bench/modes.py):
 
-1. **Served**: the real server (gunicorn) is started alternately with ``[observability]
+1. **Served**: two real servers (gunicorn) on one database, one with ``[observability]
    enabled = true`` (request ids, a JSON request line, metrics, an audit line per decision) and
-   ``false``, and driven with wrk; the cost is ``1 - on / off`` of the median throughput, and
-   the median of each round's ``1 - on / off`` (its two runs back to back).
+   one with ``false``, both started and warmed once, then driven by wrk in turn, slice after
+   slice (the one not driven idles). The cost is ``1 - on / off`` of the median throughputs,
+   and the median of each pair of slices' own ``1 - on / off``: a pair runs within seconds, so
+   the machine's drift, larger on a shared host than the cost itself, falls on both alike.
 2. **In one process each**: two child processes, one started with the switch on and one with
    it off, run the same WSGI application as a worker (the replay layer in front of Django),
    with the JSON log lines, the audit file and the multiprocess metrics files as under
    gunicorn; blocks of introspection requests alternate between them (no HTTP), each timed by
    its process's CPU, the batch thread's work for its lines and counts included (done at its
-   end). On a shared
-   machine this figure moves far less than a throughput: other processes take wall-clock
-   time, not this process's CPU. It leaves out PostgreSQL's own CPU, the same on and off, so
-   the share it reports is an upper bound of the cost.
+   end). It leaves out PostgreSQL's own CPU, the same on and off, so the share it reports is
+   an upper bound of the cost.
+3. **Instructions** (``--instructions``, needs Debian's ``valgrind``): the same child, one
+   block on and one off, under callgrind, counting only the block: instructions per replayed
+   request, the same from run to run whatever else the machine does (not time: a cache miss
+   counts as one instruction).
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ import argparse
 import dataclasses
 import json
 import os
+import re
 import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,6 +64,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--batches", type=int, default=20, help="in-process on/off batches [20]")
     parser.add_argument("--batch", type=int, default=300, help="requests per in-process batch [300]")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers [2]")
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions under callgrind (valgrind)"
+    )
+    parser.add_argument("--counted", type=int, default=1000, help="requests counted by callgrind [1000]")
     parser.add_argument("--mode", choices=list(MODES), default="client", help="caller mode [client]")
     parser.add_argument(
         "--database-url",
@@ -73,38 +83,41 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-_warm_up_runs: list[int] = []  # how many each warm-up with the switch on needed
-
-
-def measure(server: Server, enabled: bool, callers, token_file: Path, args) -> Measurement:
-    """Start the server with observability ``enabled`` or not; return one warm measurement."""
+def start_warm(server: Server, enabled: bool, callers, token_file: Path, args, warm_up_runs: int) -> int:
+    """Start ``server`` with observability ``enabled`` or not, and drive it until every worker has
+    every token's answer: told by /metrics when on; when off (no metrics), for ``warm_up_runs``,
+    what the server with the switch on needed. Return the runs it took."""
     mode = MODES[args.mode]
     server.configure(workers=args.workers, extra=mode.config + SWITCH[enabled] + args.config)
     server.start()
-    try:
-        check_answers(server, None, mode, callers)
-        url, auth = server.base_url + INTROSPECT_PATH, mode.authorization(callers)
-        # Until every worker has every token's answer: told by /metrics when on; when off (no
-        # metrics), as many warm-up runs as the longest one with the switch on needed.
-        for number in range(1, WARM_UP_MAX_RUNS + 1):
-            missed = answer_misses(server) if enabled else None
-            run_wrk(url, token_file, auth, seconds=args.warmup, connections=args.connections, threads=1)
-            if enabled and answer_misses(server) == missed:
-                _warm_up_runs.append(number)
-                break
-            if not enabled and number >= max(_warm_up_runs, default=WARM_UP_MAX_RUNS):
-                break
-        meter = CpuMeter(server)
-        before = meter.snapshot()
-        result = run_wrk(
-            url, token_file, auth, seconds=args.duration, connections=args.connections, threads=1
-        )
-        used = meter.used(before, meter.snapshot())
-        if used and result.requests:
-            result = dataclasses.replace(result, server_cpu_ms=sum(used.values()) * 1000 / result.requests)
-        return result
-    finally:
-        server.stop()
+    check_answers(server, None, mode, callers)
+    url, auth = server.base_url + INTROSPECT_PATH, mode.authorization(callers)
+    for number in range(1, WARM_UP_MAX_RUNS + 1):
+        missed = answer_misses(server) if enabled else None
+        run_wrk(url, token_file, auth, seconds=args.warmup, connections=args.connections, threads=1)
+        if (enabled and answer_misses(server) == missed) or (not enabled and number >= warm_up_runs):
+            return number
+    return WARM_UP_MAX_RUNS
+
+
+def measure(server: Server, callers, token_file: Path, args) -> Measurement:
+    """One warm measurement of a started server: throughput, latency and server CPU a request."""
+    mode = MODES[args.mode]
+    meter = CpuMeter(server)
+    before = meter.snapshot()
+    result = run_wrk(
+        server.base_url + INTROSPECT_PATH,
+        token_file,
+        mode.authorization(callers),
+        seconds=args.duration,
+        connections=args.connections,
+        threads=1,
+    )
+    used = meter.used(before, meter.snapshot())
+    if used and result.requests:
+        # Both servers' PostgreSQL backends are counted (one database): the idle one's add nothing.
+        result = dataclasses.replace(result, server_cpu_ms=sum(used.values()) * 1000 / result.requests)
+    return result
 
 
 def in_process(server: Server, callers, token_file: Path, args) -> dict:
@@ -119,7 +132,8 @@ def in_process(server: Server, callers, token_file: Path, args) -> dict:
             server.configure(workers=args.workers, extra=mode.config + SWITCH[enabled] + args.config)
             children[enabled] = _Child(server, enabled, token_file, mode.authorization(callers))
         for child in children.values():
-            child.run(args.batch)  # warm: the caller cache, the tenant cache, the pool, the answers
+            for _ in range(2):  # warm: the caches, the pool, the answers kept, then replayed once
+                child.run(args.batch)
         per_request: dict[bool, list[float]] = {True: [], False: []}
         for number in range(args.batches):
             for enabled in (True, False) if number % 2 == 0 else (False, True):
@@ -137,17 +151,52 @@ def in_process(server: Server, callers, token_file: Path, args) -> dict:
     return result
 
 
+def instructions(server: Server, callers, token_file: Path, args) -> dict:
+    """Run a child per switch under callgrind, one counted block each (after a warm one); return
+    the instructions per replayed request of each and the difference."""
+    if shutil.which("valgrind") is None:
+        raise SystemExit("bench: --instructions needs valgrind: `apt-get install -y valgrind`")
+    mode = MODES[args.mode]
+    per_request = {}
+    for enabled in (True, False):
+        server.configure(workers=args.workers, extra=mode.config + SWITCH[enabled] + args.config)
+        out = server.folder / f"callgrind-{'on' if enabled else 'off'}.out"
+        # Only what runs inside sys.call_tracing is counted: the block (_in_process_child).
+        prefix = ("valgrind", "--tool=callgrind", "--collect-atstart=no")
+        prefix += ("--toggle-collect=sys_call_tracing", f"--callgrind-out-file={out}")
+        child = _Child(server, enabled, token_file, mode.authorization(callers), prefix)
+        try:
+            for _ in range(2):  # warm: every answer the block asks for is kept, then replayed once
+                child.run(args.counted)
+            child.ask(f"count {args.counted}")
+        finally:
+            child.close()
+        summary = re.search(r"^(?:summary|totals): (\d+)", out.read_text(), re.MULTILINE)
+        if summary is None or not int(summary.group(1)):
+            raise RuntimeError(f"callgrind counted nothing in {out} (a Python without symbols?)")
+        per_request[enabled] = int(summary.group(1)) / args.counted
+    on, off = per_request[True], per_request[False]
+    return {
+        "on_per_request": round(on),
+        "off_per_request": round(off),
+        "cost_per_request": round(on - off),
+        "cost": round(on / off - 1, 4),
+    }
+
+
 class _Child(LineProcess):
     """A ``--child`` process on the configuration ``server`` has now, answering blocks of
     requests asked for on its standard input with their CPU per request."""
 
-    def __init__(self, server: Server, enabled: bool, token_file: Path, authorization: str):
+    def __init__(
+        self, server: Server, enabled: bool, token_file: Path, authorization: str, prefix: tuple = ()
+    ):
         name = "on" if enabled else "off"
         metrics_dir = server.folder / "var" / f"metrics-in-process-{name}"
         metrics_dir.mkdir(parents=True, exist_ok=True)
         env = {**server.env(), "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
         argv = ["bench.observability", "--child", str(token_file), authorization]
-        super().__init__(argv, env, server.folder / f"in-process-{name}.log")
+        super().__init__(argv, env, server.folder / f"in-process-{name}.log", prefix)
         self.ask(None)  # ready: its configuration is read (the next child's may be written)
 
     def run(self, count: int) -> float:
@@ -165,7 +214,7 @@ def _in_process_child(token_file: Path, authorization: str) -> None:
     from django.core.handlers.wsgi import WSGIHandler
     from django.test import RequestFactory
 
-    from identity import metrics
+    from identity import batches, metrics
     from introspection.replay import AnswerReplay
 
     tokens = token_file.read_text().split()
@@ -179,10 +228,8 @@ def _in_process_child(token_file: Path, authorization: str) -> None:
     # The batch thread's work for a block is done at its end, inside its time: left to the thread,
     # it would fall in whichever block runs 0.1 s later.
     handlers = [*logging.getLogger("audit").handlers, *logging.getLogger().handlers]
-    print("ready", flush=True)
-    for line in sys.stdin:
-        count = int(line)
-        began = time.process_time()
+
+    def block(count: int) -> None:
         for index in range(count):
             environ = factory.post(
                 INTROSPECT_PATH, {"token": tokens[index % len(tokens)]}, HTTP_AUTHORIZATION=authorization
@@ -194,6 +241,23 @@ def _in_process_child(token_file: Path, authorization: str) -> None:
         for handler in handlers:
             handler.flush()
         metrics.tally.flush()
+
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.startswith("count "):
+            # Under callgrind, counting what runs inside sys.call_tracing (in this thread): the
+            # batch thread is first put to a long sleep, so that the block does all its work.
+            for batch in (metrics.tally, *handlers):
+                if getattr(batch, "flush_interval", 0):
+                    batch.flush_interval = 3600
+            batches.flusher.LONGEST_SLEEP = 3600
+            time.sleep(2 * batches.Flusher.LONGEST_SLEEP)  # its current sleep ends, the long one begins
+            sys.call_tracing(block, (int(line.split()[1]),))
+            print("counted", flush=True)
+            continue
+        count = int(line)
+        began = time.process_time()
+        block(count)
         print((time.process_time() - began) * 1000 / count, flush=True)
 
 
@@ -208,18 +272,27 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     require_wrk()
     server = fresh_server(args.database_url, "identity-bench-obs-")
-    folder, database = server.folder, server.database
+    # The other server: its own folder (configuration, logs, metrics), the same database.
+    other = Server(Path(tempfile.mkdtemp(prefix="identity-bench-obs-off-")), server.database)
+    servers = {True: server, False: other}
     runs: dict[bool, list[Measurement]] = {True: [], False: []}
+    counted = None
     try:
         callers = data.create_callers(server)
         data.load_tokens(server, callers, 0, args.tokens)
-        token_file = data.write_token_file(folder / "tokens.txt", 0, args.tokens)
+        token_file = data.write_token_file(server.folder / "tokens.txt", 0, args.tokens)
+        if args.instructions:
+            counted = instructions(server, callers, token_file, args)
+            print(f"instructions: {json.dumps(counted)}", file=sys.stderr, flush=True)
         in_process_result = in_process(server, callers, token_file, args)
         print(f"in one process: {json.dumps(in_process_result)}", file=sys.stderr, flush=True)
+        if args.rounds:
+            warm_up_runs = start_warm(server, True, callers, token_file, args, WARM_UP_MAX_RUNS)
+            start_warm(other, False, callers, token_file, args, warm_up_runs)
         for number in range(args.rounds):
             # Alternate which goes first, so that a drift of the machine falls on both alike.
             for enabled in (True, False) if number % 2 == 0 else (False, True):
-                result = measure(server, enabled, callers, token_file, args)
+                result = measure(servers[enabled], callers, token_file, args)
                 runs[enabled].append(result)
                 print(
                     f"round {number + 1} observability {'on ' if enabled else 'off'}: "
@@ -230,9 +303,11 @@ def main(argv: list[str]) -> int:
                     flush=True,
                 )
     finally:
-        server.stop()
-        database.drop()
-        shutil.rmtree(folder, ignore_errors=True)
+        for each in servers.values():
+            each.stop()
+        server.database.drop()
+        for each in servers.values():
+            shutil.rmtree(each.folder, ignore_errors=True)
 
     def median(values) -> float | None:
         values = list(values)
@@ -261,6 +336,7 @@ def main(argv: list[str]) -> int:
         "cpu_cost": round(on_cpu / off_cpu - 1, 4) if on_cpu and off_cpu else None,
         "errors": sum(run.error_count for runs_of in runs.values() for run in runs_of),
         "in_process": in_process_result,
+        "instructions": counted,
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(summary, indent=2) + "\n")

@@ -345,10 +345,12 @@ class LineProcess:
     """``python -m <module> <args>`` answering each line written to its standard input with one
     line on its standard output; its standard error goes to ``log_path``."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], log_path: Path):
+    def __init__(self, argv: list[str], env: dict[str, str], log_path: Path, prefix: tuple[str, ...] = ()):
+        """``prefix``: a command that runs Python (a profiler's, a benchmark's)."""
         self.log = log_path.open("ab")
+        self.module = argv[0]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", *argv],
+            [*prefix, sys.executable, "-m", *argv],
             cwd=REPO_ROOT,
             env=env,
             stdin=subprocess.PIPE,
@@ -364,7 +366,7 @@ class LineProcess:
             self.process.stdin.flush()
         answer = self.process.stdout.readline()
         if not answer:
-            raise RuntimeError(f"{self.process.args[2]} exited ({self.process.wait()}); see {self.log.name}")
+            raise RuntimeError(f"{self.module} exited ({self.process.wait()}); see {self.log.name}")
         return answer
 
     def close(self) -> None:
