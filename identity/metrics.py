@@ -16,7 +16,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from itertools import chain, repeat
+from itertools import repeat
 from typing import Any
 
 from django.db import connection
@@ -111,7 +111,7 @@ class Tally:
         self._observed: dict = {}  # histogram child -> _Observations not added yet
         self._since = 0.0  # time.monotonic() of the first of them
         self._totals: list[Callable[[], dict]] = []  # see count_totals
-        self._reported: dict = {}  # counter child -> the part of its total added already
+        self._reported: dict = {}  # (counter, label values) -> the part of its total added already
         batches.flusher.watch(self)
         atexit.register(self.flush)
 
@@ -140,10 +140,10 @@ class Tally:
                 self._observations(timed).add_many(amounts)
 
     def count_totals(self, totals: Callable[[], dict]) -> None:
-        """Add to counter children, whenever the samples are added, what ``totals()`` (a
-        ``{counter child: count since the process started}``) moved since: counts that their
-        owner keeps as plain integers, for less than a call and a hand-over each (the cache's
-        lookups, several on every request's path). Counted from now on."""
+        """Add to counters, whenever the samples are added, what ``totals()`` (a
+        ``{(counter, label values): count since the process started}``) moved since: counts
+        that their owner keeps as plain integers, for less than a call and a hand-over each
+        (the cache's lookups, several on every request's path). Counted from now on."""
         with self._lock:
             if totals not in self._totals:
                 self._totals.append(totals)
@@ -153,10 +153,11 @@ class Tally:
         """What the totals moved since they were last added (the caller holds the lock)."""
         moved = {}
         for totals in self._totals:
-            for child, total in totals().items():
-                if total != self._reported.get(child, 0):
-                    moved[child] = total - self._reported.get(child, 0)
-                    self._reported[child] = total
+            for key, total in totals().items():
+                increment = total - self._reported.get(key, 0)
+                if increment:
+                    moved[key] = increment
+                    self._reported[key] = total
         return moved
 
     def _starting(self, since: float | None) -> None:
@@ -179,8 +180,10 @@ class Tally:
             counts, self._counts = self._counts, {}
             observed, self._observed = self._observed, {}
             moved = self._moved()
-        for child, increments in chain(counts.items(), moved.items()):
+        for child, increments in counts.items():
             child.inc(increments)
+        for (metric, values), increment in moved.items():
+            labelled(metric, *values).inc(increment)
         for observations in observed.values():
             observations.add_to_histogram()
 
@@ -190,7 +193,9 @@ class Tally:
 
     def forget_waiting(self) -> None:
         self._counts, self._observed = {}, {}
-        for totals in self._totals:  # the parent's counts so far are the parent's to add
+        # The totals so far are the parent's to add. No lock is taken (nor a metric's, in
+        # labels()): another thread of the parent may have held it at the fork.
+        for totals in self._totals:
             self._reported.update(totals())
 
 
@@ -267,13 +272,13 @@ def observe_cache_and_bus() -> None:
 
 
 def _cache_lookups() -> dict:
-    """The cache's lookups so far, by counter child (tenants.cache ``Cache.hits``/``misses``)."""
+    """The cache's lookups so far, by counter and labels (tenants.cache ``Cache.hits``/``misses``)."""
     from tenants.cache import cache
 
     # dict() copies each in one call of C code: a lookup counted meanwhile is not torn.
     hits, misses = dict(cache.hits), dict(cache.misses)
-    totals = {labelled(CACHE_LOOKUPS, kind, "hit"): count for kind, count in hits.items()}
-    totals.update((labelled(CACHE_LOOKUPS, kind, "miss"), count) for kind, count in misses.items())
+    totals = {(CACHE_LOOKUPS, (kind, "hit")): count for kind, count in hits.items()}
+    totals.update(((CACHE_LOOKUPS, (kind, "miss")), count) for kind, count in misses.items())
     return totals
 
 

@@ -233,7 +233,7 @@ class TestTally:
         """``Tally.count_totals`` (the cache's lookups): what a total moved is added at each
         flush, once, whoever flushes; a second registration adds nothing twice; what moved
         before a fork is the parent's to add, not the child's too."""
-        child = metrics.labelled(metrics.REQUESTS, *self.LABELS.values())
+        child = (metrics.REQUESTS, tuple(self.LABELS.values()))
         counted = {child: 5}
         tally = metrics.Tally()
         tally.count_totals(counted.copy)
