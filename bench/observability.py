@@ -122,8 +122,8 @@ def measure(server: Server, callers, token_file: Path, args) -> Measurement:
 
 def in_process(server: Server, callers, token_file: Path, args) -> dict:
     """Start one child process per switch, each as a worker starts (its own configuration read
-    at start-up, so that what observability installs then, the cache's lookup observer, the
-    logging configuration, the metrics, is in the "on" child alone), and alternate blocks of
+    at start-up, so that what observability installs then, the metrics (the cache's lookup
+    counts among them), the logging configuration, is in the "on" child alone), and alternate blocks of
     requests between them; return each one's CPU per request and the paired cost."""
     mode = MODES[args.mode]
     children: dict[bool, _Child] = {}
@@ -152,7 +152,7 @@ def in_process(server: Server, callers, token_file: Path, args) -> dict:
 
 
 def instructions(server: Server, callers, token_file: Path, args) -> dict:
-    """Run a child per switch under callgrind, one counted block each (after a warm one); return
+    """Run a child per switch under callgrind, one counted block each (after two warm ones); return
     the instructions per replayed request of each and the difference."""
     if shutil.which("valgrind") is None:
         raise SystemExit("bench: --instructions needs valgrind: `apt-get install -y valgrind`")
