@@ -19,10 +19,11 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
-from itertools import repeat
+from itertools import chain, groupby, repeat
+from operator import attrgetter, itemgetter
 from pathlib import Path
 
-from identity import batches
+from identity import batches, log_changes
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 tenant: ContextVar[str | None] = ContextVar("tenant", default=None)
@@ -326,27 +327,19 @@ class PreparedLine:
     ):
         # ``parts``: the line's text around the values it leaves open; ``order``: which of (time,
         # request id, duration) each of those is, in turn.
-        self.logger, self.handler, self.parts = logger, handler, parts
-        self.terminator: str = handler.terminator  # type: ignore[attr-defined]
-        # Picks from ``parts + values`` the pieces of the line, in turn.
-        count = len(parts)
-        pieces = [index for at, value in enumerate(order) for index in (at, count + value)]
-        self._pieces = operator.itemgetter(*pieces, count - 1)
+        self.logger, self.handler, self.parts, self.order = logger, handler, parts, order
 
     def current(self) -> bool:
         """Whether ``logger``'s INFO lines still go to that handler alone (when not, write the
         line the usual way: a handler or filter added since sees it)."""
         return writer_of(self.logger) is self.handler
 
-    def pieces(self, when: str, rid: str, duration: str) -> tuple[str, ...]:
-        """The pieces of the line of a request served at ``when`` (its formatted time) under the
-        id ``rid``, a well-formed request id (identity/request_id.py), whose characters JSON
-        writes as they are, in ``duration`` (its ``repr``)."""
-        return self._pieces((*self.parts, when, rid, duration))
-
     def text(self, created: float, rid: str, duration_ms: float = 0.0) -> str:
-        """The line of a request served at ``created`` (``time.time()``)."""
-        return "".join(self.pieces(_iso_time(created), rid, repr(duration_ms)))
+        """The line of a request served at ``created`` (``time.time()``) under the id ``rid``, a
+        well-formed request id (identity/request_id.py), whose characters JSON writes as they are."""
+        values = map((_iso_time(created), rid, repr(duration_ms)).__getitem__, self.order)
+        # Each part but the last, then the value after it; then the last part.
+        return "".join(chain.from_iterable(zip(self.parts, values, strict=False))) + self.parts[-1]
 
     def write(self, created: float, rid: str, duration_ms: float = 0.0) -> bool:
         """Write the line; False (nothing written) when it is no longer :meth:`current`."""
@@ -382,27 +375,55 @@ def prepare(logger: logging.Logger, message: str, extra: dict, domain: str | Non
     return PreparedLine(logger, handler, tuple(parts), tuple(index for _, index, _ in found))
 
 
+def layout_of(lines: tuple[PreparedLine, ...]) -> tuple:
+    """What the lines of a request have in common with those of other requests written the same
+    way: each one's handler, the order of its open values and its number of parts. One object
+    for each (the batch thread compares them by identity)."""
+    layout = tuple((line.handler, line.order, len(line.parts)) for line in lines)
+    return _layouts.setdefault(layout, layout)
+
+
+_layouts: dict[tuple, tuple] = {}
+
+
 def write_prepared(
-    lines_of: Iterable[tuple[PreparedLine, ...]],
-    created: Iterable[float],
-    rids: Iterable[str],
-    durations: Iterable[str],
+    layouts: list[tuple],
+    lines_of: list[tuple[PreparedLine, ...]],
+    created: list[float],
+    rids: list[str],
+    durations: list[str],
     since: float,
 ) -> None:
-    """Write the prepared lines of requests, given a column each: the request's lines, its time
-    (``time.time()``), its id and its duration's text (:func:`duration_texts`); made by the
-    batch thread for requests since ``since`` (``time.monotonic()``): the pieces of all of a
-    handler's lines joined at once, one text a handler (a third less than a join a line)."""
-    texts: dict[LineWriting, list[str]] = {}
-    for lines, when, rid, duration in zip(lines_of, map(_iso_time, created), rids, durations, strict=True):
-        for line in lines:
-            pieces = texts.get(line.handler)
-            if pieces is None:
-                pieces = texts[line.handler] = []
-            pieces += line.pieces(when, rid, duration)
-            pieces.append(line.terminator)
-    for handler, pieces in texts.items():
-        handler.add_text("".join(pieces), since)
+    """Write the prepared lines of requests, given a column each: their lines' layout
+    (:func:`layout_of`), the lines, the request's time (``time.time()``), its id and its
+    duration's text (:func:`duration_texts`); made by the batch thread for requests since
+    ``since`` (``time.monotonic()``), each run of one layout at once (:func:`_write_run`)."""
+    start = 0
+    for layout, run in groupby(layouts):
+        stop = start + len(list(run))
+        run = slice(start, stop)
+        _write_run(layout, lines_of[run], created[run], rids[run], durations[run], since)
+        start = stop
+
+
+def _write_run(
+    layout: tuple, lines_of: list, created: list[float], rids: list[str], durations: list[str], since: float
+) -> None:
+    """Write the lines of requests of one ``layout``, one text a handler, by C code alone: each
+    line's pieces as columns (its parts, picked from every request's line, and the values in
+    their order), zipped, chained and joined, with no Python step a request (a third of the
+    cost of joining each line's pieces in turn)."""
+    values = (list(map(_iso_time, created)), rids, durations)
+    columns: dict[LineWriting, list[Iterable[str]]] = {}
+    for slot, (handler, order, count) in enumerate(layout):
+        parts = list(map(attrgetter("parts"), map(itemgetter(slot), lines_of)))
+        pieces = columns.setdefault(handler, [])
+        for at, value in enumerate(order):
+            pieces += (map(itemgetter(at), parts), values[value])
+        pieces += (map(itemgetter(count - 1), parts), repeat(handler.terminator))  # type: ignore[attr-defined]
+    for handler, pieces in columns.items():
+        # The terminators repeat without end: the request's columns end the zip.
+        handler.add_text("".join(chain.from_iterable(zip(*pieces, strict=False))), since)
 
 
 class _DurationTexts(dict):
@@ -458,60 +479,51 @@ class Route:
     handlers, filters, ``propagate`` and parent (a logger created later between it and its
     ancestor changes it); and each of those handlers' level, formatter and filters.
 
-    All of it is read by one function made for these objects, a tuple of attribute loads, and
-    compared with the one read last time: the check that a handler or filter added since (an
-    operator's, a test's capture) sees the records, for less than the cost of one walk of the
-    loggers for all of them (docs/operations.md#cost).
+    Those objects count their changes (identity/log_changes.py): whether anything changed since
+    is one comparison of a count, where reading them all again cost a third of a replayed
+    request's observability (docs/operations.md#cost).
     """
 
     def __init__(self, loggers: tuple[logging.Logger, ...]) -> None:
         self.loggers = loggers
-        self._found: tuple = (None, (), ())  # (what reads the state, the state, the writers)
+        self._found: tuple[int, tuple[LineWriting | None, ...]] = (-1, ())  # (changes seen, writers)
 
     def writers(self) -> tuple[LineWriting | None, ...]:
-        read_state, state, writers = self._found  # one read: another thread may find them again
-        if read_state is None or read_state() != state:
+        seen, writers = self._found  # one read: another thread may find them again
+        if seen != log_changes.changes:
             writers = self._find()
         return writers
 
     def _find(self) -> tuple[LineWriting | None, ...]:
-        writers = tuple(
-            _sole_writer(logger) if logger.isEnabledFor(logging.INFO) else None for logger in self.loggers
-        )
-        names: dict[object, str] = {logging.Logger.manager: "manager"}  # each object read, its name
-        values: list[str] = ["manager.disable"]
+        while True:  # until a walk watched every object it read and saw no change meanwhile
+            seen = log_changes.changes
+            for each in self._found_from():
+                log_changes.watch(each)
+            writers = tuple(
+                _sole_writer(logger) if logger.isEnabledFor(logging.INFO) else None for logger in self.loggers
+            )
+            if log_changes.changes == seen:
+                self._found = (seen, writers)
+                return writers
 
-        def read(each: object, *attributes: str) -> None:
-            name = names.setdefault(each, f"each{len(names)}")
-            values.extend(f"{name}.{attribute}" for attribute in attributes)
-
+    def _found_from(self) -> Iterator[logging.Manager | logging.Logger | logging.Handler]:
+        """The objects the writers are found from: the manager, the loggers on the way to each
+        logger's effective level and to its last handlers, and the handlers of ours on that way
+        (any other handler makes the writer None, whatever its attributes, until a list of
+        handlers changes)."""
+        yield logging.Logger.manager
         for logger in self.loggers:
-            read(logger, "disabled")
             current: logging.Logger | None = logger
             while current is not None:  # to the first level set: the effective level
-                read(current, "level")
-                if current.level or current.parent is None:
+                yield current
+                if current.level:
                     break
-                read(current, "parent")
                 current = current.parent
             current = logger
             while current is not None:  # to the last handlers its records reach
-                read(current, "handlers", "filters")
-                if current.parent is not None:
-                    read(current, "propagate", *(("parent",) if current.propagate else ()))
-                for handler in current.handlers:
-                    read(handler, "level", "formatter", "filters")
+                yield current
+                yield from (handler for handler in current.handlers if isinstance(handler, LineWriting))
                 current = current.parent if current.propagate else None
-        # A function made for these objects (as dataclasses makes __init__): a tuple of plain
-        # attribute loads, which Python specializes, costs a third of an attrgetter's walk.
-        source = f"def read_state():\n    return ({', '.join(dict.fromkeys(values))},)\n"
-        namespace = {name: each for each, name in names.items()}
-        exec(source, namespace)  # noqa: S102 (only names made here)
-        read_state = namespace["read_state"]
-        # The lists change in place: the state keeps copies.
-        state = tuple([*value] if isinstance(value, list) else value for value in read_state())
-        self._found = (read_state, state, writers)
-        return writers
 
 
 _routes: dict[tuple[logging.Logger, ...], Route] = {}

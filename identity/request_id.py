@@ -148,6 +148,7 @@ class Replayed:
 
     def __init__(self, lines: tuple[logs.PreparedLine, ...], samples: tuple[tuple[Any, ...], Any]):
         self.lines = lines
+        self.layout = logs.layout_of(lines)
         self.counted, self.timed = samples
         self.route = logs.route(tuple(line.logger for line in lines))
         self.writers = tuple(line.handler for line in lines)
@@ -169,11 +170,11 @@ class Replayed:
 def _write_replayed(values: list, since: float) -> None:
     """Write the lines and add the samples of replayed requests (on the batch thread), each
     handed over as four values (:meth:`Replayed.record`), taken column by column: their
-    durations formatted, their counters counted and their durations bucketed by C code
-    (``map``, ``Counter``), one Python step a request for its lines."""
+    durations formatted, their lines written, their counters counted and their durations
+    bucketed by C code (``map``, ``zip``, ``Counter``): no Python step a request."""
     replayed, created, rids, durations = (values[column::4] for column in range(4))
-    lines = map(attrgetter("lines"), replayed)
-    logs.write_prepared(lines, created, rids, logs.duration_texts(durations), since)
+    layouts, lines = list(map(attrgetter("layout"), replayed)), list(map(attrgetter("lines"), replayed))
+    logs.write_prepared(layouts, lines, created, rids, list(logs.duration_texts(durations)), since)
     timed = tuple(map(attrgetter("timed"), replayed))
     observed = {
         child: list(compress(durations, map(operator.is_, repeat(child), timed))) for child in set(timed)

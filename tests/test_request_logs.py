@@ -369,6 +369,12 @@ class TestDirectLines:
             "the logger above INFO",
             "the logger disabled",
             "logging switched off",
+            # Changes that go around the logging API: in place, or by assignment.
+            "a handler appended to the list in place",
+            "the list of handlers replaced",
+            "a filter appended to the handler's list in place",
+            "the handler's level assigned",
+            "the handler's formatter assigned",
         ],
     )
     def test_the_writer_is_found_again_after_a_change(self, shaped, change):
@@ -394,6 +400,16 @@ class TestDirectLines:
             logger.disabled = True
         elif change == "logging switched off":
             logging.disable(logging.INFO)
+        elif change == "a handler appended to the list in place":
+            logger.handlers.append(Lines())
+        elif change == "the list of handlers replaced":
+            logger.handlers = [handler, Lines()]
+        elif change == "a filter appended to the handler's list in place":
+            handler.filters.append(lambda record: True)
+        elif change == "the handler's level assigned":
+            handler.level = logging.WARNING
+        elif change == "the handler's formatter assigned":
+            handler.formatter = logging.Formatter()
         else:
             logger.propagate = True  # pytest's capture handlers are the root's
         try:
@@ -409,6 +425,30 @@ class TestDirectLines:
             handler.setFormatter(formatter)
             logger.propagate = False
         assert logs.writer_of(logger) is handler
+
+    def test_an_unchanged_route_is_not_found_again(self, shaped, monkeypatch):
+        """While nothing it was found from changes, the writer is remembered (one comparison,
+        identity/log_changes.py), and what a handler of ours changes as it writes (its waiting
+        lines) is no change of the route."""
+        logger, handler, _ = shaped
+        handler.setFormatter(JsonLineFormatter())
+        assert logs.writer_of(logger) is handler
+        walks = []
+        monkeypatch.setattr(logs, "_sole_writer", lambda each: walks.append(each) or handler)
+        handler.write_line("a line")
+        handler.flush()
+        assert logs.writer_of(logger) is handler
+        assert walks == []
+        logger.propagate = False  # assigned, even to the same value: found again
+        assert logs.writer_of(logger) is handler
+        assert walks == [logger]
+
+    def test_a_watched_object_keeps_its_class_name_and_kind(self, shaped):
+        logger, handler, _ = shaped
+        logs.writer_of(logger)
+        assert type(handler).__name__ == "ConsoleHandler" and isinstance(handler, ConsoleHandler)
+        assert type(logger).__name__ == "Logger" and repr(logger).startswith("<Logger tests.shaped (")
+        assert logger.handlers == [handler]
 
     def test_the_level_is_found_again_after_a_logger_comes_between(self):
         """A logger made later between a logger of no level and its ancestor gives it its
@@ -476,6 +516,30 @@ class TestPreparedLines:
         assert prepared.write(now, "rid-7", 1.25)
         usual, made_ahead = stream.getvalue().splitlines()
         assert made_ahead == usual
+
+    def test_the_batch_writes_each_requests_lines_in_turn(self, shaped):
+        """``logs.write_prepared`` (the batch thread): requests whose lines differ in layout
+        (here, one without a request line) in runs, and each request's lines in turn when one
+        handler writes them all (``[logging] audit_file = "-"``): the text of each line, in the
+        order the requests were served."""
+        logger, handler, stream = shaped
+        handler.setFormatter(JsonLineFormatter())
+        extra = {"method": "POST", "status": 200, "duration_ms": 0.0}
+        request = {each: logs.prepare(logger, each, {**extra, "path": each}, "foo.com") for each in "ab"}
+        handler.setFormatter(AuditFormatter())
+        audit = {each: logs.prepare(logger, "", {"audit": {"event": each}}, "foo.com") for each in "ab"}
+        a, b = (request["a"], audit["a"]), (request["b"], audit["b"])
+        lines_of = [a, b, (audit["a"],), a]
+        created = [1_764_720_000.25 + number for number in range(4)]
+        rids, durations = [f"rid-{number}" for number in range(4)], ["1.5", "0.25", "2.0", "10.125"]
+        logs.write_prepared(list(map(logs.layout_of, lines_of)), lines_of, created, rids, durations, 0.0)
+        handler.flush()
+        assert stream.getvalue() == "".join(
+            line.text(when, rid, float(duration)) + "\n"
+            for lines, when, rid, duration in zip(lines_of, created, rids, durations, strict=True)
+            for line in lines
+        )
+        assert logs.layout_of(lines_of[0]) is logs.layout_of(lines_of[1])
 
     def test_durations_read_as_the_usual_lines_write_them(self):
         """The batch thread formats a replay's duration without ``round`` and ``repr``
