@@ -57,17 +57,19 @@ for _name in (
     setattr(WatchedList, _name, _counting(_name))
 
 _watched_classes: dict[type, type] = {}  # a class -> its watched subclass
+_watching: set[type] = set()  # the watched subclasses
 
 
 def watch(each: logging.Manager | logging.Logger | logging.Handler) -> None:
     """Make ``each`` count its changes from now on (nothing when it already does). Watching an
     object counts as a change: what was found from it before may have missed one."""
     cls = type(each)
-    if cls in _watched_classes.values():
+    if cls in _watching:
         return
     watched = _watched_classes.get(cls)
     if watched is None:
         watched = _watched_classes[cls] = _watched_class(cls)
+        _watching.add(watched)
     each.__class__ = watched
     for name in ("handlers", "filters"):
         value = getattr(each, name, None)
@@ -77,6 +79,7 @@ def watch(each: logging.Manager | logging.Logger | logging.Handler) -> None:
 
 
 def _watched_class(cls: type) -> type:
+    """``cls``'s subclass, under its name, that counts a change when a watched attribute is set."""
     attributes = next(names for base, names in _WATCHED_ATTRIBUTES.items() if issubclass(cls, base))
 
     def __setattr__(self: Any, name: str, value: Any) -> None:
