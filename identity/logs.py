@@ -16,6 +16,7 @@ import logging
 import logging.handlers
 import operator
 import os
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextvars import ContextVar
@@ -372,6 +373,9 @@ def prepare(logger: logging.Logger, message: str, extra: dict, domain: str | Non
         parts.append(text[start:at])
         start = at + len(value)
     parts.append(text[start:])
+    # One string for each text however many answers hold it (a path's request lines are the
+    # same text): the batch thread reads less memory a request (docs/operations.md#cost).
+    parts = list(map(sys.intern, parts))
     return PreparedLine(logger, handler, tuple(parts), tuple(index for _, index, _ in found))
 
 
