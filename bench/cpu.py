@@ -15,7 +15,7 @@ from bench.server import Server
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _stat(pid: int) -> list[str] | None:
+def _stat(pid: int | str) -> list[str] | None:
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
@@ -24,8 +24,8 @@ def _stat(pid: int) -> list[str] | None:
     return text[text.rindex(")") + 2 :].split()
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    fields = _stat(pid)
+def _cpu_seconds(pid: int, task: int | None = None) -> float | None:
+    fields = _stat(pid if task is None else f"{pid}/task/{task}")
     # utime and stime, fields 14 and 15 of proc(5), in clock ticks.
     return None if fields is None else (int(fields[11]) + int(fields[12])) / _TICKS
 
@@ -35,6 +35,14 @@ def _is_postgres(pid: int) -> bool:
         return Path(f"/proc/{pid}/comm").read_text().strip() == "postgres"
     except OSError:
         return False
+
+
+def _side_threads(pid: int) -> list[int]:
+    """The threads of process ``pid`` but its main one (a worker's batch thread and change listener)."""
+    try:
+        return [int(entry.name) for entry in Path(f"/proc/{pid}/task").iterdir() if int(entry.name) != pid]
+    except OSError:
+        return []
 
 
 def _children(parent: int) -> list[int]:
@@ -48,11 +56,16 @@ def _children(parent: int) -> list[int]:
 
 
 class CpuMeter:
-    """Snapshots of the CPU seconds used so far by the server's processes, by kind."""
+    """Snapshots of the CPU seconds used so far by the server's processes, by kind; with
+    ``threads``, also the part of the workers' used by their threads other than the one that
+    serves requests (kind ``side threads``, counted in ``gunicorn`` too), keyed by thread id."""
 
-    def __init__(self, server: Server, others: dict[str, int] | None = None):
+    SIDE = "side threads"
+
+    def __init__(self, server: Server, others: dict[str, int] | None = None, threads: bool = False):
         self.server = server
         self.others = others or {}  # more processes to count, by kind: {"flooder": pid}
+        self.threads = threads
         self.available = Path("/proc/self/stat").exists()
 
     def _pids(self) -> dict[str, list[int]]:
@@ -71,10 +84,19 @@ class CpuMeter:
     def snapshot(self) -> dict[str, dict[int, float]]:
         if not self.available:
             return {}
-        return {
-            kind: {pid: seconds for pid in pids if (seconds := _cpu_seconds(pid)) is not None}
-            for kind, pids in self._pids().items()
+        pids = self._pids()
+        snapshot = {
+            kind: {pid: seconds for pid in kind_pids if (seconds := _cpu_seconds(pid)) is not None}
+            for kind, kind_pids in pids.items()
         }
+        if self.threads:
+            snapshot[self.SIDE] = {
+                tid: seconds
+                for pid in pids["gunicorn"]
+                for tid in _side_threads(pid)
+                if (seconds := _cpu_seconds(pid, tid)) is not None
+            }
+        return snapshot
 
     @staticmethod
     def used(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, float]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import os
 import re
 import shutil
@@ -100,10 +101,12 @@ def start_warm(server: Server, enabled: bool, callers, token_file: Path, args, w
     return WARM_UP_MAX_RUNS
 
 
-def measure(server: Server, callers, token_file: Path, args) -> Measurement:
-    """One warm measurement of a started server: throughput, latency and server CPU a request."""
+def measure(server: Server, callers, token_file: Path, args) -> tuple[Measurement, float | None]:
+    """One warm measurement of a started server: throughput, latency and server CPU a request,
+    and the CPU microseconds a request of the workers' side threads (the batch thread's work:
+    the deferred lines and counts; the change listener idles)."""
     mode = MODES[args.mode]
-    meter = CpuMeter(server)
+    meter = CpuMeter(server, threads=True)
     before = meter.snapshot()
     result = run_wrk(
         server.base_url + INTROSPECT_PATH,
@@ -114,10 +117,12 @@ def measure(server: Server, callers, token_file: Path, args) -> Measurement:
         threads=1,
     )
     used = meter.used(before, meter.snapshot())
+    side = None
     if used and result.requests:
+        side = used.pop(CpuMeter.SIDE) * 1e6 / result.requests
         # Both servers' PostgreSQL backends are counted (one database): the idle one's add nothing.
         result = dataclasses.replace(result, server_cpu_ms=sum(used.values()) * 1000 / result.requests)
-    return result
+    return result, side
 
 
 def in_process(server: Server, callers, token_file: Path, args) -> dict:
@@ -203,6 +208,21 @@ class _Child(LineProcess):
         return float(self.ask(str(count)))
 
 
+def median_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float] | None:
+    """The distribution-free interval that holds the median of what ``values`` were drawn from
+    with at least ``confidence``: the ``k``-th smallest and ``k``-th largest value, ``k`` the
+    largest with ``P(Binomial(n, 1/2) < k) <= (1 - confidence) / 2`` (the sign test). None
+    when there are too few values for it (fewer than 6 for 95%)."""
+    ordered, count = sorted(values), len(values)
+    below, k = 0.0, 0
+    while True:  # below: P(fewer than k + 1 of the values fall under the median)
+        below += math.comb(count, k) / 2**count
+        if below > (1 - confidence) / 2:
+            break
+        k += 1
+    return (ordered[k - 1], ordered[count - k]) if k else None
+
+
 def _in_process_child(token_file: Path, authorization: str) -> None:
     """Serve blocks of introspection requests through the worker's replay layer, one block for
     each count read from standard input; answer each with its CPU milliseconds per request."""
@@ -276,6 +296,7 @@ def main(argv: list[str]) -> int:
     other = Server(Path(tempfile.mkdtemp(prefix="identity-bench-obs-off-")), server.database)
     servers = {True: server, False: other}
     runs: dict[bool, list[Measurement]] = {True: [], False: []}
+    side_us: dict[bool, list[float]] = {True: [], False: []}
     counted = None
     try:
         callers = data.create_callers(server)
@@ -292,13 +313,15 @@ def main(argv: list[str]) -> int:
         for number in range(args.rounds):
             # Alternate which goes first, so that a drift of the machine falls on both alike.
             for enabled in (True, False) if number % 2 == 0 else (False, True):
-                result = measure(servers[enabled], callers, token_file, args)
+                result, side = measure(servers[enabled], callers, token_file, args)
                 runs[enabled].append(result)
+                if side is not None:
+                    side_us[enabled].append(side)
                 print(
                     f"round {number + 1} observability {'on ' if enabled else 'off'}: "
                     f"{result.rps:7.0f} req/s, "
-                    f"p99 {result.p99_ms:.1f} ms, CPU {result.server_cpu_ms or 0:.2f} ms/request, "
-                    f"errors {result.error_count}",
+                    f"p99 {result.p99_ms:.1f} ms, CPU {result.server_cpu_ms or 0:.3f} ms/request "
+                    f"({side or 0:.1f} us side threads), errors {result.error_count}",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -316,6 +339,7 @@ def main(argv: list[str]) -> int:
     on_rps, off_rps = median(run.rps for run in runs[True]), median(run.rps for run in runs[False])
     on_cpu = median(run.server_cpu_ms or 0 for run in runs[True])
     off_cpu = median(run.server_cpu_ms or 0 for run in runs[False])
+    paired = [1 - on.rps / off.rps for on, off in zip(runs[True], runs[False], strict=True) if off.rps]
     summary = {
         "mode": args.mode,
         "workers": args.workers,
@@ -328,12 +352,18 @@ def main(argv: list[str]) -> int:
         "throughput_cost": round(1 - on_rps / off_rps, 4) if on_rps and off_rps else None,
         # Each round's on and off ran back to back: the median of their ratios leaves out most
         # of the machine's drift between rounds.
-        "paired_throughput_cost": median(
-            round(1 - on.rps / off.rps, 4) for on, off in zip(runs[True], runs[False], strict=True) if off.rps
+        "paired_throughput_cost": round(median(paired), 4) if paired else None,
+        # Where the median pair's cost lies with 95% confidence (the sign test): the target is
+        # shown met when the upper end is under it.
+        "paired_throughput_cost_95": (
+            [round(end, 4) for end in interval] if (interval := median_interval(paired)) else None
         ),
         "on_cpu_ms_per_request": round(on_cpu, 3) if on_cpu else None,
         "off_cpu_ms_per_request": round(off_cpu, 3) if off_cpu else None,
         "cpu_cost": round(on_cpu / off_cpu - 1, 4) if on_cpu and off_cpu else None,
+        # The workers' threads but the one that serves: the batch thread's deferred work.
+        "on_side_threads_us_per_request": round(median(side_us[True]), 2) if side_us[True] else None,
+        "off_side_threads_us_per_request": round(median(side_us[False]), 2) if side_us[False] else None,
         "errors": sum(run.error_count for runs_of in runs.values() for run in runs_of),
         "in_process": in_process_result,
         "instructions": counted,
