@@ -135,7 +135,7 @@ class LoggingConfig:
     format: str = ""  # "json" or "text"; unset: json when [server] debug = false, else text
     level: str = "INFO"
     audit_file: str = "var/log/audit.jsonl"  # "-" writes audit lines to stderr
-    flush_interval: float = 0.1  # seconds lines may wait to be written together; 0: each at once
+    flush_interval: float = 0.5  # seconds lines may wait to be written together; 0: each at once
 
 
 @dataclass(frozen=True)

@@ -56,11 +56,14 @@ class Flusher:
     def _run(self) -> None:
         while True:
             batches = list(self.batches)
-            time.sleep(min([batch.flush_interval for batch in batches] + [self.LONGEST_SLEEP]))
+            turn = min([batch.flush_interval for batch in batches] + [self.LONGEST_SLEEP])
+            time.sleep(turn)
             drain()  # into the batches, which then write what is due
-            now = time.monotonic()
+            # Due now: what would have waited longer than its batch's interval by the next turn
+            # (else a line could wait two turns: one short of its interval, then a whole one).
+            due = time.monotonic() + turn
             for batch in batches:
-                batch.flush_if_due(now)
+                batch.flush_if_due(due)
 
     def _forked(self) -> None:
         for queue in _queues:
@@ -84,7 +87,7 @@ class Deferred:
     An item is the values one :meth:`append` is given (as many for every item of a queue: its
     ``work`` reads them so), kept in the queue as they are: ``values`` holds those of every
     item taken, in turn. Not a tuple an item: a tuple holding an object the
-    garbage collector tracks is tracked too, and one that waits for the thread (0.1 s) outlives
+    garbage collector tracks is tracked too, and one that waits for the thread (a turn) outlives
     the collector's young generations; thousands a second reach its oldest one, whose full
     collections (the whole heap, a pass every few of their number) then cost a replayed request
     more than the rest of its observability (docs/operations.md#cost). Values alone add nothing

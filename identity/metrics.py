@@ -103,7 +103,11 @@ class Tally:
     replayed answer's samples one append to a queue that the thread empties here; a scrape sees
     the other workers' latest samples at most that late."""
 
-    flush_interval = 0.1  # seconds
+    # Seconds: a scrape adds its own process's counts first, so this bounds only how late it sees
+    # the other workers'. Longer than [logging] flush_interval (0.5 s by default), so that the
+    # batch thread's turns are the lines' (each turn's fixed work costs a replayed request more
+    # than its counts: docs/operations.md#cost).
+    flush_interval = 1.0
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -120,7 +120,7 @@ DEFAULTS = [
     ("logging.format", ""),
     ("logging.level", "INFO"),
     ("logging.audit_file", "var/log/audit.jsonl"),
-    ("logging.flush_interval", 0.1),
+    ("logging.flush_interval", 0.5),
     ("oauth.dcr.open_registration", False),
 ]
 

@@ -90,6 +90,30 @@ class TestBatches:
         write(handler, "waiting")
         assert wait_for(lambda: "waiting" in path.read_text(), 2)
 
+    def test_a_turn_writes_what_would_outwait_its_interval_before_the_next(self, batched, monkeypatch):
+        """A line that waited a little less than its interval at a turn is written then, not a
+        whole turn later: a line waits at most its interval, not two turns."""
+        handler, path = batched(0.5)
+        write(handler, "almost due")
+        handler._waiting_since -= 0.4  # it has waited 0.4 s of its 0.5
+        flusher = batches.Flusher()
+        flusher.watch(handler)
+
+        class OneTurn(Exception):
+            pass
+
+        def sleep(seconds):
+            if sleep.slept:
+                raise OneTurn
+            sleep.slept = seconds
+
+        sleep.slept = 0.0
+        monkeypatch.setattr(batches.time, "sleep", sleep)
+        with pytest.raises(OneTurn):
+            flusher._run()
+        assert sleep.slept == 0.5  # a turn is the shortest interval
+        assert "almost due" in path.read_text()
+
     def test_a_warning_is_written_at_once_after_what_waits(self, batched):
         handler, path = batched(60)
         write(handler, "before")

@@ -34,7 +34,8 @@ from deployment import REPO_ROOT, DeploymentError, load
 from tests.support.polling import wait_for
 
 READY_TIMEOUT = 60
-LINES_WRITTEN = 0.5  # seconds: five times what a worker keeps lines and counts to write together
+# Seconds: twice the longest a worker keeps lines (0.5 s) and counts (1 s) to write together.
+LINES_WRITTEN = 2.0
 # [server] secret_key of every server started here (50 characters at least, as the loader asks)
 SECRET_KEY = "blackbox-tests-only-0123456789abcdefghijklmnopqrstuvwxyz"
 # [password] iterations of the servers the tests start: RFC 8018's minimum, so that the many
@@ -315,7 +316,7 @@ class RunningServer:
     @staticmethod
     def settle() -> None:
         """Wait until the workers wrote what they keep to write together: log lines every
-        ``[logging] flush_interval`` (0.1 s by default), counts every 0.1 s (identity/batches.py)."""
+        ``[logging] flush_interval`` (0.5 s by default), counts within 1 s (identity/batches.py)."""
         time.sleep(LINES_WRITTEN)
 
     def stop(self) -> None:
